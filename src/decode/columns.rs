@@ -1,0 +1,160 @@
+//! Arrow builders for the curated columns, and the path trie that maps a record's
+//! keys to them. Both are built once per schema; builders once per file.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    ArrayBuilder, BooleanBuilder, ListBuilder, StringBuilder, StructBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, Field};
+use hashbrown::HashMap;
+
+use crate::schema::{ColumnType, TableSchema};
+
+/// A node of the key trie: an object whose keys lead to columns or deeper objects.
+#[derive(Debug, Default)]
+pub struct Node {
+    children: HashMap<Box<str>, Child>,
+}
+
+#[derive(Debug)]
+pub enum Child {
+    Leaf(usize),
+    Object(Node),
+}
+
+impl Node {
+    /// Build the trie of every mapped column's path.
+    pub fn from_schema(schema: &TableSchema) -> Node {
+        let mut root = Node::default();
+        for (i, c) in schema.columns.iter().enumerate() {
+            if c.role.is_some() {
+                continue;
+            }
+            let keys: Vec<&str> = c.path_keys().collect();
+            let mut node = &mut root;
+            for (depth, k) in keys.iter().enumerate() {
+                if depth + 1 == keys.len() {
+                    node.children.insert((*k).into(), Child::Leaf(i));
+                } else {
+                    let child = node
+                        .children
+                        .entry((*k).into())
+                        .or_insert_with(|| Child::Object(Node::default()));
+                    node = match child {
+                        Child::Object(n) => n,
+                        // The schema validation rejects a path that is both leaf and parent.
+                        Child::Leaf(_) => unreachable!("schema path is both leaf and parent"),
+                    };
+                }
+            }
+        }
+        root
+    }
+
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Child> {
+        self.children.get(key)
+    }
+}
+
+/// A column under construction.
+pub enum ColumnBuilder {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    Ts(TimestampMicrosecondBuilder),
+    List(ListBuilder<StructBuilder>, usize),
+}
+
+impl ColumnBuilder {
+    fn new(schema: &TableSchema, col: usize, capacity: usize) -> Self {
+        let c = &schema.columns[col];
+        match c.ty {
+            ColumnType::String | ColumnType::Json => {
+                ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
+            ColumnType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+            ColumnType::Timestamp => ColumnBuilder::Ts(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+            ColumnType::StructList => {
+                let fields = c.struct_fields();
+                let builders: Vec<Box<dyn ArrayBuilder>> = fields
+                    .iter()
+                    .map(|_| Box::new(StringBuilder::new()) as Box<dyn ArrayBuilder>)
+                    .collect();
+                let n = fields.len();
+                let sb = StructBuilder::new(fields, builders);
+                ColumnBuilder::List(
+                    ListBuilder::new(sb)
+                        .with_field(Arc::new(Field::new_list_field(c.struct_type(), true))),
+                    n,
+                )
+            }
+        }
+    }
+
+    pub fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Str(b) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Ts(b) => b.append_null(),
+            ColumnBuilder::List(b, _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Str(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Ts(b) => Arc::new(b.finish()),
+            ColumnBuilder::List(b, _) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Append one list of string structs to a `struct_list` builder.
+pub fn append_struct_list(
+    builder: &mut ListBuilder<StructBuilder>,
+    nfields: usize,
+    elements: &[Vec<Option<std::borrow::Cow<'_, str>>>],
+) {
+    let sb = builder.values();
+    for el in elements {
+        for f in 0..nfields {
+            // The struct's children are StringBuilders by construction (see `new`).
+            if let Some(fb) = sb.field_builder::<StringBuilder>(f) {
+                match el.get(f).and_then(|v| v.as_deref()) {
+                    Some(v) => fb.append_value(v),
+                    None => fb.append_null(),
+                }
+            }
+        }
+        sb.append(true);
+    }
+    builder.append(true);
+}
+
+/// The builders of one batch: one per column, all of equal length.
+pub struct Columns {
+    pub builders: Vec<ColumnBuilder>,
+    schema: arrow_schema::SchemaRef,
+}
+
+impl Columns {
+    pub fn new(schema: &TableSchema, capacity: usize) -> Self {
+        Columns {
+            builders: (0..schema.columns.len())
+                .map(|i| ColumnBuilder::new(schema, i, capacity))
+                .collect(),
+            schema: schema.arrow_schema(),
+        }
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        RecordBatch::try_new(self.schema.clone(), arrays)
+    }
+}

@@ -1,0 +1,149 @@
+//! Whole-file decompression. CloudTrail files are small (typically under a few
+//! MiB), so they are inflated in one call with libdeflate into a reused buffer;
+//! multi-member gzip and the error paths fall back to a streaming decoder.
+
+use std::cell::RefCell;
+use std::io::Read;
+
+use super::DecodeError;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
+        RefCell::new(libdeflater::Decompressor::new());
+}
+
+/// Run `f` over the file's content: the bytes themselves for plain JSON, the
+/// inflated bytes for gzip (detected by magic bytes, not by name). `buf` is a
+/// scratch buffer reused across calls on the same thread.
+pub fn with_content<R>(
+    bytes: &[u8],
+    max_bytes: usize,
+    buf: &mut Vec<u8>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        if bytes.len() > max_bytes {
+            return Err(DecodeError::Oversized { limit: max_bytes });
+        }
+        return Ok(f(bytes));
+    }
+    let n = inflate(bytes, max_bytes, buf)?;
+    if n == 0 {
+        return Err(DecodeError::Empty);
+    }
+    Ok(f(&buf[..n]))
+}
+
+/// Inflate gzip `data` into `buf`, returning the content length.
+fn inflate(data: &[u8], max_bytes: usize, buf: &mut Vec<u8>) -> Result<usize, DecodeError> {
+    // ISIZE (the last four bytes) is the size of the last member, modulo 2^32: a
+    // hint for the buffer, never trusted as a bound.
+    let isize_hint = data
+        .len()
+        .checked_sub(4)
+        .and_then(|at| data.get(at..))
+        .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize)
+        .unwrap_or(0);
+    if isize_hint <= max_bytes {
+        let want = isize_hint.max(64);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let result = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(data, &mut buf[..want]));
+        if let Ok(n) = result {
+            // A single member fills exactly ISIZE bytes; anything else means more
+            // members (or a lying trailer): let the streaming decoder settle it.
+            if n == isize_hint {
+                return Ok(n);
+            }
+        }
+    }
+    inflate_streaming(data, max_bytes, buf)
+}
+
+/// Streaming multi-member inflate with a hard output limit. Also classifies errors.
+fn inflate_streaming(
+    data: &[u8],
+    max_bytes: usize,
+    buf: &mut Vec<u8>,
+) -> Result<usize, DecodeError> {
+    buf.clear();
+    let decoder = flate2::read::MultiGzDecoder::new(data);
+    let mut limited = decoder.take(max_bytes as u64 + 1);
+    match limited.read_to_end(buf) {
+        Ok(n) if n > max_bytes => Err(DecodeError::Oversized { limit: max_bytes }),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(DecodeError::TruncatedGzip),
+        Err(e) => Err(DecodeError::CorruptGzip(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn content(bytes: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
+        let mut buf = Vec::new();
+        with_content(bytes, max, &mut buf, |c| c.to_vec())
+    }
+
+    #[test]
+    fn plain_and_gzip() {
+        assert_eq!(
+            content(b"{\"Records\":[]}", 100).unwrap(),
+            b"{\"Records\":[]}"
+        );
+        assert_eq!(content(&gz(b"hello world"), 100).unwrap(), b"hello world");
+    }
+
+    #[test]
+    fn multi_member() {
+        let mut two = gz(b"hello ");
+        two.extend(gz(b"world"));
+        assert_eq!(content(&two, 100).unwrap(), b"hello world");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(content(b"", 100), Err(DecodeError::Empty));
+        let g = gz(&vec![b'a'; 10_000]);
+        assert_eq!(
+            content(&g[..g.len() / 2], 100_000),
+            Err(DecodeError::TruncatedGzip)
+        );
+        let mut bad = g.clone();
+        for b in bad.iter_mut().skip(12).take(20) {
+            *b ^= 0x55;
+        }
+        assert!(matches!(
+            content(&bad, 100_000),
+            Err(DecodeError::CorruptGzip(_))
+        ));
+        assert_eq!(
+            content(&g, 5_000),
+            Err(DecodeError::Oversized { limit: 5_000 })
+        );
+        assert_eq!(
+            content(&vec![b' '; 200], 100),
+            Err(DecodeError::Oversized { limit: 100 })
+        );
+        // A trailer that lies about the size is not trusted.
+        let mut liar = g.clone();
+        let n = liar.len();
+        liar[n - 4..].copy_from_slice(&10u32.to_le_bytes());
+        assert_eq!(content(&liar, 100_000).map(|c| c.len()).ok(), None);
+        assert_eq!(content(&gz(b""), 100), Err(DecodeError::Empty));
+    }
+}

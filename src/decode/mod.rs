@@ -1,0 +1,592 @@
+//! Pure decoding: bytes of one CloudTrail file in, one Arrow batch out.
+//!
+//! No IO, no async, no AWS. A file is inflated whole into a reused buffer, parsed
+//! with serde borrowing from that buffer (each value is first captured as a raw
+//! JSON slice, so loose fields keep their exact source text), and appended straight
+//! into Arrow builders by walking a key trie derived from `schema/`. Whatever no
+//! column holds, or does not fit its column's type, is written to `unmapped` under
+//! its original key path, so no field of any record is lost.
+
+mod columns;
+mod error;
+mod inflate;
+pub mod timestamp;
+mod unmapped;
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use arrow_array::RecordBatch;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+use crate::schema::{ColumnType, TableSchema};
+use columns::{append_struct_list, Child, ColumnBuilder, Columns, Node};
+pub use error::DecodeError;
+use timestamp::{day_of, parse_timestamp};
+use unmapped::Unmapped;
+
+/// Which records of a file to keep, by the UTC day of their `eventTime`
+/// (days since the Unix epoch). See the day rule in `partition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFilter {
+    /// Keep every record.
+    All,
+    /// Keep every record except those whose eventTime falls on this day.
+    ExceptDay(i64),
+    /// Keep only the records whose eventTime falls on this day.
+    OnlyDay(i64),
+}
+
+/// Identity of a decoded row, for de-duplication within a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RowKey {
+    /// Hash of the raw `eventID` value, when the record has one.
+    pub event_id: Option<u128>,
+    /// Hash of the record's keys and raw values, in order.
+    pub content: u128,
+}
+
+/// The kept records of one file, as an Arrow batch, plus what was seen.
+#[derive(Debug)]
+pub struct DecodedFile {
+    pub batch: RecordBatch,
+    /// One key per row of `batch`.
+    pub keys: Vec<RowKey>,
+    /// Records in the file.
+    pub records: u64,
+    /// Records left out by the row filter (they belong to another partition).
+    pub filtered_out: u64,
+    /// Decompressed size of the file.
+    pub content_bytes: u64,
+    /// Top-level keys other than `Records` (not records; reported, not converted).
+    pub ignored_top_level_keys: Vec<String>,
+}
+
+/// Decodes files into batches of the curated schema. Built once, shared by threads.
+pub struct Decoder {
+    schema: &'static TableSchema,
+    root: Node,
+    kinds: Vec<ColumnType>,
+    /// For `struct_list` columns, the JSON keys of the struct fields.
+    struct_keys: Vec<Vec<String>>,
+    max_file_bytes: usize,
+}
+
+thread_local! {
+    static CONTENT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Decoder {
+    pub fn new(schema: &'static TableSchema, max_file_bytes: usize) -> Self {
+        Decoder {
+            schema,
+            root: Node::from_schema(schema),
+            kinds: schema.columns.iter().map(|c| c.ty).collect(),
+            struct_keys: schema
+                .columns
+                .iter()
+                .map(|c| c.fields.iter().map(|f| f.key.clone()).collect())
+                .collect(),
+            max_file_bytes,
+        }
+    }
+
+    pub fn schema(&self) -> &'static TableSchema {
+        self.schema
+    }
+
+    /// Decode one file's bytes (gzip or plain JSON).
+    pub fn decode(&self, bytes: &[u8], filter: RowFilter) -> Result<DecodedFile, DecodeError> {
+        CONTENT_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
+                self.decode_content(content, filter)
+            })?
+        })
+    }
+
+    fn decode_content(
+        &self,
+        content: &[u8],
+        filter: RowFilter,
+    ) -> Result<DecodedFile, DecodeError> {
+        let text = simdutf8::basic::from_utf8(content).map_err(|_| {
+            let offset = simdutf8::compat::from_utf8(content)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            DecodeError::InvalidUtf8 { offset }
+        })?;
+        let mut fd = FileDecoder::new(self, filter);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = FileSeed { fd: &mut fd }
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        if let Err(e) = parsed {
+            return Err(classify(e, fd.state.get()));
+        }
+        let batch = fd
+            .cols
+            .finish()
+            .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
+        Ok(DecodedFile {
+            batch,
+            keys: fd.keys,
+            records: fd.records,
+            filtered_out: fd.filtered_out,
+            content_bytes: content.len() as u64,
+            ignored_top_level_keys: fd.ignored,
+        })
+    }
+}
+
+/// Where the parser was, to name the reason of a type error.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    TopLevel,
+    RecordsValue,
+    Record(usize),
+    NoRecords,
+}
+
+fn classify(e: serde_json::Error, state: State) -> DecodeError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => match state {
+            State::TopLevel => DecodeError::NotAnObject,
+            State::RecordsValue => DecodeError::RecordsNotArray(e.to_string()),
+            State::Record(index) => DecodeError::RecordNotObject {
+                index,
+                detail: e.to_string(),
+            },
+            State::NoRecords => DecodeError::NoRecords,
+        },
+        Category::Eof => DecodeError::NotJson(format!("unexpected end of input ({e})")),
+        _ => DecodeError::NotJson(e.to_string()),
+    }
+}
+
+/// An object key, borrowed from the buffer unless it had escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+type Pairs<'a> = Vec<(Key<'a>, &'a RawValue)>;
+
+/// Collects the members of an object as (key, raw value) pairs.
+struct PairsSeed<'a>(Pairs<'a>);
+
+impl<'a> DeserializeSeed<'a> for PairsSeed<'a> {
+    type Value = Pairs<'a>;
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Pairs<'a>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for PairsSeed<'a> {
+    type Value = Pairs<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'a>>(mut self, mut map: A) -> Result<Pairs<'a>, A::Error> {
+        while let Some(k) = map.next_key::<Key<'a>>()? {
+            let v: &'a RawValue = map.next_value()?;
+            self.0.push((k, v));
+        }
+        Ok(self.0)
+    }
+}
+
+/// The members of `raw` if it is an object, reusing `vec`'s allocation.
+fn object_pairs<'a>(raw: &'a RawValue, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
+    vec.clear();
+    let text = raw.get();
+    if !text.starts_with('{') {
+        return Err(vec);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    // `raw` is valid JSON and starts with `{`, so this only fails on a broken invariant.
+    PairsSeed(vec).deserialize(&mut de).map_err(|_| Vec::new())
+}
+
+/// The content of a JSON string value; `None` for any other JSON type.
+fn json_str(raw: &str) -> Option<Cow<'_, str>> {
+    let b = raw.as_bytes();
+    if b.len() < 2 || b[0] != b'"' {
+        return None;
+    }
+    if !raw.contains('\\') {
+        return Some(Cow::Borrowed(&raw[1..raw.len() - 1]));
+    }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+}
+
+/// A value for a string column: a JSON string, or a JSON number as its exact text.
+fn string_value(raw: &str) -> Option<Cow<'_, str>> {
+    match raw.as_bytes().first() {
+        Some(b'"') => json_str(raw),
+        Some(b'-' | b'0'..=b'9') => Some(Cow::Borrowed(raw)),
+        _ => None,
+    }
+}
+
+/// A value for a boolean column: `true`/`false`, or a string spelling them in any case.
+fn bool_value(raw: &str) -> Option<bool> {
+    match raw {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            let s = json_str(raw)?;
+            if s.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if s.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn timestamp_value(raw: &str) -> Option<i64> {
+    parse_timestamp(&json_str(raw)?)
+}
+
+/// Per-file decoding state; `'a` is the lifetime of the file's text.
+struct FileDecoder<'s, 'a> {
+    dec: &'s Decoder,
+    cols: Columns,
+    set: Vec<bool>,
+    unmapped: Unmapped,
+    path: Vec<Key<'a>>,
+    /// Reusable pair vectors, one per nesting depth.
+    scratch: Vec<Pairs<'a>>,
+    keys: Vec<RowKey>,
+    filter: RowFilter,
+    records: u64,
+    filtered_out: u64,
+    ignored: Vec<String>,
+    state: Cell<State>,
+}
+
+impl<'s, 'a> FileDecoder<'s, 'a> {
+    fn new(dec: &'s Decoder, filter: RowFilter) -> Self {
+        let n = dec.schema.columns.len();
+        FileDecoder {
+            dec,
+            cols: Columns::new(dec.schema, 1024),
+            set: vec![false; n],
+            unmapped: Unmapped::default(),
+            path: Vec::with_capacity(8),
+            scratch: Vec::new(),
+            keys: Vec::with_capacity(1024),
+            filter,
+            records: 0,
+            filtered_out: 0,
+            ignored: Vec::new(),
+            state: Cell::new(State::TopLevel),
+        }
+    }
+
+    fn take_scratch(&mut self, depth: usize) -> Pairs<'a> {
+        if self.scratch.len() <= depth {
+            self.scratch.resize_with(depth + 1, Vec::new);
+        }
+        std::mem::take(&mut self.scratch[depth])
+    }
+
+    /// Handle one record given as its top-level pairs.
+    fn record(&mut self, pairs: &Pairs<'a>) {
+        self.records += 1;
+        let day = pairs
+            .iter()
+            .find(|(k, _)| &**k == "eventTime")
+            .and_then(|(_, v)| timestamp_value(v.get()))
+            .map(day_of);
+        let keep = match self.filter {
+            RowFilter::All => true,
+            RowFilter::ExceptDay(d) => day != Some(d),
+            RowFilter::OnlyDay(d) => day == Some(d),
+        };
+        if !keep {
+            self.filtered_out += 1;
+            return;
+        }
+        let mut h = Xxh3::new();
+        for (k, v) in pairs {
+            h.update(k.as_bytes());
+            h.update(&[0]);
+            h.update(v.get().as_bytes());
+            h.update(&[1]);
+        }
+        let event_id = pairs
+            .iter()
+            .find(|(k, _)| &**k == "eventID")
+            .map(|(_, v)| xxh3_128(v.get().as_bytes()));
+        self.keys.push(RowKey {
+            event_id,
+            content: h.digest128(),
+        });
+
+        self.set.fill(false);
+        let root = &self.dec.root;
+        self.members(root, pairs, 0);
+        self.end_row();
+    }
+
+    /// Dispatch the members of an object at trie node `node`.
+    fn members(&mut self, node: &'s Node, pairs: &Pairs<'a>, depth: usize) {
+        for (k, v) in pairs {
+            match node.get(k) {
+                Some(Child::Leaf(col)) => self.leaf(*col, k, v.get()),
+                Some(Child::Object(child)) => self.object(child, k, v, depth + 1),
+                None => self.unmapped.emit(&self.path, k, v.get()),
+            }
+        }
+    }
+
+    fn object(&mut self, node: &'s Node, key: &Key<'a>, raw: &'a RawValue, depth: usize) {
+        let scratch = self.take_scratch(depth);
+        match object_pairs(raw, scratch) {
+            Ok(pairs) if !pairs.is_empty() => {
+                self.path.push(key.clone());
+                self.members(node, &pairs, depth);
+                self.unmapped.leave(self.path.len());
+                self.path.pop();
+                self.scratch[depth] = pairs;
+            }
+            Ok(pairs) | Err(pairs) => {
+                // Not an object, or an empty one: kept verbatim.
+                self.unmapped.emit(&self.path, key, raw.get());
+                self.scratch[depth] = pairs;
+            }
+        }
+    }
+
+    fn leaf(&mut self, col: usize, key: &Key<'a>, raw: &'a str) {
+        let fits = !self.set[col] && self.append(col, raw);
+        if fits {
+            self.set[col] = true;
+        } else {
+            self.unmapped.emit(&self.path, key, raw);
+        }
+    }
+
+    /// Append `raw` to column `col` if it fits the column's type.
+    fn append(&mut self, col: usize, raw: &'a str) -> bool {
+        let kind = self.dec.kinds[col];
+        match (&mut self.cols.builders[col], kind) {
+            (ColumnBuilder::Str(b), ColumnType::Json) => {
+                b.append_value(raw);
+                true
+            }
+            (ColumnBuilder::Str(b), _) => match string_value(raw) {
+                Some(s) => {
+                    b.append_value(&s);
+                    true
+                }
+                None => false,
+            },
+            (ColumnBuilder::Bool(b), _) => match bool_value(raw) {
+                Some(v) => {
+                    b.append_value(v);
+                    true
+                }
+                None => false,
+            },
+            (ColumnBuilder::Ts(b), _) => match timestamp_value(raw) {
+                Some(v) => {
+                    b.append_value(v);
+                    true
+                }
+                None => false,
+            },
+            (ColumnBuilder::List(b, nfields), _) => {
+                let nfields = *nfields;
+                match struct_list(raw, &self.dec.struct_keys[col]) {
+                    Some(elements) => {
+                        append_struct_list(b, nfields, &elements);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+
+    fn end_row(&mut self) {
+        let unmapped_col = self.dec.schema.unmapped;
+        for (col, b) in self.cols.builders.iter_mut().enumerate() {
+            if col == unmapped_col {
+                // The unmapped column is a string column (checked by the schema).
+                self.unmapped.finish_with(|text| {
+                    if let ColumnBuilder::Str(s) = b {
+                        match text {
+                            Some(t) => s.append_value(t),
+                            None => s.append_null(),
+                        }
+                    }
+                });
+            } else if !self.set[col] {
+                b.append_null();
+            }
+        }
+    }
+}
+
+/// Parse a `struct_list` value: an array of objects whose members are all known
+/// fields holding strings. `None` when anything does not fit.
+fn struct_list<'a>(raw: &'a str, keys: &[String]) -> Option<Vec<Vec<Option<Cow<'a, str>>>>> {
+    if !raw.starts_with('[') {
+        return None;
+    }
+    let items: Vec<&'a RawValue> = serde_json::from_str(raw).ok()?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let pairs = object_pairs(item, Vec::new()).ok()?;
+        let mut el: Vec<Option<Cow<'a, str>>> = vec![None; keys.len()];
+        for (k, v) in pairs {
+            let i = keys.iter().position(|f| *f == *k)?;
+            if el[i].is_some() {
+                return None;
+            }
+            el[i] = Some(string_value(v.get())?);
+        }
+        out.push(el);
+    }
+    Some(out)
+}
+
+/// `{"Records": [...]}` at the top level.
+struct FileSeed<'x, 's, 'a> {
+    fd: &'x mut FileDecoder<'s, 'a>,
+}
+
+impl<'a> DeserializeSeed<'a> for FileSeed<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        self.fd.state.set(State::TopLevel);
+        d.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for FileSeed<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with a \"Records\" array")
+    }
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut found = false;
+        while let Some(k) = map.next_key::<Key<'a>>()? {
+            if &*k == "Records" && !found {
+                found = true;
+                self.fd.state.set(State::RecordsValue);
+                map.next_value_seed(RecordsSeed { fd: &mut *self.fd })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                self.fd.ignored.push(k.to_string());
+            }
+        }
+        if !found {
+            self.fd.state.set(State::NoRecords);
+            return Err(serde::de::Error::custom("no Records key"));
+        }
+        Ok(())
+    }
+}
+
+struct RecordsSeed<'x, 's, 'a> {
+    fd: &'x mut FileDecoder<'s, 'a>,
+}
+
+impl<'a> DeserializeSeed<'a> for RecordsSeed<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'a> Visitor<'a> for RecordsSeed<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> Result<(), S::Error> {
+        let mut index = 0;
+        loop {
+            self.fd.state.set(State::Record(index));
+            if seq
+                .next_element_seed(RecordSeed { fd: &mut *self.fd })?
+                .is_none()
+            {
+                break;
+            }
+            index += 1;
+        }
+        self.fd.state.set(State::RecordsValue);
+        Ok(())
+    }
+}
+
+struct RecordSeed<'x, 's, 'a> {
+    fd: &'x mut FileDecoder<'s, 'a>,
+}
+
+impl<'a> DeserializeSeed<'a> for RecordSeed<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for RecordSeed<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut pairs = self.fd.take_scratch(0);
+        pairs.clear();
+        while let Some(k) = map.next_key::<Key<'a>>()? {
+            let v: &'a RawValue = map.next_value()?;
+            pairs.push((k, v));
+        }
+        self.fd.record(&pairs);
+        self.fd.scratch[0] = pairs;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+use super::*;
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::Array;
+
+fn decoder() -> Decoder {
+    Decoder::new(TableSchema::embedded(), 1 << 30)
+}
+
+fn decode(text: &str) -> DecodedFile {
+    decoder()
+        .decode(text.as_bytes(), RowFilter::All)
+        .expect("decodes")
+}
+
+fn col<'b>(f: &'b DecodedFile, name: &str) -> &'b dyn Array {
+    f.batch.column_by_name(name).expect(name).as_ref()
+}
+
+fn s(f: &DecodedFile, name: &str, row: usize) -> Option<String> {
+    let a = col(f, name).as_string::<i32>();
+    a.is_valid(row).then(|| a.value(row).to_string())
+}
+
+fn b(f: &DecodedFile, name: &str, row: usize) -> Option<bool> {
+    let a = col(f, name).as_boolean();
+    a.is_valid(row).then(|| a.value(row))
+}
+
+fn ts(f: &DecodedFile, name: &str, row: usize) -> Option<i64> {
+    let a = col(f, name).as_primitive::<TimestampMicrosecondType>();
+    a.is_valid(row).then(|| a.value(row))
+}
+
+#[test]
+fn maps_columns_and_keeps_loose_fields_verbatim() {
+    let f = decode(
+        r#"{"Records":[{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/s","sessionContext":{"attributes":{"creationDate":"2024-01-02T03:04:05Z","mfaAuthenticated":"false"},"sessionIssuer":{"type":"Role","userName":"R"}}},"eventTime":"2024-01-02T03:04:06Z","eventName":"GetObject","requestParameters":{"b":1.50, "a" : [1,2]},"responseElements":null,"readOnly":true,"resources":[{"ARN":"arn:aws:s3:::b","accountId":"111122223333","type":"AWS::S3::Bucket"}],"eventID":"e1"}]}"#,
+    );
+    assert_eq!(f.batch.num_rows(), 1);
+    assert_eq!(f.records, 1);
+    assert_eq!(s(&f, "eventversion", 0).as_deref(), Some("1.08"));
+    assert_eq!(
+        s(&f, "useridentity_type", 0).as_deref(),
+        Some("AssumedRole")
+    );
+    assert_eq!(
+        s(&f, "useridentity_sessioncontext_sessionissuer_username", 0).as_deref(),
+        Some("R")
+    );
+    assert_eq!(
+        b(
+            &f,
+            "useridentity_sessioncontext_attributes_mfaauthenticated",
+            0
+        ),
+        Some(false)
+    );
+    assert_eq!(
+        ts(&f, "useridentity_sessioncontext_attributes_creationdate", 0),
+        Some(1_704_164_645_000_000)
+    );
+    assert_eq!(ts(&f, "eventtime", 0), Some(1_704_164_646_000_000));
+    // Exact source text, spacing and number formatting included.
+    assert_eq!(
+        s(&f, "requestparameters", 0).as_deref(),
+        Some(r#"{"b":1.50, "a" : [1,2]}"#)
+    );
+    assert_eq!(s(&f, "responseelements", 0).as_deref(), Some("null"));
+    assert_eq!(b(&f, "readonly", 0), Some(true));
+    assert_eq!(s(&f, "errorcode", 0), None);
+    assert_eq!(s(&f, "unmapped", 0), None);
+    let res = col(&f, "resources").as_list::<i32>();
+    let first = res.value(0);
+    let st = first.as_struct();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st.column(0).as_string::<i32>().value(0), "arn:aws:s3:::b");
+    assert_eq!(st.column(2).as_string::<i32>().value(0), "AWS::S3::Bucket");
+}
+
+#[test]
+fn unknown_and_misfit_values_go_to_unmapped_under_their_path() {
+    let f = decode(
+        r#"{"Records":[{"eventTime":"...","readOnly":"maybe","userIdentity":{"type":{"x":1},"accesKeyId":"AKIA","sessionContext":{"attributes":{},"webIdFederationData":{"attributes":{"k":"v"}}}},"p_log_type":"AWS.CloudTrail","tlsDetails":null,"errorCode":null,"resources":[{"ARN":"a","extra":1}],"sessionCredentialFromConsole":"True","managementEvent":"FALSE","recipientAccountId":123456789012}]}"#,
+    );
+    assert_eq!(ts(&f, "eventtime", 0), None);
+    assert_eq!(b(&f, "readonly", 0), None);
+    assert_eq!(s(&f, "useridentity_type", 0), None);
+    assert_eq!(b(&f, "sessioncredentialfromconsole", 0), Some(true));
+    assert_eq!(b(&f, "managementevent", 0), Some(false));
+    assert_eq!(
+        s(&f, "recipientaccountid", 0).as_deref(),
+        Some("123456789012")
+    );
+    assert_eq!(
+        s(
+            &f,
+            "useridentity_sessioncontext_webidfederationdata_attributes",
+            0
+        )
+        .as_deref(),
+        Some(r#"{"k":"v"}"#)
+    );
+    let u: serde_json::Value = serde_json::from_str(&s(&f, "unmapped", 0).unwrap()).unwrap();
+    assert_eq!(
+        u,
+        serde_json::json!({
+            "eventTime": "...",
+            "readOnly": "maybe",
+            "userIdentity": {"type": {"x": 1}, "accesKeyId": "AKIA", "sessionContext": {"attributes": {}}},
+            "p_log_type": "AWS.CloudTrail",
+            "tlsDetails": null,
+            "errorCode": null,
+            "resources": [{"ARN": "a", "extra": 1}]
+        })
+    );
+    assert!(col(&f, "resources").is_null(0));
+}
+
+#[test]
+fn duplicate_keys_are_kept() {
+    let f = decode(r#"{"Records":[{"eventName":"A","eventName":"B"}]}"#);
+    assert_eq!(s(&f, "eventname", 0).as_deref(), Some("A"));
+    assert_eq!(
+        s(&f, "unmapped", 0).as_deref(),
+        Some(r#"{"eventName":"B"}"#)
+    );
+}
+
+#[test]
+fn escaped_strings_and_keys() {
+    let f = decode(r#"{"Records":[{"eventName":"a\"b\u00e9","we\"ird":1}]}"#);
+    assert_eq!(s(&f, "eventname", 0).as_deref(), Some("a\"bé"));
+    assert_eq!(s(&f, "unmapped", 0).as_deref(), Some(r#"{"we\"ird":1}"#));
+}
+
+#[test]
+fn row_filter_by_event_day() {
+    let text = r#"{"Records":[{"eventTime":"2024-01-01T23:59:00Z","eventID":"a"},{"eventTime":"2024-01-02T00:01:00Z","eventID":"b"},{"eventID":"c"}]}"#;
+    let d = decoder();
+    let day = timestamp::epoch_day(time::macros::date!(2024 - 01 - 01));
+    let only = d.decode(text.as_bytes(), RowFilter::OnlyDay(day)).unwrap();
+    assert_eq!(
+        (only.batch.num_rows(), only.filtered_out, only.records),
+        (1, 2, 3)
+    );
+    assert_eq!(s(&only, "eventid", 0).as_deref(), Some("a"));
+    let except = d
+        .decode(text.as_bytes(), RowFilter::ExceptDay(day))
+        .unwrap();
+    assert_eq!(except.batch.num_rows(), 2);
+    assert_eq!(s(&except, "eventid", 1).as_deref(), Some("c"));
+}
+
+#[test]
+fn row_keys_identify_content() {
+    let f = decode(
+        r#"{"Records":[{"eventID":"x","a":1},{"eventID":"x","a":1},{"eventID":"x","a":2},{"a":1}]}"#,
+    );
+    assert_eq!(f.keys[0], f.keys[1]);
+    assert_eq!(f.keys[0].event_id, f.keys[2].event_id);
+    assert_ne!(f.keys[0].content, f.keys[2].content);
+    assert_eq!(f.keys[3].event_id, None);
+}
+
+#[test]
+fn empty_records_and_extra_top_level_keys() {
+    let f = decode(r#"{"Records":[],"Extra":{"x":1}}"#);
+    assert_eq!(f.batch.num_rows(), 0);
+    assert_eq!(f.ignored_top_level_keys, vec!["Extra".to_string()]);
+}
+
+#[test]
+fn bad_input_kinds() {
+    let d = decoder();
+    let kind = |text: &[u8]| d.decode(text, RowFilter::All).unwrap_err().kind();
+    assert_eq!(kind(b""), "empty");
+    assert_eq!(kind(b"{\"Records\":[{}"), "not_json");
+    assert_eq!(kind(b"hello"), "not_json");
+    assert_eq!(kind(b"[1,2]"), "not_an_object");
+    assert_eq!(kind(b"{\"records\":[]}"), "no_records");
+    assert_eq!(kind(b"{\"Records\":{}}"), "records_not_array");
+    assert_eq!(kind(b"{\"Records\":[{},\"x\"]}"), "record_not_object");
+    assert_eq!(kind(b"{\"Records\":[]} trailing"), "not_json");
+    assert_eq!(kind(b"{\"Records\":[{\"a\":\"\xff\"}]}"), "invalid_utf8");
+    match d.decode(b"{\"Records\":[{},{},7]}", RowFilter::All) {
+        Err(DecodeError::RecordNotObject { index, .. }) => assert_eq!(index, 2),
+        other => panic!("{other:?}"),
+    }
+    match d.decode(b"{\"a\":\"\xc3\x28\"}", RowFilter::All) {
+        Err(DecodeError::InvalidUtf8 { offset }) => assert_eq!(offset, 6),
+        other => panic!("{other:?}"),
+    }
+}

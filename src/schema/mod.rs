@@ -1,0 +1,390 @@
+//! The column schema, loaded from `schema/cloudtrail.toml` (embedded at build time),
+//! and everything derived from it: the Arrow schema, Glue columns, Athena DDL and
+//! the Markdown column reference.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use serde::Deserialize;
+
+mod render;
+pub use render::{athena_ddl, glue_columns_json, markdown, DdlOptions};
+
+/// The schema file's text, embedded so the binary is self-contained.
+pub const SCHEMA_TOML: &str = include_str!("../../schema/cloudtrail.toml");
+
+/// Partition keys of the curated table, in order. They are folder names
+/// (`account=…/region=…/day=…`), never columns inside the files.
+pub const PARTITION_KEYS: [&str; 3] = ["account", "region", "day"];
+
+/// Logical type of a column; fixes its Arrow and Glue types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Boolean,
+    Timestamp,
+    Json,
+    StructList,
+}
+
+/// A field of a `struct_list` column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructField {
+    pub name: String,
+    pub key: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+/// Special roles a column can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Unmapped,
+}
+
+/// One column of the curated table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    pub path: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    #[serde(default = "default_true")]
+    pub dictionary: bool,
+    #[serde(default)]
+    pub fields: Vec<StructField>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    pub description: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Column {
+    /// The JSON keys of this column's path.
+    pub fn path_keys(&self) -> impl Iterator<Item = &str> {
+        self.path.split('.').filter(|k| !k.is_empty())
+    }
+
+    /// Arrow data type of the column.
+    pub fn arrow_type(&self) -> DataType {
+        match self.ty {
+            ColumnType::String | ColumnType::Json => DataType::Utf8,
+            ColumnType::Boolean => DataType::Boolean,
+            ColumnType::Timestamp => timestamp_type(),
+            ColumnType::StructList => {
+                DataType::List(Arc::new(Field::new_list_field(self.struct_type(), true)))
+            }
+        }
+    }
+
+    /// For `struct_list` columns, the element struct type.
+    pub fn struct_type(&self) -> DataType {
+        DataType::Struct(self.struct_fields())
+    }
+
+    pub fn struct_fields(&self) -> Fields {
+        self.fields
+            .iter()
+            .map(|f| Field::new(&f.name, scalar_arrow_type(f.ty), true))
+            .collect()
+    }
+
+    /// Glue / Athena (Hive DDL) type of the column.
+    pub fn glue_type(&self) -> String {
+        match self.ty {
+            ColumnType::StructList => {
+                let inner: Vec<String> = self
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}:{}", f.name, scalar_glue_type(f.ty)))
+                    .collect();
+                format!("array<struct<{}>>", inner.join(","))
+            }
+            t => scalar_glue_type(t).to_string(),
+        }
+    }
+}
+
+fn scalar_arrow_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Timestamp => timestamp_type(),
+        _ => DataType::Utf8,
+    }
+}
+
+fn scalar_glue_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Boolean => "boolean",
+        ColumnType::Timestamp => "timestamp",
+        _ => "string",
+    }
+}
+
+/// Timestamps are microseconds, UTC: Athena cannot read nanoseconds.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFile {
+    column: Vec<Column>,
+}
+
+/// Errors in the schema file. The embedded file is checked by tests, so these
+/// only surface while editing `schema/cloudtrail.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("schema/cloudtrail.toml is not valid: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("schema/cloudtrail.toml: {0}")]
+    Invalid(String),
+}
+
+/// The loaded, validated column schema.
+#[derive(Debug)]
+pub struct TableSchema {
+    pub columns: Vec<Column>,
+    /// Index of the `unmapped` column.
+    pub unmapped: usize,
+    /// Index of the `eventtime` column (path `eventTime`).
+    pub event_time: usize,
+    /// Index of the `eventid` column (path `eventID`).
+    pub event_id: usize,
+    arrow: SchemaRef,
+    fingerprint: String,
+}
+
+impl TableSchema {
+    /// Parse and validate schema text.
+    pub fn parse(text: &str) -> Result<Self, SchemaError> {
+        let file: SchemaFile = toml::from_str(text)?;
+        let columns = file.column;
+        let invalid = |m: String| Err(SchemaError::Invalid(m));
+        let mut names = std::collections::HashSet::new();
+        let mut paths = std::collections::HashSet::new();
+        for c in &columns {
+            let ok_name = !c.name.is_empty()
+                && c.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok_name {
+                return invalid(format!(
+                    "column name {:?} must be lowercase [a-z0-9_]",
+                    c.name
+                ));
+            }
+            if PARTITION_KEYS.contains(&c.name.as_str()) {
+                return invalid(format!("column {:?} clashes with a partition key", c.name));
+            }
+            if !names.insert(c.name.clone()) {
+                return invalid(format!("duplicate column name {:?}", c.name));
+            }
+            if c.role.is_none() {
+                if c.path.is_empty() {
+                    return invalid(format!("column {:?} has an empty path", c.name));
+                }
+                if !paths.insert(c.path.clone()) {
+                    return invalid(format!("duplicate path {:?}", c.path));
+                }
+            }
+            if (c.ty == ColumnType::StructList) != !c.fields.is_empty() {
+                return invalid(format!(
+                    "column {:?}: `fields` goes with type struct_list, and only with it",
+                    c.name
+                ));
+            }
+            if c.fields.iter().any(|f| f.ty != ColumnType::String) {
+                return invalid(format!(
+                    "column {:?}: struct fields must be strings",
+                    c.name
+                ));
+            }
+        }
+        // A path must not be both a leaf and a prefix of another path.
+        for p in &paths {
+            let prefix = format!("{p}.");
+            if let Some(q) = paths.iter().find(|q| q.starts_with(&prefix)) {
+                return invalid(format!("path {p:?} is a leaf and also the parent of {q:?}"));
+            }
+        }
+        let find = |pred: &dyn Fn(&Column) -> bool, what: &str| {
+            columns
+                .iter()
+                .position(pred)
+                .ok_or_else(|| SchemaError::Invalid(format!("no {what} column")))
+        };
+        let unmapped = find(&|c| c.role == Some(Role::Unmapped), "unmapped")?;
+        if columns[unmapped].ty != ColumnType::Json {
+            return invalid("the unmapped column must have type json".into());
+        }
+        let event_time = find(
+            &|c| c.path == "eventTime" && c.ty == ColumnType::Timestamp,
+            "eventTime timestamp",
+        )?;
+        let event_id = find(
+            &|c| c.path == "eventID" && c.ty == ColumnType::String,
+            "eventID",
+        )?;
+        let arrow = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.arrow_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
+        Ok(Self {
+            columns,
+            unmapped,
+            event_time,
+            event_id,
+            arrow,
+            fingerprint,
+        })
+    }
+
+    /// The embedded schema (parsed once).
+    pub fn embedded() -> &'static TableSchema {
+        static SCHEMA: OnceLock<TableSchema> = OnceLock::new();
+        SCHEMA.get_or_init(|| match TableSchema::parse(SCHEMA_TOML) {
+            Ok(s) => s,
+            // The embedded file is validated by the test suite; a broken edit must not ship.
+            Err(e) => panic!("embedded schema is invalid: {e}"),
+        })
+    }
+
+    /// Arrow schema of the data files.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        self.arrow.clone()
+    }
+
+    /// Short hash of the schema file: recorded in manifests, so that a schema change
+    /// makes trailpack rebuild partitions.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_is_valid_and_complete() {
+        let s = TableSchema::parse(SCHEMA_TOML).expect("valid");
+        let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+        for required in [
+            "eventversion",
+            "eventtime",
+            "eventsource",
+            "eventname",
+            "awsregion",
+            "sourceipaddress",
+            "useragent",
+            "errorcode",
+            "errormessage",
+            "requestid",
+            "eventid",
+            "eventtype",
+            "apiversion",
+            "readonly",
+            "recipientaccountid",
+            "sharedeventid",
+            "vpcendpointid",
+            "vpcendpointaccountid",
+            "managementevent",
+            "eventcategory",
+            "sessioncredentialfromconsole",
+            "useridentity_type",
+            "useridentity_principalid",
+            "useridentity_arn",
+            "useridentity_accountid",
+            "useridentity_accesskeyid",
+            "useridentity_username",
+            "useridentity_invokedby",
+            "useridentity_identityprovider",
+            "useridentity_credentialid",
+            "useridentity_sessioncontext_attributes_creationdate",
+            "useridentity_sessioncontext_attributes_mfaauthenticated",
+            "useridentity_sessioncontext_sessionissuer_type",
+            "useridentity_sessioncontext_sessionissuer_principalid",
+            "useridentity_sessioncontext_sessionissuer_arn",
+            "useridentity_sessioncontext_sessionissuer_accountid",
+            "useridentity_sessioncontext_sessionissuer_username",
+            "useridentity_sessioncontext_webidfederationdata_federatedprovider",
+            "useridentity_sessioncontext_webidfederationdata_attributes",
+            "useridentity_sessioncontext_sourceidentity",
+            "useridentity_sessioncontext_ec2roledelivery",
+            "useridentity_sessioncontext_assumedroot",
+            "useridentity_onbehalfof_userid",
+            "useridentity_onbehalfof_identitystorearn",
+            "useridentity_inscopeof_sourcearn",
+            "useridentity_invokedbydelegate_accountid",
+            "resources",
+            "tlsdetails_tlsversion",
+            "tlsdetails_ciphersuite",
+            "tlsdetails_clientprovidedhostheader",
+            "tlsdetails_keyexchange",
+            "addendum_reason",
+            "addendum_updatedfields",
+            "addendum_originalrequestid",
+            "addendum_originaleventid",
+            "requestparameters",
+            "responseelements",
+            "additionaleventdata",
+            "serviceeventdetails",
+            "edgedevicedetails",
+            "insightdetails",
+            "unmapped",
+        ] {
+            assert!(names.contains(&required), "missing column {required}");
+        }
+        assert_eq!(s.columns[s.event_time].name, "eventtime");
+        assert_eq!(
+            s.arrow_schema()
+                .field_with_name("eventtime")
+                .unwrap()
+                .data_type(),
+            &timestamp_type()
+        );
+        assert_eq!(
+            s.columns
+                .iter()
+                .find(|c| c.name == "resources")
+                .unwrap()
+                .glue_type(),
+            "array<struct<arn:string,accountid:string,type:string>>"
+        );
+    }
+
+    #[test]
+    fn name_follows_path() {
+        // Column names are the lowercased path with `_` between levels.
+        let s = TableSchema::embedded();
+        for c in s.columns.iter().filter(|c| c.role.is_none()) {
+            let derived = c.path.to_ascii_lowercase().replace('.', "_");
+            assert_eq!(c.name, derived, "column name must follow its path");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_schemas() {
+        let bad = [
+            "[[column]]\nname='A'\npath='a'\ntype='string'\ndescription=''",
+            "[[column]]\nname='a'\npath='a'\ntype='int'\ndescription=''",
+            "[[column]]\nname='a'\npath='a'\ntype='string'\ndescription=''\nbogus=1",
+            "[[column]]\nname='day'\npath='a'\ntype='string'\ndescription=''",
+        ];
+        for text in bad {
+            assert!(TableSchema::parse(text).is_err(), "accepted: {text}");
+        }
+    }
+}
