@@ -1,5 +1,26 @@
 //! trailpack: AWS CloudTrail logs to compacted, sorted, query-ready Parquet.
+//!
+//! Modules, in the direction of their imports:
+//! - [`schema`]: the column schema (`schema/cloudtrail.toml`) and its derived forms.
+//! - [`layout`]: CloudTrail's delivery layout (paths, file names, days).
+//! - [`decode`]: pure decoding of one file into an Arrow batch (no IO).
+//! - [`source`]: where input files come from (local folders).
+//! - [`partition`]: partitions and the day rule.
+//! - [`manifest`]: the per-partition manifest that makes re-runs idempotent.
+//! - [`encode`]: sorted row groups and parallel Parquet encoding.
+//! - [`sink`]: staging and atomic publication of partitions.
+//! - [`convert`]: the pipeline tying them together.
+//! - [`cli`], [`commands`]: the command line.
 
+pub mod cli;
+pub mod commands;
+pub mod convert;
 pub mod decode;
+pub mod encode;
 pub mod layout;
+pub mod manifest;
+pub mod partition;
+pub mod progress;
 pub mod schema;
+pub mod sink;
+pub mod source;

@@ -1,0 +1,317 @@
+//! Command-line interface: argument definitions, logging set-up, exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  partial failure: some partitions failed (the others were published) or the run could not finish
+  2  usage or configuration error (nothing was done)
+
+Run `trailpack convert --help` for the input layout and the day rule.";
+
+const CONVERT_AFTER_HELP: &str = "\
+Input layout (any root works: the folder holding AWSLogs, AWSLogs itself, or deeper):
+  AWSLogs/[o-<orgid>/]<account>/CloudTrail/<region>/<YYYY>/<MM>/<DD>/<file>.json.gz
+  CloudTrail-NetworkActivity/ and CloudTrail-Insight/ folders are converted too;
+  CloudTrail-Digest/ files and ConfigWritabilityCheckFile objects are skipped and counted.
+  Files may be gzip (detected by content) or plain JSON: {\"Records\":[...]}.
+
+Output layout (Hive-style; readers that skip names starting with _ or . see only data):
+  <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/part-00000.parquet
+  <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/_trailpack.json   (manifest)
+  One zstd Parquet file per partition (split beyond --target-file-size), rows sorted by
+  eventtime within each row group. A partition is published atomically; a failed
+  partition keeps its previous version. Re-runs skip partitions whose inputs did not
+  change (see the manifest); --force rebuilds them.
+
+Day rule (partition day = UTC date of eventTime):
+  CloudTrail files a record under its delivery time, so the last minutes of day D arrive
+  in folder D+1. A record found in folder F whose eventTime is on day F-1 goes to
+  partition F-1 when its file's name time is within --late-window after midnight of F.
+  Every other record stays in partition F. So building day D also reads the early files
+  of folder D+1. No record is dropped or written twice.
+
+Examples:
+  trailpack convert --input samples --output out
+  trailpack convert --input /logs --output /curated --day 2024-03-05 --account 111122223333
+  trailpack convert --input /logs --output /curated --from 2024-01-01 --to 2024-01-31 --json";
+
+/// Convert AWS CloudTrail logs into compacted, sorted, query-ready Parquet.
+///
+/// trailpack reads CloudTrail's gzipped JSON files, flattens userIdentity into
+/// columns, keeps loose structures (requestParameters, responseElements, ...) as
+/// exact JSON text, and writes one zstd Parquet file per account/region/day.
+/// Nothing is lost: fields the schema does not know go to the `unmapped` column.
+#[derive(Debug, Parser)]
+#[command(name = "trailpack", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert CloudTrail log files into curated Parquet partitions.
+    #[command(after_help = CONVERT_AFTER_HELP)]
+    Convert(ConvertArgs),
+    /// Print the table schema as Arrow, Glue JSON, Athena DDL or Markdown.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Folder with CloudTrail logs (holding AWSLogs/, AWSLogs/ itself, or deeper).
+    #[arg(long, value_name = "DIR")]
+    pub input: PathBuf,
+
+    /// Folder to write the curated dataset to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Only this account ID (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+
+    /// Only this AWS region, e.g. us-east-1 (repeatable).
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+
+    /// Only this partition day (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    pub day: Option<String>,
+
+    /// First partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+
+    /// Last partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+
+    /// How long after midnight a file may still carry the previous day's late records
+    /// (e.g. 2h, 90m, 0 to turn the day rule off; at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "2h")]
+    pub late_window: String,
+
+    /// Worker threads for decoding and encoding (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Partitions built at the same time.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub parallel_partitions: usize,
+
+    /// Split a partition's data into several files beyond this size.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub target_file_size: String,
+
+    /// Reject an input file whose decompressed size exceeds this (gzip bombs).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_file_bytes: String,
+
+    /// In-memory size of a row group before it is sorted and written; bounds memory.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    pub row_group_size: String,
+
+    /// zstd compression level of the Parquet output (1-22).
+    #[arg(long, value_name = "LEVEL", default_value_t = 3)]
+    pub zstd_level: i32,
+
+    /// Show what would be built, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Rebuild partitions even when their inputs did not change.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Publish a partition without its undecodable files (listed in the manifest
+    /// and the summary) instead of failing it.
+    #[arg(long)]
+    pub skip_bad_files: bool,
+
+    /// Print the summary as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
+    pub format: SchemaFormat,
+
+    /// Table location for athena-ddl (the curated output prefix).
+    #[arg(long, value_name = "S3_URI")]
+    pub location: Option<String>,
+
+    /// Database name for athena-ddl.
+    #[arg(long, default_value = "default")]
+    pub database: String,
+
+    /// Table name for athena-ddl.
+    #[arg(long, default_value = "cloudtrail")]
+    pub table: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    /// The Arrow schema of the data files.
+    Arrow,
+    /// Glue StorageDescriptor columns and partition keys (JSON).
+    GlueJson,
+    /// Athena CREATE EXTERNAL TABLE statement.
+    AthenaDdl,
+    /// Markdown column reference.
+    Markdown,
+}
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parse the command line, run it, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let result = match &cli.command {
+        Command::Convert(args) => commands::convert::run(args),
+        Command::Schema(args) => commands::schema::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            eprintln!("trailpack: error: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Parse a byte size: `1048576`, `64KiB`, `256MiB`, `1GiB`, `10MB`, `2G`.
+pub fn parse_size(s: &str) -> Result<u64, UsageError> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| UsageError(format!("invalid size {s:?} (e.g. 256MiB)")))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        _ => {
+            return Err(UsageError(format!(
+                "invalid size unit in {s:?} (use KiB, MiB, GiB)"
+            )))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| UsageError(format!("invalid size {s:?}")))
+}
+
+/// Parse a duration: `0`, `90s`, `90m`, `2h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<time::Duration, UsageError> {
+    let bad = || UsageError(format!("invalid duration {s:?} (e.g. 2h, 90m, 0)"));
+    let t = s.trim();
+    if t == "0" {
+        return Ok(time::Duration::ZERO);
+    }
+    let mut total = 0i64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600,
+            'm' => n * 60,
+            's' => n,
+            _ => return Err(bad()),
+        };
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(time::Duration::seconds(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(parse_duration("2h").unwrap(), time::Duration::hours(2));
+        assert_eq!(
+            parse_duration("1h30m").unwrap(),
+            time::Duration::minutes(90)
+        );
+        assert_eq!(parse_duration("0").unwrap(), time::Duration::ZERO);
+        assert!(parse_duration("2 days").is_err());
+        assert!(parse_duration("15").is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! `trailpack convert`: validate options, run the conversion, print the summary.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{parse_duration, parse_size, ConvertArgs, UsageError};
+use crate::convert::{self, ConvertOptions, RunReport, Status};
+use crate::encode::EncodeOptions;
+use crate::layout::parse_day;
+use crate::progress::Progress;
+use crate::sink::local::LocalSink;
+use crate::source::local::LocalSource;
+
+/// Turn arguments into options, or say what is wrong (exit 2).
+pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
+    for a in &args.account {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UsageError(format!(
+                "--account {a:?}: an account ID is 12 digits"
+            )));
+        }
+    }
+    let day = |flag: &str, v: &Option<String>| -> Result<_, UsageError> {
+        v.as_deref()
+            .map(|s| {
+                parse_day(s)
+                    .ok_or_else(|| UsageError(format!("{flag} {s:?}: expected a date YYYY-MM-DD")))
+            })
+            .transpose()
+    };
+    let (from, to) = match &args.day {
+        Some(_) => {
+            let d = day("--day", &args.day)?;
+            (d, d)
+        }
+        None => (day("--from", &args.from)?, day("--to", &args.to)?),
+    };
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(UsageError(format!("--from {f} is after --to {t}")));
+        }
+    }
+    let late_window = parse_duration(&args.late_window)?;
+    if late_window > time::Duration::hours(24) {
+        return Err(UsageError("--late-window is at most 24h".into()));
+    }
+    if !(1..=22).contains(&args.zstd_level) {
+        return Err(UsageError("--zstd-level is 1 to 22".into()));
+    }
+    if args.threads == Some(0) || args.parallel_partitions == 0 {
+        return Err(UsageError(
+            "--threads and --parallel-partitions are at least 1".into(),
+        ));
+    }
+    let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    Ok(ConvertOptions {
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+        from,
+        to,
+        late_window,
+        force: args.force,
+        dry_run: args.dry_run,
+        skip_bad_files: args.skip_bad_files,
+        target_file_size: parse_size(&args.target_file_size)?,
+        row_group_bytes: to_usize(parse_size(&args.row_group_size)?),
+        parallel_partitions: args.parallel_partitions,
+        max_file_bytes: to_usize(parse_size(&args.max_file_bytes)?),
+        encode: EncodeOptions {
+            zstd_level: args.zstd_level,
+        },
+    })
+}
+
+pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
+    let opts = options(args)?;
+    let source = LocalSource::new(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
+    let sink = LocalSink::new(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("starting worker threads")?;
+    }
+    let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
+    let report = convert::run(&source, &sink, &opts, &progress)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!(
+            "{}",
+            human_summary(&report, &args.output.display().to_string())
+        );
+    }
+    Ok(if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+}
+
+/// The summary printed at the end of a run.
+pub fn human_summary(r: &RunReport, output_arg: &str) -> String {
+    let p = &r.partitions;
+    let mut s = String::new();
+    let verb = if r.dry_run { "planned" } else { "converted" };
+    s.push_str(&format!(
+        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} failed{}\n",
+        p.planned,
+        r.seconds,
+        p.written,
+        p.unchanged,
+        p.failed,
+        if r.dry_run {
+            format!(
+                ", {} would be built (dry run: nothing written)",
+                p.would_build
+            )
+        } else {
+            String::new()
+        }
+    ));
+    let f = &r.files;
+    s.push_str(&format!(
+        "  input    {} — {} event files listed, {} read ({} gz → {} JSON)",
+        r.input,
+        f.listed,
+        f.read,
+        mib(r.bytes_in),
+        mib(r.bytes_in_uncompressed)
+    ));
+    let mut skipped = Vec::new();
+    if f.digest_skipped > 0 {
+        skipped.push(format!("{} digest", f.digest_skipped));
+    }
+    if f.writability_check_skipped > 0 {
+        skipped.push(format!("{} writability-check", f.writability_check_skipped));
+    }
+    if f.outside_layout_skipped > 0 {
+        skipped.push(format!("{} outside the layout", f.outside_layout_skipped));
+    }
+    if !skipped.is_empty() {
+        s.push_str(&format!("; skipped: {}", skipped.join(", ")));
+    }
+    s.push('\n');
+    let c = &r.records;
+    s.push_str(&format!(
+        "  records  {} read, {} written, {} duplicates dropped, {} moved to the previous day by the day rule",
+        c.read, c.written, c.deduplicated, c.rerouted_out
+    ));
+    if c.eventid_conflicts > 0 {
+        s.push_str(&format!(
+            ", {} eventID conflicts (kept)",
+            c.eventid_conflicts
+        ));
+    }
+    s.push('\n');
+    s.push_str(&format!(
+        "  output   {} — {} Parquet written\n",
+        r.output,
+        mib(r.bytes_out)
+    ));
+    for pr in &r.partition_reports {
+        if matches!(pr.status, Status::Failed) {
+            s.push_str(&format!(
+                "  FAILED   {}: {}\n",
+                pr.partition,
+                pr.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        for b in &pr.bad_files {
+            s.push_str(&format!(
+                "  SKIPPED  {} ({}): {}\n",
+                b.path, pr.partition, b.reason
+            ));
+        }
+    }
+    if p.written + p.unchanged > 0 && !r.dry_run {
+        let glob = format!(
+            "{}/account=*/region=*/day=*/*.parquet",
+            output_arg.trim_end_matches('/')
+        );
+        s.push_str(&format!(
+            "\nQuery it, e.g. with DuckDB:\n  duckdb -c \"SELECT day, eventname, count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true) GROUP BY ALL ORDER BY n DESC LIMIT 10\"\n"
+        ));
+    }
+    s
+}

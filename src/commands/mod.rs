@@ -1,0 +1,5 @@
+//! One module per subcommand: turn parsed arguments into library calls and print
+//! the result.
+
+pub mod convert;
+pub mod schema;

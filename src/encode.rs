@@ -1,0 +1,192 @@
+//! Row groups: assembling decoded batches into sorted row groups, and encoding
+//! them to Parquet with every leaf column encoded as its own rayon task.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::arrow::ArrowSchemaConverter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
+
+use crate::schema::TableSchema;
+
+/// Parquet settings of the output.
+#[derive(Debug, Clone)]
+pub struct EncodeOptions {
+    pub zstd_level: i32,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions { zstd_level: 3 }
+    }
+}
+
+/// Writer properties for the curated table, built once per run.
+pub fn writer_properties(
+    schema: &TableSchema,
+    opts: &EncodeOptions,
+) -> Result<Arc<WriterProperties>, ParquetError> {
+    let level = ZstdLevel::try_new(opts.zstd_level)?;
+    let arrow = schema.arrow_schema();
+    let parquet_schema = ArrowSchemaConverter::new().convert(&arrow)?;
+    let sort_leaf = parquet_schema
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == [schema.columns[schema.event_time].name.as_str()])
+        .ok_or_else(|| ParquetError::General("no eventtime leaf".into()))?;
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(level))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(None)
+        .set_created_by(format!("trailpack {}", env!("CARGO_PKG_VERSION")))
+        .set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: sort_leaf as i32,
+            descending: false,
+            nulls_first: false,
+        }]));
+    for c in schema.columns.iter().filter(|c| !c.dictionary) {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+    }
+    Ok(Arc::new(b.build()))
+}
+
+/// One decoded, kept slice of input: a batch and the rows of it to write.
+pub struct Piece {
+    pub batch: RecordBatch,
+    /// Row indices of `batch` to write (duplicates already removed).
+    pub rows: Vec<u32>,
+}
+
+impl Piece {
+    pub fn memory(&self) -> usize {
+        self.batch.get_array_memory_size()
+    }
+}
+
+/// Merge pieces into one batch ordered by eventtime (nulls last; ties keep input
+/// order, so the output is deterministic). Columns are gathered in parallel.
+pub fn assemble(
+    schema: &SchemaRef,
+    event_time: usize,
+    pieces: &[Piece],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let total: usize = pieces.iter().map(|p| p.rows.len()).sum();
+    let mut order: Vec<(i64, u32, u32)> = Vec::with_capacity(total);
+    for (pi, p) in pieces.iter().enumerate() {
+        let ts = p
+            .batch
+            .column(event_time)
+            .as_primitive::<TimestampMicrosecondType>();
+        for &r in &p.rows {
+            let t = if ts.is_valid(r as usize) {
+                ts.value(r as usize)
+            } else {
+                i64::MAX
+            };
+            order.push((t, pi as u32, r));
+        }
+    }
+    order.sort_unstable();
+    let indices: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&(_, p, r)| (p as usize, r as usize))
+        .collect();
+    drop(order);
+    let ncols = schema.fields().len();
+    let columns: Result<Vec<ArrayRef>, _> = (0..ncols)
+        .into_par_iter()
+        .map(|c| {
+            let arrays: Vec<&dyn Array> =
+                pieces.iter().map(|p| p.batch.column(c).as_ref()).collect();
+            arrow_select::interleave::interleave(&arrays, &indices)
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns?)
+}
+
+/// A Parquet file being written, one row group at a time.
+pub struct PartFile<W: Write + Send> {
+    writer: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    row_groups: usize,
+    rows: u64,
+}
+
+impl<W: Write + Send> PartFile<W> {
+    pub fn new(
+        out: W,
+        schema: SchemaRef,
+        props: Arc<WriterProperties>,
+    ) -> Result<Self, ParquetError> {
+        let parquet_schema = ArrowSchemaConverter::new().convert(&schema)?;
+        let writer = SerializedFileWriter::new(out, parquet_schema.root_schema_ptr(), props)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+        Ok(PartFile {
+            writer,
+            factory,
+            schema,
+            row_groups: 0,
+            rows: 0,
+        })
+    }
+
+    /// Encode `batch` as one row group; leaf columns are encoded in parallel.
+    pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
+        let writers = self.factory.create_column_writers(self.row_groups)?;
+        let mut leaves = Vec::with_capacity(writers.len());
+        for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, array)?);
+        }
+        if leaves.len() != writers.len() {
+            return Err(ParquetError::General("leaf/writer count mismatch".into()));
+        }
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .zip(leaves.into_par_iter())
+            .map(|(mut w, leaf)| {
+                w.write(&leaf)?;
+                w.close()
+            })
+            .collect::<Result<_, ParquetError>>()?;
+        let mut rg = self.writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut rg)?;
+        }
+        rg.close()?;
+        self.row_groups += 1;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far (footer excluded).
+    pub fn bytes_written(&self) -> usize {
+        self.writer.bytes_written()
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn row_groups(&self) -> u64 {
+        self.row_groups as u64
+    }
+
+    /// Write the footer and return the underlying writer.
+    pub fn finish(self) -> Result<W, ParquetError> {
+        self.writer.into_inner()
+    }
+}

@@ -1,0 +1,230 @@
+//! A local folder as the curated output.
+//!
+//! A partition is staged in a hidden sibling folder (`.day=…​.trailpack-<run>`),
+//! which neither Athena-style readers nor `day=*` globs see, and published by
+//! swapping that folder with the live `day=…` folder in one `renameat2(2)`
+//! `RENAME_EXCHANGE` call. The swap is atomic for any number of files: readers see
+//! the old folder or the new one. Where the exchange is unsupported (non-Linux, or
+//! a filesystem without it), the live folder is renamed aside and the new one
+//! renamed in: then, for a moment, the partition is absent but never mixed.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::{PartOutput, Sink, SinkError, StagedPartition};
+use crate::layout::day_string;
+use crate::manifest::{Manifest, MANIFEST_NAME};
+use crate::partition::PartitionKey;
+
+/// Staging folders left by a killed run are removed once this old.
+const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
+
+pub struct LocalSink {
+    root: PathBuf,
+}
+
+impl LocalSink {
+    /// A sink writing below `root`, created if missing.
+    pub fn new(root: &Path) -> Result<Self, SinkError> {
+        fs::create_dir_all(root).map_err(|e| SinkError::io(root.display(), e))?;
+        let root = fs::canonicalize(root).map_err(|e| SinkError::io(root.display(), e))?;
+        Ok(LocalSink { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn live_dir(&self, key: &PartitionKey) -> PathBuf {
+        self.root.join(key.rel_path())
+    }
+}
+
+impl Sink for LocalSink {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError> {
+        let path = self.live_dir(key).join(MANIFEST_NAME);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SinkError::io(path.display(), e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SinkError::BadManifest {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    fn stage(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+    ) -> Result<Box<dyn StagedPartition>, SinkError> {
+        let live = self.live_dir(key);
+        let parent = live
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        fs::create_dir_all(&parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        let day = day_string(key.day);
+        remove_stale_staging(&parent, &day);
+        let staging = parent.join(format!(".day={day}.trailpack-{run_id}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
+        }
+        fs::create_dir(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
+        Ok(Box::new(LocalStaged {
+            staging,
+            live,
+            parent,
+        }))
+    }
+}
+
+fn remove_stale_staging(parent: &Path, day: &str) {
+    let prefix = format!(".day={day}.trailpack-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with(&prefix)
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > STALE_STAGING);
+        if stale {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+struct LocalStaged {
+    staging: PathBuf,
+    live: PathBuf,
+    parent: PathBuf,
+}
+
+struct LocalPart {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl Write for LocalPart {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl PartOutput for LocalPart {
+    fn finish(self: Box<Self>) -> Result<u64, SinkError> {
+        let path = self.path;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| SinkError::io(path.display(), e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| SinkError::io(path.display(), e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SinkError::io(path.display(), e))?
+            .len();
+        Ok(len)
+    }
+}
+
+impl StagedPartition for LocalStaged {
+    fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
+        let path = self.staging.join(name);
+        let file = File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
+        Ok(Box::new(LocalPart {
+            path,
+            out: BufWriter::with_capacity(1 << 20, file),
+        }))
+    }
+
+    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
+        let mpath = self.staging.join(MANIFEST_NAME);
+        let result = (|| {
+            let mut f = File::create(&mpath).map_err(|e| SinkError::io(mpath.display(), e))?;
+            f.write_all(manifest.to_json().as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| SinkError::io(mpath.display(), e))?;
+            sync_dir(&self.staging)?;
+            publish(&self.staging, &self.live)?;
+            sync_dir(&self.parent)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+        result
+    }
+
+    fn abort(self: Box<Self>) {
+        let _ = fs::remove_dir_all(&self.staging);
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SinkError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SinkError::io(dir.display(), e))
+}
+
+/// Put `staging` in place of `live`; afterwards `staging` no longer exists.
+fn publish(staging: &Path, live: &Path) -> Result<(), SinkError> {
+    if !live.exists() {
+        return fs::rename(staging, live).map_err(|e| SinkError::io(live.display(), e));
+    }
+    if exchange(staging, live).is_ok() {
+        // `staging` now holds the previous version.
+        return fs::remove_dir_all(staging).map_err(|e| SinkError::io(staging.display(), e));
+    }
+    let aside = staging.with_extension("previous");
+    fs::rename(live, &aside).map_err(|e| SinkError::io(live.display(), e))?;
+    if let Err(e) = fs::rename(staging, live) {
+        // Put the previous version back: a failed publish leaves it untouched.
+        let _ = fs::rename(&aside, live);
+        return Err(SinkError::io(live.display(), e));
+    }
+    fs::remove_dir_all(&aside).map_err(|e| SinkError::io(aside.display(), e))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes())?;
+    let cb = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both paths are valid NUL-terminated strings; AT_FDCWD with absolute
+    // paths; renameat2 does not retain the pointers.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}

@@ -1,0 +1,61 @@
+//! Where curated partitions are written. A sink stages a partition's files out of
+//! readers' sight and publishes them atomically: a reader sees the previous
+//! complete partition or the new complete one, never a mix, never half.
+
+pub mod local;
+
+use std::io::Write;
+
+use crate::manifest::Manifest;
+use crate::partition::PartitionKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("output {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("manifest {path} is not valid: {reason}")]
+    BadManifest { path: String, reason: String },
+}
+
+impl SinkError {
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        SinkError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+/// A file of a staged partition, being written.
+pub trait PartOutput: Write + Send {
+    /// Flush and make durable; returns the size written.
+    fn finish(self: Box<Self>) -> Result<u64, SinkError>;
+}
+
+/// A partition being built, invisible to readers until `commit`.
+pub trait StagedPartition: Send {
+    /// Create a data file of the partition.
+    fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError>;
+    /// Publish the staged files and manifest atomically, replacing the previous
+    /// version of the partition.
+    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError>;
+    /// Drop everything staged; the published partition is untouched.
+    fn abort(self: Box<Self>);
+}
+
+/// A place curated partitions are written to.
+pub trait Sink: Send + Sync {
+    fn describe(&self) -> String;
+    /// The published manifest of a partition, if there is one.
+    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError>;
+    /// Start staging a new version of a partition.
+    fn stage(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+    ) -> Result<Box<dyn StagedPartition>, SinkError>;
+}

@@ -1,0 +1,103 @@
+//! A local folder holding (part of) the delivery layout.
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use super::{InputFile, ListFilter, Listing, Source, SourceError};
+use crate::layout::{FileKind, LogPath};
+
+pub struct LocalSource {
+    root: PathBuf,
+}
+
+impl LocalSource {
+    /// A source rooted at `root`, which must be an existing folder.
+    pub fn new(root: &Path) -> Result<Self, SourceError> {
+        let io = |source| SourceError::Io {
+            path: root.display().to_string(),
+            source,
+        };
+        let meta = std::fs::metadata(root).map_err(io)?;
+        if !meta.is_dir() {
+            return Err(SourceError::NotAFolder {
+                path: root.display().to_string(),
+            });
+        }
+        let root = std::fs::canonicalize(root).map_err(io)?;
+        Ok(LocalSource { root })
+    }
+}
+
+impl Source for LocalSource {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
+        let mut listing = Listing::default();
+        let walker = walkdir::WalkDir::new(&self.root)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            // Hidden entries (editor files, our own staging folders) are not input.
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker {
+            let entry = entry.map_err(|e| SourceError::Io {
+                path: e
+                    .path()
+                    .map_or_else(|| self.describe(), |p| p.display().to_string()),
+                source: e.into(),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let path = entry.path();
+            let text = path.to_string_lossy().replace('\\', "/");
+            let Some(log) = LogPath::parse(&text) else {
+                listing.outside_layout.push(text);
+                continue;
+            };
+            match log.kind {
+                FileKind::Digest => {
+                    if filter.accepts(&log) {
+                        listing.digest_files += 1;
+                    }
+                    continue;
+                }
+                FileKind::WritabilityCheck => {
+                    listing.writability_checks += 1;
+                    continue;
+                }
+                FileKind::Events => {}
+            }
+            if !filter.accepts(&log) {
+                continue;
+            }
+            let meta = entry.metadata().map_err(|e| SourceError::Io {
+                path: text.clone(),
+                source: e.into(),
+            })?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            listing.files.push(InputFile {
+                location: text,
+                key: log.canonical_key(),
+                size: meta.len(),
+                version: format!("mtime:{mtime}"),
+                log,
+            });
+        }
+        listing.files.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listing)
+    }
+
+    fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError> {
+        std::fs::read(&file.location).map_err(|source| SourceError::Io {
+            path: file.location.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Where CloudTrail files come from. A source lists the files of the delivery
+//! layout (with size and a version stamp that changes when the content does) and
+//! reads a file's bytes. Only the local folder source lives here for now; the
+//! trait is what the converter uses.
+
+pub mod local;
+
+use time::Date;
+
+use crate::layout::LogPath;
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// Where to read it: a filesystem path, or an object key.
+    pub location: String,
+    /// Canonical layout key (`AWSLogs/…`), independent of the chosen root.
+    pub key: String,
+    pub size: u64,
+    /// Changes when the content changes: modification time locally, ETag on S3.
+    pub version: String,
+    pub log: LogPath,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only these accounts (empty: all).
+    pub accounts: Vec<String>,
+    /// Only these regions (empty: all).
+    pub regions: Vec<String>,
+    /// Only day folders in this inclusive range.
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl ListFilter {
+    pub fn accepts(&self, log: &LogPath) -> bool {
+        (self.accounts.is_empty() || self.accounts.contains(&log.account))
+            && (self.regions.is_empty() || self.regions.contains(&log.region))
+            && self.from.is_none_or(|f| log.folder_day >= f)
+            && self.to.is_none_or(|t| log.folder_day <= t)
+    }
+}
+
+/// The result of listing a source.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Event files matching the filter, sorted by key.
+    pub files: Vec<InputFile>,
+    /// `CloudTrail-Digest` files seen (skipped).
+    pub digest_files: u64,
+    /// `ConfigWritabilityCheckFile` objects seen (skipped).
+    pub writability_checks: u64,
+    /// Files outside the delivery layout (skipped), as found.
+    pub outside_layout: Vec<String>,
+}
+
+/// Errors of a source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("input {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("input {path} is not a folder")]
+    NotAFolder { path: String },
+}
+
+/// A place CloudTrail files are read from.
+pub trait Source: Send + Sync {
+    /// Human-readable root, for messages.
+    fn describe(&self) -> String;
+    /// List the event files of the layout that pass `filter`.
+    fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError>;
+    /// Read a whole file.
+    fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
+}
