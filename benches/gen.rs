@@ -18,6 +18,7 @@ struct Args {
     out: PathBuf,
     seed: u64,
     accounts: usize,
+    account_base: u64,
     regions: Vec<String>,
     start: (i32, u8, u8),
     days: u32,
@@ -29,7 +30,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: trailpack-gen --out DIR [--seed N] [--accounts N] [--regions r1,r2] \
+        "usage: trailpack-gen --out DIR [--seed N] [--accounts N] [--account-base N] [--regions r1,r2] \
          [--start YYYY-MM-DD] [--days N] [--files N per day] [--records N per file] \
          [--org o-xxxx] [--no-digests]"
     );
@@ -41,6 +42,7 @@ fn parse_args() -> Args {
         out: PathBuf::new(),
         seed: 1,
         accounts: 1,
+        account_base: 111_122_223_333,
         regions: vec!["us-east-1".into()],
         start: (2024, 3, 5),
         days: 1,
@@ -56,6 +58,7 @@ fn parse_args() -> Args {
             "--out" => a.out = PathBuf::from(val()),
             "--seed" => a.seed = val().parse().unwrap_or_else(|_| usage()),
             "--accounts" => a.accounts = val().parse().unwrap_or_else(|_| usage()),
+            "--account-base" => a.account_base = val().parse().unwrap_or_else(|_| usage()),
             "--regions" => a.regions = val().split(',').map(String::from).collect(),
             "--start" => {
                 let v = val();
@@ -462,7 +465,7 @@ fn main() {
     let start_day = days_from_civil(a.start.0, a.start.1, a.start.2);
     let (mut files, mut records, mut bytes) = (0u64, 0u64, 0u64);
     for acct_i in 0..a.accounts {
-        let account = format!("{:012}", 111_122_223_333u64 + acct_i as u64 * 1_000_003);
+        let account = format!("{:012}", a.account_base + acct_i as u64 * 1_000_003);
         for region in &a.regions {
             for day_i in 0..a.days as i64 {
                 let day = start_day + day_i;

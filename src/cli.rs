@@ -73,7 +73,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Convert CloudTrail log files into curated Parquet partitions.
     #[command(after_help = CONVERT_AFTER_HELP)]
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
     /// Print the table schema as Arrow, Glue JSON, Athena DDL or Markdown.
     Schema(SchemaArgs),
 }

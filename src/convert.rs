@@ -87,6 +87,9 @@ pub enum Status {
     Unchanged,
     /// `--dry-run`: would be built.
     WouldBuild,
+    /// Only the next day's early files were inputs and none of their records
+    /// belonged to this day: nothing to publish.
+    Empty,
     /// Not published; the previous version is untouched.
     Failed,
 }
@@ -127,6 +130,7 @@ pub struct PartitionCounts {
     pub written: usize,
     pub unchanged: usize,
     pub would_build: usize,
+    pub empty: usize,
     pub failed: usize,
 }
 
@@ -268,6 +272,7 @@ pub fn run(
             Status::Written => report.partitions.written += 1,
             Status::Unchanged => report.partitions.unchanged += 1,
             Status::WouldBuild => report.partitions.would_build += 1,
+            Status::Empty => report.partitions.empty += 1,
             Status::Failed => report.partitions.failed += 1,
         }
         if matches!(r.status, Status::Written | Status::Failed) {
@@ -368,7 +373,9 @@ impl Builder<'_> {
             bad_files: Vec::new(),
         };
         let files: u64 = plan.inputs.len() as u64;
-        match self.sink.read_manifest(&plan.key) {
+        let previous = self.sink.read_manifest(&plan.key);
+        let had_previous = matches!(previous, Ok(Some(_)));
+        match previous {
             Ok(Some(m)) if !self.opts.force && m.is_current(plan, &self.settings) => {
                 report.status = Status::Unchanged;
                 report.bytes_in = 0;
@@ -400,6 +407,14 @@ impl Builder<'_> {
             }
         };
         match self.fill(plan, staged.as_mut(), &mut report) {
+            Ok(manifest)
+                if manifest.records.written == 0
+                    && !had_previous
+                    && plan.inputs.iter().all(|i| i.role == InputRole::Late) =>
+            {
+                staged.abort();
+                report.status = Status::Empty;
+            }
             Ok(manifest) => match staged.commit(&manifest) {
                 Ok(()) => {
                     report.status = Status::Written;

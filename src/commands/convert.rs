@@ -111,11 +111,12 @@ pub fn human_summary(r: &RunReport, output_arg: &str) -> String {
     let mut s = String::new();
     let verb = if r.dry_run { "planned" } else { "converted" };
     s.push_str(&format!(
-        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} failed{}\n",
+        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}\n",
         p.planned,
         r.seconds,
         p.written,
         p.unchanged,
+        p.empty,
         p.failed,
         if r.dry_run {
             format!(

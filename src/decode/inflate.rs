@@ -136,7 +136,7 @@ mod tests {
             Err(DecodeError::Oversized { limit: 5_000 })
         );
         assert_eq!(
-            content(&vec![b' '; 200], 100),
+            content(&[b' '; 200], 100),
             Err(DecodeError::Oversized { limit: 100 })
         );
         // A trailer that lies about the size is not trusted.

@@ -196,7 +196,7 @@ impl TableSchema {
                     return invalid(format!("duplicate path {:?}", c.path));
                 }
             }
-            if (c.ty == ColumnType::StructList) != !c.fields.is_empty() {
+            if (c.ty == ColumnType::StructList) == c.fields.is_empty() {
                 return invalid(format!(
                     "column {:?}: `fields` goes with type struct_list, and only with it",
                     c.name

@@ -54,7 +54,11 @@ impl Source for LocalSource {
             let path = entry.path();
             let text = path.to_string_lossy().replace('\\', "/");
             let Some(log) = LogPath::parse(&text) else {
-                listing.outside_layout.push(text);
+                // Only files that look like logs are worth a warning; a README or
+                // a checksum file next to the logs is not input.
+                if looks_like_log(&text) {
+                    listing.outside_layout.push(text);
+                }
                 continue;
             };
             match log.kind {
@@ -100,4 +104,9 @@ impl Source for LocalSource {
             source,
         })
     }
+}
+
+/// Whether a file name looks like a CloudTrail log file (`.json` or `.json.gz`).
+fn looks_like_log(path: &str) -> bool {
+    path.ends_with(".json.gz") || path.ends_with(".json")
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs (a Python venv
+# with pyarrow and DuckDB, the independent readers of our output), then runs
+# formatting and lint checks, unit tests and end-to-end tests of the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Python test environment (.venv: pyarrow, duckdb)"
+if ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+export TRAILPACK_PYTHON="$PWD/.venv/bin/python"
+"$TRAILPACK_PYTHON" -c 'import pyarrow, duckdb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)'
+
+step "rustfmt and clippy"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+
+step "tests"
+cargo test --locked --all-targets

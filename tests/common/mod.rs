@@ -1,0 +1,238 @@
+//! Test helpers: build CloudTrail trees, run the real `trailpack` binary, and ask
+//! the independent Python checker (pyarrow, DuckDB) about the output.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python with pyarrow and duckdb: `$TRAILPACK_PYTHON`, else `.venv/bin/python`
+/// (made by `scripts/test.sh`). A missing one fails the test: these checks are the
+/// independent readers of our output and must not be skipped silently.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("TRAILPACK_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = repo().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "no Python test environment: run `bash scripts/test.sh` (it creates .venv with pyarrow and duckdb) or set TRAILPACK_PYTHON"
+    );
+    p
+}
+
+pub fn trailpack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trailpack"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run trailpack")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run `convert --input in --output out <extra> --json`, returning (exit code, report).
+pub fn convert(input: &Path, output: &Path, extra: &[&str]) -> (i32, Value, Output) {
+    let mut args = vec![
+        "convert",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = trailpack(&args);
+    let code = o.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (code, report, o)
+}
+
+fn run_py(args: &[&str]) -> Output {
+    Command::new(python())
+        .arg(repo().join("tests/py/trailcheck.py"))
+        .args(args)
+        .output()
+        .expect("run python checker")
+}
+
+/// DuckDB over the output; `t` is the dataset with hive partitioning.
+pub fn sql(output: &Path, query: &str) -> Vec<Value> {
+    let o = run_py(&["sql", output.to_str().unwrap(), query]);
+    assert!(o.status.success(), "sql failed: {}", stderr(&o));
+    match serde_json::from_slice(&o.stdout).expect("json rows") {
+        Value::Array(rows) => rows,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+/// One value from a one-row query.
+pub fn sql1(output: &Path, query: &str) -> Value {
+    let rows = sql(output, query);
+    assert_eq!(rows.len(), 1, "{query}: {rows:?}");
+    rows[0]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .cloned()
+        .unwrap()
+}
+
+/// Independent round trip: every input record rebuilt from its row.
+pub fn assert_roundtrip(input: &Path, output: &Path) -> String {
+    let o = run_py(&[
+        "roundtrip",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        repo().join("schema/cloudtrail.toml").to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    text
+}
+
+/// Parquet metadata of one file, read by pyarrow.
+pub fn parquet_meta(file: &Path) -> Value {
+    let o = run_py(&["meta", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A CloudTrail delivery tree in a temporary folder.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+    seq: u32,
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Tree {
+            dir: tempfile::tempdir().unwrap(),
+            seq: 0,
+        }
+    }
+
+    pub fn input(&self) -> PathBuf {
+        self.dir.path().join("in")
+    }
+
+    pub fn output(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// Path of a log file in folder `day` (YYYY-MM-DD) delivered at `hhmm` of `name_day`.
+    pub fn log_path(
+        &mut self,
+        org: Option<&str>,
+        account: &str,
+        region: &str,
+        day: &str,
+        hhmm: &str,
+    ) -> PathBuf {
+        self.seq += 1;
+        let mut p = self.input().join("AWSLogs");
+        if let Some(o) = org {
+            p = p.join(o);
+        }
+        let compact = day.replace('-', "");
+        p.join(account)
+            .join("CloudTrail")
+            .join(region)
+            .join(day.replace('-', "/"))
+            .join(format!(
+                "{account}_CloudTrail_{region}_{compact}T{hhmm}Z_{:04}.json.gz",
+                self.seq
+            ))
+    }
+
+    /// Write a gzip log file with these records.
+    pub fn file(
+        &mut self,
+        org: Option<&str>,
+        account: &str,
+        region: &str,
+        day: &str,
+        hhmm: &str,
+        records: &[Value],
+    ) -> PathBuf {
+        let p = self.log_path(org, account, region, day, hhmm);
+        write_gz(&p, json!({ "Records": records }).to_string().as_bytes());
+        p
+    }
+
+    /// Write raw bytes at a path relative to the input root.
+    pub fn raw(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.input().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn write_gz(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, gz(bytes)).unwrap();
+}
+
+/// A plausible record.
+pub fn record(id: &str, time: &str, name: &str) -> Value {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::111122223333:user/{name}"),
+                         "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE", "userName": name},
+        "eventTime": time,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "ListBuckets",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.30",
+        "requestParameters": {"Host": "s3.amazonaws.com"},
+        "responseElements": null,
+        "requestID": format!("req-{id}"),
+        "eventID": id,
+        "readOnly": true,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Management"
+    })
+}
+
+/// Files below `dir` (recursive), relative, sorted; hidden staging included.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

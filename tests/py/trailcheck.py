@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Independent checks of trailpack output, with pyarrow and DuckDB.
+
+Nothing here imports or calls trailpack: the schema file is read with tomllib,
+Parquet with pyarrow/DuckDB, input files with gzip/json.
+
+  trailcheck.py roundtrip INPUT_DIR OUTPUT_DIR SCHEMA_TOML
+      Rebuild every record from its row (columns + unmapped) and compare the
+      multiset of rebuilt records with the multiset of input records, after the
+      documented normalisations. Prints "roundtrip OK: N records" or the diffs.
+  trailcheck.py sql OUTPUT_DIR "SELECT ... FROM t ..."
+      Run SQL in DuckDB over the output (view t, hive partitioning); prints JSON rows.
+  trailcheck.py meta FILE.parquet
+      Print Parquet metadata facts as JSON (codec, statistics, page index, ...).
+"""
+import collections
+import datetime as dt
+import gzip
+import json
+import os
+import re
+import sys
+import tomllib
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def load_schema(path):
+    with open(path, "rb") as f:
+        return tomllib.load(f)["column"]
+
+
+def input_records(root):
+    """Every record of every event file under root (digests and others skipped)."""
+    out = []
+    for d, _, files in os.walk(root):
+        for name in sorted(files):
+            p = os.path.join(d, name)
+            if "CloudTrail-Digest" in p or name.startswith(".") or "ConfigWritabilityCheckFile" in name:
+                continue
+            if not re.search(r"/\d{12}/CloudTrail[^/]*/[^/]+/\d{4}/\d{2}/\d{2}/", p.replace(os.sep, "/")):
+                continue
+            raw = open(p, "rb").read()
+            if raw[:2] == b"\x1f\x8b":
+                raw = gzip.decompress(raw)
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                continue  # bad files are tested elsewhere
+            if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
+                out.extend(doc["Records"])
+    return out
+
+
+def parse_ts(s):
+    """Microseconds since the epoch for ISO 8601 text, or None."""
+    if not isinstance(s, str):
+        return None
+    m = re.fullmatch(r"(.*[T t ]\d\d:?\d\d:?\d\d)[.,](\d+)(.*)", s)
+    if m:
+        frac = m.group(2)
+        if len(frac) > 6:
+            if set(frac[6:]) != {"0"}:
+                return None
+            frac = frac[:6]
+        s = m.group(1) + "." + frac.ljust(6, "0") + m.group(3)
+    try:
+        t = dt.datetime.fromisoformat(s.replace("z", "Z"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return (t - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def is_number_text(s):
+    try:
+        v = json.loads(s)
+    except ValueError:
+        return False
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def canon_scalar(kind, v):
+    """The documented normalisations: timestamp and boolean spelling, numbers in string columns."""
+    if kind == "timestamp":
+        t = v if isinstance(v, int) and not isinstance(v, bool) else parse_ts(v)
+        return ["TS", t] if t is not None else v
+    if kind == "boolean":
+        if isinstance(v, str) and v.lower() in ("true", "false"):
+            return v.lower() == "true"
+        return v
+    if kind == "string":
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return ["NUM", float(v)]
+        if isinstance(v, str) and is_number_text(v):
+            return ["NUM", float(json.loads(v))]
+    return v
+
+
+class Canon:
+    def __init__(self, columns):
+        self.kinds = {}
+        self.structs = {}
+        for c in columns:
+            if c.get("role") == "unmapped":
+                continue
+            self.kinds[tuple(c["path"].split("."))] = c["type"]
+            if c["type"] == "struct_list":
+                self.structs[tuple(c["path"].split("."))] = {f["key"]: f["type"] for f in c["fields"]}
+
+    def __call__(self, obj, path=()):
+        if isinstance(obj, dict):
+            out = {}
+            for k, v in obj.items():
+                p = path + (k,)
+                kind = self.kinds.get(p)
+                if kind == "struct_list" and isinstance(v, list):
+                    fields = self.structs[p]
+                    v = [
+                        {fk: canon_scalar(fields[fk], fv) if fk in fields else fv for fk, fv in e.items()}
+                        if isinstance(e, dict) else e
+                        for e in v
+                    ]
+                    out[k] = v
+                elif kind in ("timestamp", "boolean", "string"):
+                    out[k] = canon_scalar(kind, v)
+                else:
+                    out[k] = self(v, p) if isinstance(v, dict) else v
+            return out
+        return obj
+
+
+def set_path(obj, keys, value):
+    for k in keys[:-1]:
+        obj = obj.setdefault(k, {})
+    obj[keys[-1]] = value
+
+
+def deep_merge(a, b):
+    for k, v in b.items():
+        if k in a and isinstance(a[k], dict) and isinstance(v, dict):
+            deep_merge(a[k], v)
+        else:
+            a[k] = v
+    return a
+
+
+def output_rows(out_dir, columns):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for d, _, files in os.walk(out_dir):
+        rel = os.path.relpath(d, out_dir)
+        if any(part.startswith(".") and part != "." for part in rel.split(os.sep)):
+            continue  # staging folders are not part of the dataset
+        for name in sorted(files):
+            if not name.endswith(".parquet"):
+                continue
+            t = pq.read_table(os.path.join(d, name))
+            for c in columns:
+                if c["type"] == "timestamp":
+                    i = t.schema.get_field_index(c["name"])
+                    t = t.set_column(i, c["name"], t[c["name"]].cast(pa.int64()))
+            rows.extend(t.to_pylist())
+    return rows
+
+
+def rebuild(row, columns):
+    rec = {}
+    for c in columns:
+        v = row[c["name"]]
+        if v is None or c.get("role") == "unmapped":
+            continue
+        keys = c["path"].split(".")
+        if c["type"] == "json":
+            v = json.loads(v)
+        elif c["type"] == "struct_list":
+            v = [{f["key"]: e[f["name"]] for f in c["fields"] if e[f["name"]] is not None} for e in v]
+        set_path(rec, keys, v)
+    if row.get("unmapped") is not None:
+        deep_merge(rec, json.loads(row["unmapped"]))
+    return rec
+
+
+def dumps(o):
+    return json.dumps(o, sort_keys=True, ensure_ascii=False)
+
+
+def roundtrip(in_dir, out_dir, schema_path):
+    columns = load_schema(schema_path)
+    canon = Canon(columns)
+    names = {c["name"] for c in columns}
+    rows = output_rows(out_dir, columns)
+    for r in rows:
+        extra = set(r) - names
+        if extra:
+            print(f"unexpected columns in a data file: {sorted(extra)}")
+            return 1
+    got = collections.Counter(dumps(canon(rebuild(r, columns))) for r in rows)
+    want = collections.Counter(dumps(canon(r)) for r in input_records(in_dir))
+    if got == want:
+        print(f"roundtrip OK: {sum(got.values())} records")
+        return 0
+    missing = want - got
+    invented = got - want
+    print(f"roundtrip FAILED: {sum(want.values())} input records, {sum(got.values())} rows; "
+          f"{sum(missing.values())} lost, {sum(invented.values())} invented")
+    for k in list(missing)[:3]:
+        print("LOST    ", k[:2000])
+    for k in list(invented)[:3]:
+        print("INVENTED", k[:2000])
+    return 1
+
+
+def sql(out_dir, query):
+    import duckdb
+
+    con = duckdb.connect()
+    glob = os.path.join(out_dir, "account=*", "region=*", "day=*", "*.parquet")
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
+    cur = con.execute(query)
+    cols = [d[0] for d in cur.description]
+    out = [dict(zip(cols, row)) for row in cur.fetchall()]
+    print(json.dumps(out, default=str))
+    return 0
+
+
+def meta(path):
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    md = f.metadata
+    rg = md.row_group(0) if md.num_row_groups else None
+    cols = {}
+    if rg is not None:
+        for i in range(rg.num_columns):
+            c = rg.column(i)
+            cols[c.path_in_schema] = {
+                "compression": c.compression,
+                "encodings": list(c.encodings),
+                "has_statistics": c.is_stats_set,
+                "has_column_index": c.has_column_index,
+                "has_offset_index": c.has_offset_index,
+                "has_dictionary_page": c.has_dictionary_page,
+            }
+    print(json.dumps({
+        "num_rows": md.num_rows,
+        "num_row_groups": md.num_row_groups,
+        "columns": cols,
+        "schema": {f.name: str(f.type) for f in md.schema.to_arrow_schema()},
+        "sorting_columns": [
+            {"column_index": s.column_index, "descending": s.descending}
+            for s in (rg.sorting_columns if rg is not None else ())
+        ],
+    }))
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[0] == "roundtrip":
+        return roundtrip(argv[1], argv[2], argv[3])
+    if len(argv) == 3 and argv[0] == "sql":
+        return sql(argv[1], argv[2])
+    if len(argv) == 2 and argv[0] == "meta":
+        return meta(argv[1])
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
