@@ -130,11 +130,11 @@ pub struct ConvertArgs {
     pub max_file_bytes: String,
 
     /// In-memory size of a row group before it is sorted and written; bounds memory.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    #[arg(long, value_name = "SIZE", default_value = "32MiB")]
     pub row_group_size: String,
 
-    /// zstd compression level of the Parquet output (1-22).
-    #[arg(long, value_name = "LEVEL", default_value_t = 3)]
+    /// zstd compression level of the Parquet output (1-22; higher is smaller and slower).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     pub zstd_level: i32,
 
     /// Show what would be built, write nothing.

@@ -61,7 +61,7 @@ impl Default for ConvertOptions {
             dry_run: false,
             skip_bad_files: false,
             target_file_size: 256 << 20,
-            row_group_bytes: 64 << 20,
+            row_group_bytes: 32 << 20,
             parallel_partitions: 2,
             max_file_bytes: 1 << 30,
             encode: EncodeOptions::default(),

@@ -69,11 +69,11 @@ pub enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(schema: &TableSchema, col: usize, capacity: usize) -> Self {
+    fn new(schema: &TableSchema, col: usize, capacity: usize, value_bytes: usize) -> Self {
         let c = &schema.columns[col];
         match c.ty {
             ColumnType::String | ColumnType::Json => {
-                ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 16))
+                ColumnBuilder::Str(StringBuilder::with_capacity(capacity, value_bytes))
             }
             ColumnType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
             ColumnType::Timestamp => ColumnBuilder::Ts(
@@ -93,6 +93,15 @@ impl ColumnBuilder {
                     n,
                 )
             }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ColumnBuilder::Str(b) => b.len(),
+            ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Ts(b) => b.len(),
+            ColumnBuilder::List(b, _) => b.len(),
         }
     }
 
@@ -143,13 +152,40 @@ pub struct Columns {
     schema: arrow_schema::SchemaRef,
 }
 
+/// Sizes of the previous batch built on this thread: the next one reserves that
+/// much up front, so builders rarely grow (and copy) while a file is decoded.
+#[derive(Clone, Default)]
+pub struct SizeHint {
+    pub rows: usize,
+    value_bytes: Vec<usize>,
+}
+
 impl Columns {
-    pub fn new(schema: &TableSchema, capacity: usize) -> Self {
+    pub fn new(schema: &TableSchema, hint: &SizeHint) -> Self {
+        let rows = (hint.rows + hint.rows / 4).max(1024);
         Columns {
             builders: (0..schema.columns.len())
-                .map(|i| ColumnBuilder::new(schema, i, capacity))
+                .map(|i| {
+                    let bytes = hint.value_bytes.get(i).map_or(rows * 16, |b| b + b / 4);
+                    ColumnBuilder::new(schema, i, rows, bytes)
+                })
                 .collect(),
             schema: schema.arrow_schema(),
+        }
+    }
+
+    /// The sizes of this batch, as a hint for the next.
+    pub fn size_hint(&self) -> SizeHint {
+        SizeHint {
+            rows: self.builders.first().map_or(0, |b| b.len()),
+            value_bytes: self
+                .builders
+                .iter()
+                .map(|b| match b {
+                    ColumnBuilder::Str(s) => s.values_slice().len(),
+                    _ => 0,
+                })
+                .collect(),
         }
     }
 

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::schema::{ColumnType, TableSchema};
-use columns::{append_struct_list, Child, ColumnBuilder, Columns, Node};
+use columns::{append_struct_list, Child, ColumnBuilder, Columns, Node, SizeHint};
 pub use error::DecodeError;
 use timestamp::{day_of, parse_timestamp};
 use unmapped::Unmapped;
@@ -78,6 +78,7 @@ pub struct Decoder {
 
 thread_local! {
     static CONTENT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SIZE_HINT: RefCell<SizeHint> = RefCell::new(SizeHint::default());
 }
 
 impl Decoder {
@@ -120,13 +121,17 @@ impl Decoder {
                 .map_or(0, |e| e.valid_up_to());
             DecodeError::InvalidUtf8 { offset }
         })?;
-        let mut fd = FileDecoder::new(self, filter);
+        let hint = SIZE_HINT.with(|h| h.borrow().clone());
+        let mut fd = FileDecoder::new(self, filter, &hint);
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = FileSeed { fd: &mut fd }
             .deserialize(&mut de)
             .and_then(|()| de.end());
         if let Err(e) = parsed {
             return Err(classify(e, fd.state.get()));
+        }
+        if fd.keys.len() >= hint.rows / 2 {
+            SIZE_HINT.with(|h| *h.borrow_mut() = fd.cols.size_hint());
         }
         let batch = fd
             .cols
@@ -301,11 +306,11 @@ struct FileDecoder<'s, 'a> {
 }
 
 impl<'s, 'a> FileDecoder<'s, 'a> {
-    fn new(dec: &'s Decoder, filter: RowFilter) -> Self {
+    fn new(dec: &'s Decoder, filter: RowFilter, hint: &SizeHint) -> Self {
         let n = dec.schema.columns.len();
         FileDecoder {
             dec,
-            cols: Columns::new(dec.schema, 1024),
+            cols: Columns::new(dec.schema, hint),
             set: vec![false; n],
             unmapped: Unmapped::default(),
             path: Vec::with_capacity(8),
