@@ -231,7 +231,7 @@ pub fn run(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = plans.get(i) else { break };
-                        done.push((i, builder.partition(p)));
+                        done.push((i, builder.partition_guarded(p)));
                     }
                     done
                 })
@@ -361,6 +361,30 @@ struct Output {
 }
 
 impl Builder<'_> {
+    /// Build a partition; a bug that panics fails this partition, not the run,
+    /// and is reported like any other failure.
+    fn partition_guarded(&self, plan: &PartitionPlan) -> PartitionReport {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.partition(plan)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(partition = %plan.key, "internal error: {what}");
+                PartitionReport {
+                    partition: plan.key.rel_path(),
+                    status: Status::Failed,
+                    error: Some(format!("internal error (please report): {what}")),
+                    inputs: plan.inputs.len(),
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    records: RecordCounts::default(),
+                    bad_files: Vec::new(),
+                }
+            })
+    }
+
     fn partition(&self, plan: &PartitionPlan) -> PartitionReport {
         let mut report = PartitionReport {
             partition: plan.key.rel_path(),

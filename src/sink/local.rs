@@ -155,23 +155,27 @@ impl StagedPartition for LocalStaged {
 
     fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
         let mpath = self.staging.join(MANIFEST_NAME);
-        let result = (|| {
-            let mut f = File::create(&mpath).map_err(|e| SinkError::io(mpath.display(), e))?;
-            f.write_all(manifest.to_json().as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| SinkError::io(mpath.display(), e))?;
-            sync_dir(&self.staging)?;
-            publish(&self.staging, &self.live)?;
-            sync_dir(&self.parent)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&self.staging);
-        }
-        result
+        let mut f = File::create(&mpath).map_err(|e| SinkError::io(mpath.display(), e))?;
+        f.write_all(manifest.to_json().as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| SinkError::io(mpath.display(), e))?;
+        sync_dir(&self.staging)?;
+        publish(&self.staging, &self.live)?;
+        sync_dir(&self.parent)
     }
 
     fn abort(self: Box<Self>) {
-        let _ = fs::remove_dir_all(&self.staging);
+        // Dropping removes the staging folder.
+    }
+}
+
+impl Drop for LocalStaged {
+    /// Whatever happens (commit, abort, error, panic), nothing staged is left behind:
+    /// after a commit the staging path is gone or holds the replaced version.
+    fn drop(&mut self) {
+        if self.staging.exists() {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
     }
 }
 
@@ -187,8 +191,8 @@ fn publish(staging: &Path, live: &Path) -> Result<(), SinkError> {
         return fs::rename(staging, live).map_err(|e| SinkError::io(live.display(), e));
     }
     if exchange(staging, live).is_ok() {
-        // `staging` now holds the previous version.
-        return fs::remove_dir_all(staging).map_err(|e| SinkError::io(staging.display(), e));
+        // `staging` now holds the previous version; dropping the stage removes it.
+        return Ok(());
     }
     let aside = staging.with_extension("previous");
     fs::rename(live, &aside).map_err(|e| SinkError::io(live.display(), e))?;
