@@ -284,7 +284,7 @@ fn event(g: &mut Gen, account: &str, region: &str, secs: i64) -> Value {
             "AssumeRole",
             false,
             json!({"roleArn": format!("arn:aws:iam::{account}:role/{}", g.pick(ROLES)), "roleSessionName": format!("s-{}", g.hex(8)), "durationSeconds": 3600}),
-            json!({"credentials": {"accessKeyId": format!("ASIA{}", g.upper(16)), "sessionToken": g.hex(400), "expiration": "Mar 5, 2024, 1:00:00 PM"},
+            json!({"credentials": {"accessKeyId": format!("ASIA{}", g.upper(16)), "sessionToken": g.hex(300), "expiration": "Mar 5, 2024, 1:00:00 PM"},
                 "assumedRoleUser": {"assumedRoleId": format!("AROA{}:s", g.upper(17)), "arn": format!("arn:aws:sts::{account}:assumed-role/x/s")}}),
             Some(
                 json!([{"accountId": account, "type": "AWS::IAM::Role", "ARN": format!("arn:aws:iam::{account}:role/x")}]),
@@ -292,7 +292,7 @@ fn event(g: &mut Gen, account: &str, region: &str, secs: i64) -> Value {
             "Management",
             None,
         )
-    } else if kind < 62 {
+    } else if kind < 58 {
         // A large write: RunInstances with a big request and response.
         let n = g.rng.usize(1..4);
         let items: Vec<Value> = (0..n).map(|_| json!({"instanceId": format!("i-{}", g.hex(17)), "imageId": format!("ami-{}", g.hex(17)),

@@ -22,3 +22,7 @@ cargo clippy --locked --all-targets -- -D warnings
 
 step "tests"
 cargo test --locked --all-targets
+
+step "benchmark smoke run (tiny day; the full comparison is benches/compare.sh)"
+cargo build --release --locked --bins
+"$TRAILPACK_PYTHON" benches/compare.py --smoke

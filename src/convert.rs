@@ -317,9 +317,22 @@ struct Builder<'a> {
 #[derive(Default)]
 struct Dedup {
     /// eventID hash → content hash of its first record.
-    first: hashbrown::HashMap<u128, u128>,
+    first: hashbrown::HashMap<u64, u64>,
     /// (eventID, content) of further records sharing an eventID.
-    extra: hashbrown::HashSet<(u128, u128)>,
+    extra: hashbrown::HashSet<(u64, u64)>,
+}
+
+impl Dedup {
+    /// Sized for the partition up front (from its compressed input size), so the
+    /// table is not rehashed — a rehash briefly holds the old and the new table.
+    fn for_inputs(gz_bytes: u64) -> Self {
+        // CloudTrail compresses to roughly 150-250 bytes per record.
+        let expected = (gz_bytes / 160).min(64 << 20) as usize;
+        Dedup {
+            first: hashbrown::HashMap::with_capacity(expected),
+            extra: hashbrown::HashSet::new(),
+        }
+    }
 }
 
 impl Dedup {
@@ -465,7 +478,7 @@ impl Builder<'_> {
         report: &mut PartitionReport,
     ) -> Result<Manifest, PartitionFailure> {
         let arrow_schema = self.schema.arrow_schema();
-        let mut dedup = Dedup::default();
+        let mut dedup = Dedup::for_inputs(plan.inputs.iter().map(|i| i.file.size).sum());
         let mut counts = RecordCounts::default();
         let mut inputs = Vec::with_capacity(plan.inputs.len());
         let mut pieces: Vec<Piece> = Vec::new();

@@ -162,7 +162,7 @@ pub struct SizeHint {
 
 impl Columns {
     pub fn new(schema: &TableSchema, hint: &SizeHint) -> Self {
-        let rows = (hint.rows + hint.rows / 4).max(1024);
+        let rows = (hint.rows + hint.rows / 4).max(64);
         Columns {
             builders: (0..schema.columns.len())
                 .map(|i| {

@@ -21,7 +21,7 @@ use arrow_array::RecordBatch;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::schema::{ColumnType, TableSchema};
 use columns::{append_struct_list, Child, ColumnBuilder, Columns, Node, SizeHint};
@@ -45,9 +45,10 @@ pub enum RowFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RowKey {
     /// Hash of the raw `eventID` value, when the record has one.
-    pub event_id: Option<u128>,
-    /// Hash of the record's keys and raw values, in order.
-    pub content: u128,
+    pub event_id: Option<u64>,
+    /// Hash of the record's keys and raw values, in order. 64 bits: two different
+    /// records with the same eventID collide with probability 2^-64.
+    pub content: u64,
 }
 
 /// The kept records of one file, as an Arrow batch, plus what was seen.
@@ -121,7 +122,13 @@ impl Decoder {
                 .map_or(0, |e| e.valid_up_to());
             DecodeError::InvalidUtf8 { offset }
         })?;
-        let hint = SIZE_HINT.with(|h| h.borrow().clone());
+        // Pre-size builders from the previous file only when most records are kept:
+        // a batch keeps its builders' capacity, and a file read for a few late
+        // records must not hold a full file's worth of memory.
+        let hint = match filter {
+            RowFilter::OnlyDay(_) => SizeHint::default(),
+            _ => SIZE_HINT.with(|h| h.borrow().clone()),
+        };
         let mut fd = FileDecoder::new(self, filter, &hint);
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = FileSeed { fd: &mut fd }
@@ -130,7 +137,7 @@ impl Decoder {
         if let Err(e) = parsed {
             return Err(classify(e, fd.state.get()));
         }
-        if fd.keys.len() >= hint.rows / 2 {
+        if !matches!(filter, RowFilter::OnlyDay(_)) && fd.keys.len() >= hint.rows / 2 {
             SIZE_HINT.with(|h| *h.borrow_mut() = fd.cols.size_hint());
         }
         let batch = fd
@@ -358,10 +365,10 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         let event_id = pairs
             .iter()
             .find(|(k, _)| &**k == "eventID")
-            .map(|(_, v)| xxh3_128(v.get().as_bytes()));
+            .map(|(_, v)| xxh3_64(v.get().as_bytes()));
         self.keys.push(RowKey {
             event_id,
-            content: h.digest128(),
+            content: h.digest(),
         });
 
         self.set.fill(false);

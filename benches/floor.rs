@@ -1,0 +1,154 @@
+//! trailpack-floor: the decode floor of a CloudTrail folder — the time to read,
+//! inflate and parse every file into borrowed structs (loose fields as raw JSON
+//! slices), without building Arrow or writing anything. trailpack's conversion
+//! time is compared with this floor in `benches/compare.sh`.
+//!
+//! usage: trailpack-floor DIR [--threads N]
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct File<'a> {
+    #[serde(borrow, rename = "Records")]
+    records: Vec<Record<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Record<'a> {
+    #[serde(borrow)]
+    event_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    request_parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    additional_event_data: Option<&'a RawValue>,
+    #[serde(borrow, rename = "requestID")]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "eventID")]
+    event_id: Option<Cow<'a, str>>,
+    read_only: Option<bool>,
+    #[serde(borrow)]
+    resources: Option<&'a RawValue>,
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    management_event: Option<bool>,
+    #[serde(borrow)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_category: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tls_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    session_credential_from_console: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct UserIdentity<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session_context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    on_behalf_of: Option<&'a RawValue>,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut dir = None;
+    let mut threads = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => threads = args.next().and_then(|v| v.parse().ok()),
+            _ => dir = Some(PathBuf::from(a)),
+        }
+    }
+    let Some(dir) = dir else {
+        eprintln!("usage: trailpack-floor DIR [--threads N]");
+        std::process::exit(2);
+    };
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s.ends_with(".json.gz") && s.contains("/CloudTrail/")
+        })
+        .collect();
+    let start = Instant::now();
+    let (records, bytes) = files
+        .par_iter()
+        .map_init(
+            || (libdeflater::Decompressor::new(), Vec::<u8>::new()),
+            |(d, buf), p| {
+                let data = std::fs::read(p).expect("read");
+                let n = data.len();
+                let isize = u32::from_le_bytes([data[n - 4], data[n - 3], data[n - 2], data[n - 1]])
+                    as usize;
+                buf.resize(isize, 0);
+                let len = d.gzip_decompress(&data, buf).expect("inflate");
+                let text = std::str::from_utf8(&buf[..len]).expect("utf-8");
+                let f: File = serde_json::from_str(text).expect("parse");
+                (f.records.len() as u64, len as u64)
+            },
+        )
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    println!(
+        "floor: {} files, {records} records, {:.1} MB JSON in {:.3} s",
+        files.len(),
+        bytes as f64 / 1e6,
+        start.elapsed().as_secs_f64()
+    );
+}
