@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python test environment (.venv: pyarrow, duckdb)"
-if ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
+step "Python test environment (.venv: pyarrow, duckdb, sqlglot)"
+if ! .venv/bin/python -c 'import pyarrow, duckdb, sqlglot' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 export TRAILPACK_PYTHON="$PWD/.venv/bin/python"
-"$TRAILPACK_PYTHON" -c 'import pyarrow, duckdb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)'
+"$TRAILPACK_PYTHON" -c 'import pyarrow, duckdb, sqlglot; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "sqlglot", sqlglot.__version__)'
 
 step "rustfmt and clippy"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -74,8 +74,25 @@ pub enum Command {
     /// Convert CloudTrail log files into curated Parquet partitions.
     #[command(after_help = CONVERT_AFTER_HELP)]
     Convert(Box<ConvertArgs>),
-    /// Print the table schema as Arrow, Glue JSON, Athena DDL or Markdown.
+    /// Print the table schema as Arrow, Glue JSON, Athena DDL, a compatibility view or Markdown.
     Schema(SchemaArgs),
+    /// The Athena query pack: list the queries, or print one with parameters filled in.
+    #[command(subcommand)]
+    Queries(QueriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// List the queries with what each answers.
+    List,
+    /// Print a query, parameters filled in (defaults unless given with --param).
+    Show {
+        /// Query name (see `trailpack queries list`).
+        name: String,
+        /// Parameter value, e.g. --param from_day=2024-03-01 (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -169,11 +186,11 @@ pub struct SchemaArgs {
     #[arg(long, value_name = "S3_URI")]
     pub location: Option<String>,
 
-    /// Database name for athena-ddl.
+    /// Database name for athena-ddl and athena-compat-view.
     #[arg(long, default_value = "default")]
     pub database: String,
 
-    /// Table name for athena-ddl.
+    /// Table name for athena-ddl and athena-compat-view (the view is <table>_compat).
     #[arg(long, default_value = "cloudtrail")]
     pub table: String,
 }
@@ -186,6 +203,8 @@ pub enum SchemaFormat {
     GlueJson,
     /// Athena CREATE EXTERNAL TABLE statement.
     AthenaDdl,
+    /// Athena CREATE VIEW presenting the table like AWS's documented CloudTrail table.
+    AthenaCompatView,
     /// Markdown column reference.
     Markdown,
 }
@@ -202,6 +221,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Convert(args) => commands::convert::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Queries(cmd) => commands::queries::run(cmd),
     };
     match result {
         Ok(code) => code,

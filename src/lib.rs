@@ -10,6 +10,7 @@
 //! - [`encode`]: sorted row groups and parallel Parquet encoding.
 //! - [`sink`]: staging and atomic publication of partitions.
 //! - [`convert`]: the pipeline tying them together.
+//! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`cli`], [`commands`]: the command line.
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod layout;
 pub mod manifest;
 pub mod partition;
 pub mod progress;
+pub mod queries;
 pub mod schema;
 pub mod sink;
 pub mod source;

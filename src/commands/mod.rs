@@ -2,4 +2,5 @@
 //! the result.
 
 pub mod convert;
+pub mod queries;
 pub mod schema;

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use crate::cli::{SchemaArgs, SchemaFormat};
 use crate::schema::{athena_ddl, glue_columns_json, markdown, DdlOptions, TableSchema};
 
+/// The compatibility view template (`schema/athena-compat-view.sql`).
+pub const COMPAT_VIEW: &str = include_str!("../../schema/athena-compat-view.sql");
+
 pub fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     print!("{}", render(args));
     Ok(ExitCode::SUCCESS)
@@ -28,6 +31,15 @@ pub fn render(args: &SchemaArgs) -> String {
             athena_ddl(schema, &opts)
         }
         SchemaFormat::Markdown => markdown(schema),
+        SchemaFormat::AthenaCompatView => COMPAT_VIEW
+            .replace(
+                "{{view}}",
+                &format!("\"{}\".\"{}_compat\"", args.database, args.table),
+            )
+            .replace(
+                "{{table}}",
+                &format!("\"{}\".\"{}\"", args.database, args.table),
+            ),
     }
 }
 

@@ -10,6 +10,10 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       documented normalisations. Prints "roundtrip OK: N records" or the diffs.
   trailcheck.py sql OUTPUT_DIR "SELECT ... FROM t ..."
       Run SQL in DuckDB over the output (view t, hive partitioning); prints JSON rows.
+  trailcheck.py trino OUTPUT_DIR FILE.sql [FILE.sql ...]
+      Parse each file as Trino (Athena) SQL with sqlglot, translate to DuckDB and run
+      the statements in order over the output (table `cloudtrail`, partition values
+      as strings, UTC); prints the last statement's rows as JSON.
   trailcheck.py meta FILE.parquet
       Print Parquet metadata facts as JSON (codec, statistics, page index, ...).
 """
@@ -227,6 +231,29 @@ def sql(out_dir, query):
     return 0
 
 
+def trino(out_dir, files):
+    import duckdb
+    import sqlglot
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    glob = os.path.join(out_dir, "account=*", "region=*", "day=*", "*.parquet")
+    con.execute(
+        f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, hive_types_autocast = false)"
+    )
+    cur = None
+    for f in files:
+        text = open(f).read()
+        for stmt in sqlglot.parse(text, read="trino", error_level=sqlglot.ErrorLevel.RAISE):
+            if stmt is None:
+                continue
+            cur = con.execute(stmt.sql(dialect="duckdb"))
+    cols = [d[0] for d in cur.description] if cur is not None and cur.description else []
+    rows = [dict(zip(cols, r)) for r in cur.fetchall()] if cols else []
+    print(json.dumps(rows, default=str))
+    return 0
+
+
 def meta(path):
     import pyarrow.parquet as pq
 
@@ -263,6 +290,8 @@ def main(argv):
         return roundtrip(argv[1], argv[2], argv[3])
     if len(argv) == 3 and argv[0] == "sql":
         return sql(argv[1], argv[2])
+    if len(argv) >= 3 and argv[0] == "trino":
+        return trino(argv[1], argv[2:])
     if len(argv) == 2 and argv[0] == "meta":
         return meta(argv[1])
     print(__doc__)
