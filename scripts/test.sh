@@ -20,9 +20,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 
-step "tests"
-cargo test --locked --all-targets
-
 step "benchmark smoke run (tiny day; the full comparison is benches/compare.sh)"
 cargo build --release --locked --bins
 "$TRAILPACK_PYTHON" benches/compare.py --smoke
+
+step "tests"
+cargo test --locked --all-targets

@@ -11,6 +11,11 @@ use serde_json::{json, Value};
 const A: &str = "111122223333";
 const B: &str = "444455556666";
 
+/// A log file of account A in us-east-1, folder `day`, delivered at `hhmm`.
+fn put(t: &mut Tree, day: &str, hhmm: &str, records: &[Value]) -> std::path::PathBuf {
+    t.file(None, A, "us-east-1", day, hhmm, records)
+}
+
 /// A messy but realistic set of records, covering the shapes of real logs.
 fn messy_records() -> Vec<Value> {
     vec![
@@ -145,19 +150,15 @@ fn real_corpus_roundtrip_is_lossless() {
 #[test]
 fn day_rule_moves_late_records_within_the_window_only() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "2355",
         &[record("d-2350", "2024-03-05T23:50:00Z", "a")],
     );
     // An early file of the next folder: its 03-05 record belongs to 03-05.
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-06",
         "0005",
         &[
@@ -166,10 +167,8 @@ fn day_rule_moves_late_records_within_the_window_only() {
         ],
     );
     // Outside the window: stays in 03-06 whatever its eventTime.
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-06",
         "0300",
         &[record("very-late", "2024-03-05T23:58:00Z", "a")],
@@ -230,18 +229,14 @@ fn day_rule_moves_late_records_within_the_window_only() {
 #[test]
 fn day_filter_reads_the_next_folder_for_late_records() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1200",
         &[record("noon", "2024-03-05T11:59:00Z", "a")],
     );
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-06",
         "0005",
         &[
@@ -316,10 +311,8 @@ fn org_and_plain_layouts_side_by_side_and_filters() {
 #[test]
 fn digests_and_foreign_files_are_skipped_and_counted() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[record("x", "2024-03-05T09:59:00Z", "a")],
@@ -385,18 +378,14 @@ fn partition_dir(out: &Path) -> std::path::PathBuf {
 #[test]
 fn rerun_over_unchanged_input_changes_nothing() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[record("a", "2024-03-05T09:59:00Z", "a")],
     );
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1100",
         &[record("b", "2024-03-05T10:59:00Z", "a")],
@@ -442,10 +431,8 @@ fn rerun_over_unchanged_input_changes_nothing() {
 #[test]
 fn late_file_rebuilds_the_partition_from_all_inputs() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[
@@ -463,10 +450,8 @@ fn late_file_rebuilds_the_partition_from_all_inputs() {
         2
     );
     // A late file arrives in the next folder.
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-06",
         "0010",
         &[
@@ -499,10 +484,8 @@ fn late_file_rebuilds_the_partition_from_all_inputs() {
     // A changed input file also triggers a rebuild.
     let (_, r, _) = convert(&t.input(), &t.output(), &["--day", "2024-03-05"]);
     assert_eq!(r["partitions"]["unchanged"], 1);
-    let p = t.file(
-        None,
-        A,
-        "us-east-1",
+    let p = put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[record("a2", "2024-03-05T09:59:00Z", "a")],
@@ -522,18 +505,14 @@ fn identical_records_are_written_once_and_conflicts_kept() {
     let same = record("dup", "2024-03-05T09:59:00Z", "a");
     let mut conflict = record("dup", "2024-03-05T09:59:00Z", "a");
     conflict["eventName"] = json!("Other");
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[same.clone(), record("x", "2024-03-05T09:00:00Z", "a")],
     );
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1005",
         &[same.clone(), conflict.clone()],
@@ -747,10 +726,8 @@ fn bad_input_kinds_fail_the_partition_with_a_clear_error() {
 #[test]
 fn failed_rebuild_keeps_the_previous_partition() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[record("a", "2024-03-05T09:59:00Z", "a")],
@@ -903,10 +880,8 @@ fn parquet_files_are_zstd_with_statistics_page_index_and_sorted() {
 #[test]
 fn duckdb_answers_identity_and_day_queries_with_hive_partitioning() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[
@@ -914,10 +889,8 @@ fn duckdb_answers_identity_and_day_queries_with_hive_partitioning() {
             record("2", "2024-03-05T09:01:00Z", "bob"),
         ],
     );
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-06",
         "1000",
         &[record("3", "2024-03-06T09:00:00Z", "alice")],
@@ -945,10 +918,8 @@ fn duckdb_answers_identity_and_day_queries_with_hive_partitioning() {
 #[test]
 fn dry_run_writes_nothing() {
     let mut t = Tree::new();
-    t.file(
-        None,
-        A,
-        "us-east-1",
+    put(
+        &mut t,
         "2024-03-05",
         "1000",
         &[record("1", "2024-03-05T09:00:00Z", "a")],

@@ -133,7 +133,7 @@ impl Tree {
         self.dir.path().join("out")
     }
 
-    /// Path of a log file in folder `day` (YYYY-MM-DD) delivered at `hhmm` of `name_day`.
+    /// Path of a log file in folder `day` (YYYY-MM-DD) delivered at `hhmm` of that day.
     pub fn log_path(
         &mut self,
         org: Option<&str>,
