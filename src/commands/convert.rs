@@ -188,7 +188,7 @@ pub fn human_summary(r: &RunReport, output_arg: &str) -> String {
             output_arg.trim_end_matches('/')
         );
         s.push_str(&format!(
-            "\nQuery it, e.g. with DuckDB:\n  duckdb -c \"SELECT day, eventname, count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true) GROUP BY ALL ORDER BY n DESC LIMIT 10\"\n"
+            "\nQuery it, e.g. with DuckDB:\n  duckdb -c \"SELECT day, eventname, count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true, hive_types_autocast = false) GROUP BY ALL ORDER BY n DESC LIMIT 10\"\n"
         ));
     }
     s
