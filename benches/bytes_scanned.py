@@ -40,7 +40,8 @@ def measure(con, sql):
 
 
 def main(inp, out):
-    tp = os.path.join(REPO, "target", "release", "trailpack")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    tp = os.path.join(target, "release", "trailpack")
     gz = 0
     for d, _, files in os.walk(os.path.join(inp, "AWSLogs")):
         if "/CloudTrail/" in d + "/" and d.endswith(os.path.join("2024", "03", "05")):

@@ -21,7 +21,8 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(REPO, "target", "release")
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+BIN = os.path.join(TARGET, "release")
 
 
 def measure(cmd, env=None):
