@@ -24,5 +24,8 @@ step "benchmark smoke run (tiny day; the full comparison is benches/compare.sh)"
 cargo build --release --locked --bins
 "$TRAILPACK_PYTHON" benches/compare.py --smoke
 
+step "criterion benches, run once each as tests"
+cargo test --locked --benches
+
 step "tests"
-cargo test --locked --all-targets
+cargo test --locked --lib --bins --tests
