@@ -97,13 +97,15 @@ pub enum QueriesCommand {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Folder with CloudTrail logs (holding AWSLogs/, AWSLogs/ itself, or deeper).
-    #[arg(long, value_name = "DIR")]
-    pub input: PathBuf,
+    /// CloudTrail logs: a folder or s3://bucket/prefix (holding AWSLogs/, AWSLogs/
+    /// itself, or deeper).
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub input: String,
 
-    /// Folder to write the curated dataset to (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub output: PathBuf,
+    /// Where to write the curated dataset: a folder (created if missing) or
+    /// s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub output: String,
 
     /// Only this account ID (repeatable).
     #[arg(long, value_name = "ID")]
@@ -174,6 +176,47 @@ pub struct ConvertArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// AWS settings, used when an input or output is on S3.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS (for s3:// locations)")]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files (default: the usual credential chain).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region for API calls (default: AWS_REGION or the profile's region). Not to
+    /// be confused with --region, which filters CloudTrail regions.
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// Endpoint of an S3/Glue-compatible service (AWS_ENDPOINT_URL also works).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Path-style S3 addressing (for S3-compatible stores).
+    #[arg(long)]
+    pub s3_force_path_style: bool,
+
+    /// Concurrent S3 downloads.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_concurrent_requests: usize,
+
+    /// Encrypt written objects with this KMS key (SSE-KMS); default SSE-S3.
+    #[arg(long, value_name = "KEY_ID|ARN")]
+    pub sse_kms_key_id: Option<String>,
+
+    /// Local folder for data files before they are uploaded to S3.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// Upload files larger than this in parts (multipart upload).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", hide = true)]
+    pub s3_multipart_threshold: String,
 }
 
 #[derive(Debug, Args)]

@@ -504,6 +504,14 @@ impl Builder<'_> {
                 j += 1;
             }
             let chunk = &plan.inputs[i..j];
+            // Let a remote source fetch this chunk and the next while we work.
+            let ahead = (j + (j - i)).min(plan.inputs.len());
+            self.source.prefetch(
+                &plan.inputs[i..ahead]
+                    .iter()
+                    .map(|p| &p.file)
+                    .collect::<Vec<_>>(),
+            );
             let to_encode = pending.take();
             let (encoded, decoded) = rayon::join(
                 || match to_encode {

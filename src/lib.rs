@@ -13,16 +13,19 @@
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`cli`], [`commands`]: the command line.
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod decode;
 pub mod encode;
 pub mod layout;
+pub mod location;
 pub mod manifest;
 pub mod partition;
 pub mod progress;
 pub mod queries;
+pub mod s3;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -5,13 +5,19 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::aws::{Aws, AwsOptions};
 use crate::cli::{parse_duration, parse_size, ConvertArgs, UsageError};
 use crate::convert::{self, ConvertOptions, RunReport, Status};
 use crate::encode::EncodeOptions;
 use crate::layout::parse_day;
+use crate::location::Location;
 use crate::progress::Progress;
 use crate::sink::local::LocalSink;
+use crate::sink::s3::{Encryption, S3Sink};
+use crate::sink::Sink;
 use crate::source::local::LocalSource;
+use crate::source::s3::S3Source;
+use crate::source::Source;
 
 /// Turn arguments into options, or say what is wrong (exit 2).
 pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
@@ -76,8 +82,52 @@ pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
 
 pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
     let opts = options(args)?;
-    let source = LocalSource::new(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
-    let sink = LocalSink::new(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
+    let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
+    let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
+    if args.aws.max_concurrent_requests == 0 {
+        return Err(UsageError("--max-concurrent-requests is at least 1".into()).into());
+    }
+    let aws = if input.is_s3() || output.is_s3() {
+        Some(
+            Aws::connect(AwsOptions {
+                profile: args.aws.profile.clone(),
+                region: args.aws.aws_region.clone(),
+                endpoint_url: args.aws.endpoint_url.clone(),
+                force_path_style: args.aws.s3_force_path_style,
+                max_concurrent_requests: args.aws.max_concurrent_requests,
+            })
+            .map_err(|e| UsageError(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let source: Box<dyn Source> = match (&input, &aws) {
+        (Location::S3 { bucket, prefix }, Some(aws)) => {
+            Box::new(S3Source::new(aws, bucket, prefix))
+        }
+        (Location::Local(p), _) => {
+            Box::new(LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?)
+        }
+        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
+    };
+    let sink: Box<dyn Sink> = match (&output, &aws) {
+        (Location::S3 { bucket, prefix }, Some(aws)) => {
+            let encryption = match &args.aws.sse_kms_key_id {
+                Some(k) => Encryption::Kms(k.clone()),
+                None => Encryption::S3,
+            };
+            let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let threshold = parse_size(&args.aws.s3_multipart_threshold)?;
+            Box::new(
+                S3Sink::new(aws, bucket, prefix, encryption, &temp)
+                    .with_multipart_threshold(threshold),
+            )
+        }
+        (Location::Local(p), _) => {
+            Box::new(LocalSink::new(p).map_err(|e| UsageError(format!("--output: {e}")))?)
+        }
+        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
+    };
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -85,14 +135,11 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
             .context("starting worker threads")?;
     }
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
-    let report = convert::run(&source, &sink, &opts, &progress)?;
+    let report = convert::run(source.as_ref(), sink.as_ref(), &opts, &progress)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!(
-            "{}",
-            human_summary(&report, &args.output.display().to_string())
-        );
+        print!("{}", human_summary(&report, &output));
     }
     Ok(if report.failed() {
         ExitCode::from(1)
@@ -106,7 +153,7 @@ fn mib(b: u64) -> String {
 }
 
 /// The summary printed at the end of a run.
-pub fn human_summary(r: &RunReport, output_arg: &str) -> String {
+pub fn human_summary(r: &RunReport, output: &Location) -> String {
     let p = &r.partitions;
     let mut s = String::new();
     let verb = if r.dry_run { "planned" } else { "converted" };
@@ -183,9 +230,15 @@ pub fn human_summary(r: &RunReport, output_arg: &str) -> String {
         }
     }
     if p.written + p.unchanged > 0 && !r.dry_run {
+        if output.is_s3() {
+            s.push_str(&format!(
+                "\nQuery it in Athena: create the table with\n  trailpack schema --format athena-ddl --location {output}\n"
+            ));
+            return s;
+        }
         let glob = format!(
             "{}/account=*/region=*/day=*/*.parquet",
-            output_arg.trim_end_matches('/')
+            output.to_string().trim_end_matches('/')
         );
         s.push_str(&format!(
             "\nQuery it, e.g. with DuckDB:\n  duckdb -c \"SELECT day, eventname, count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true, hive_types_autocast = false) GROUP BY ALL ORDER BY n DESC LIMIT 10\"\n"

@@ -3,6 +3,7 @@
 //! complete partition or the new complete one, never a mix, never half.
 
 pub mod local;
+pub mod s3;
 
 use std::io::Write;
 
@@ -19,6 +20,8 @@ pub enum SinkError {
     },
     #[error("manifest {path} is not valid: {reason}")]
     BadManifest { path: String, reason: String },
+    #[error(transparent)]
+    S3(crate::s3::S3Error),
 }
 
 impl SinkError {

@@ -1,9 +1,9 @@
-//! Where CloudTrail files come from. A source lists the files of the delivery
-//! layout (with size and a version stamp that changes when the content does) and
-//! reads a file's bytes. Only the local folder source lives here for now; the
-//! trait is what the converter uses.
+//! Where CloudTrail files come from: a local folder or S3. A source lists the files
+//! of the delivery layout (with size and a version stamp that changes when the
+//! content does) and reads a file's bytes.
 
 pub mod local;
+pub mod s3;
 
 use time::Date;
 
@@ -67,6 +67,8 @@ pub enum SourceError {
     },
     #[error("input {path} is not a folder")]
     NotAFolder { path: String },
+    #[error(transparent)]
+    S3(crate::s3::S3Error),
 }
 
 /// A place CloudTrail files are read from.
@@ -77,4 +79,6 @@ pub trait Source: Send + Sync {
     fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError>;
     /// Read a whole file.
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
+    /// The files that will be read next, so a remote source can start fetching.
+    fn prefetch(&self, _files: &[&InputFile]) {}
 }

@@ -236,3 +236,97 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A moto server (S3 and Glue over HTTP) on 127.0.0.1, started once per test binary
+/// from the test environment and stopped when the binary exits.
+pub struct Moto {
+    pub endpoint: String,
+}
+
+static MOTO_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn stop_moto() {
+    let pid = MOTO_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: std::sync::OnceLock<Moto> = std::sync::OnceLock::new();
+    MOTO.get_or_init(|| {
+        let server = python().with_file_name("moto_server");
+        assert!(
+            server.exists(),
+            "no moto_server in the test environment: run `bash scripts/test.sh`"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Stopped by `stop_moto` when the test binary exits; not waited for.
+        #[allow(clippy::zombie_processes)]
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        MOTO_PID.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: registers a plain extern "C" function to run at exit.
+        unsafe {
+            libc::atexit(stop_moto);
+        }
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Moto {
+                    endpoint: format!("http://{addr}"),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("moto_server did not start on {addr}");
+    })
+}
+
+/// Environment of a process talking to moto: dummy credentials, no profiles, no IMDS.
+pub fn aws_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+}
+
+/// Run trailpack against moto (endpoint and path-style addressing added).
+pub fn trailpack_aws(args: &[&str]) -> Output {
+    let m = moto();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailpack"));
+    aws_env(&mut cmd)
+        .args(args)
+        .args(["--endpoint-url", &m.endpoint, "--s3-force-path-style"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run trailpack")
+}
+
+/// The Python checker with the moto endpoint as its first argument.
+pub fn py_aws(args: &[&str]) -> Output {
+    let m = moto();
+    let mut cmd = Command::new(python());
+    aws_env(&mut cmd)
+        .arg(repo().join("tests/py/trailcheck.py"))
+        .arg(args[0])
+        .arg(&m.endpoint)
+        .args(&args[1..])
+        .output()
+        .expect("run python checker")
+}

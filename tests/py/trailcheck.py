@@ -14,6 +14,13 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       Parse each file as Trino (Athena) SQL with sqlglot, translate to DuckDB and run
       the statements in order over the output (table `cloudtrail`, partition values
       as strings, UTC); prints the last statement's rows as JSON.
+  trailcheck.py s3-put ENDPOINT BUCKET PREFIX LOCAL_DIR
+      Create the bucket (if needed) and upload every file of LOCAL_DIR under PREFIX.
+  trailcheck.py s3-compare ENDPOINT BUCKET PREFIX LOCAL_OUTPUT_DIR
+      Read the curated dataset under s3://BUCKET/PREFIX with pyarrow's S3 filesystem
+      and compare it, row for row, with the local dataset; prints "equal: N rows".
+  trailcheck.py s3-keys ENDPOINT BUCKET PREFIX
+      List the keys under a prefix (JSON), with their server-side encryption.
   trailcheck.py meta FILE.parquet
       Print Parquet metadata facts as JSON (codec, statistics, page index, ...).
 """
@@ -254,6 +261,72 @@ def trino(out_dir, files):
     return 0
 
 
+def s3_client(endpoint):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint)
+
+
+def s3_put(endpoint, bucket, prefix, local):
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = s3_client(endpoint)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    jobs = []
+    for d, _, files in os.walk(local):
+        for f in files:
+            p = os.path.join(d, f)
+            jobs.append((p, prefix + os.path.relpath(p, local).replace(os.sep, "/")))
+    with ThreadPoolExecutor(16) as ex:
+        list(ex.map(lambda j: s3.upload_file(j[0], bucket, j[1]), jobs))
+    print(f"uploaded {len(jobs)}")
+    return 0
+
+
+def dataset_table(fs, root):
+    import pyarrow.dataset as ds
+
+    d = ds.dataset(root, filesystem=fs, format="parquet",
+                   partitioning=ds.partitioning(flavor="hive"), exclude_invalid_files=False,
+                   ignore_prefixes=[".", "_"])
+    t = d.to_table()
+    cols = [c for c in ["account", "region", "day"] if c in t.column_names]
+    t = t.select(sorted(t.column_names))
+    for c in cols:
+        t = t.set_column(t.column_names.index(c), c, t[c].cast("string"))
+    return t.sort_by([("account", "ascending"), ("region", "ascending"), ("day", "ascending"),
+                      ("eventid", "ascending"), ("eventtime", "ascending"), ("requestid", "ascending")])
+
+
+def s3_compare(endpoint, bucket, prefix, local):
+    from pyarrow import fs
+
+    s3fs = fs.S3FileSystem(endpoint_override=endpoint, scheme="http", access_key="testing",
+                           secret_key="testing", region="us-east-1")
+    remote = dataset_table(s3fs, f"{bucket}/{prefix}".rstrip("/"))
+    here = dataset_table(fs.LocalFileSystem(), os.path.abspath(local))
+    if remote.num_rows == here.num_rows and remote.equals(here):
+        print(f"equal: {remote.num_rows} rows")
+        return 0
+    print(f"DIFFERENT: s3 {remote.num_rows} rows, local {here.num_rows} rows")
+    return 1
+
+
+def s3_keys(endpoint, bucket, prefix):
+    s3 = s3_client(endpoint)
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            head = s3.head_object(Bucket=bucket, Key=o["Key"])
+            out.append({"key": o["Key"], "size": o["Size"], "sse": head.get("ServerSideEncryption")})
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    print(json.dumps({"objects": out, "open_multipart_uploads": len(uploads)}))
+    return 0
+
+
 def meta(path):
     import pyarrow.parquet as pq
 
@@ -292,6 +365,12 @@ def main(argv):
         return sql(argv[1], argv[2])
     if len(argv) >= 3 and argv[0] == "trino":
         return trino(argv[1], argv[2:])
+    if len(argv) == 5 and argv[0] == "s3-put":
+        return s3_put(*argv[1:])
+    if len(argv) == 5 and argv[0] == "s3-compare":
+        return s3_compare(*argv[1:])
+    if len(argv) == 4 and argv[0] == "s3-keys":
+        return s3_keys(*argv[1:])
     if len(argv) == 2 and argv[0] == "meta":
         return meta(argv[1])
     print(__doc__)

@@ -1,0 +1,377 @@
+//! An S3 prefix as the curated output.
+//!
+//! A partition's data files are written to a local temporary folder while they are
+//! encoded, then uploaded to their final keys (`…/day=D/part-00000.parquet`):
+//! PutObject for small files, multipart upload beyond 64 MiB (aborted on failure,
+//! so no partial object ever appears under a visible key). The manifest is uploaded
+//! last, then part files the new version no longer has are deleted. Each object is
+//! replaced atomically; a partition of one file (the normal case, below
+//! `--target-file-size`) is therefore swapped atomically. A multi-file partition is
+//! replaced file by file: for the moments of its commit a reader may see new and old
+//! parts side by side. Server-side encryption: SSE-S3 by default, SSE-KMS with a key.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+
+use super::{PartOutput, Sink, SinkError, StagedPartition};
+use crate::aws::Aws;
+use crate::manifest::{Manifest, MANIFEST_NAME};
+use crate::partition::PartitionKey;
+use crate::s3::{client, S3Error};
+
+/// Files larger than this are uploaded in parts.
+pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
+const PART_SIZE: usize = 16 << 20;
+
+/// Server-side encryption of written objects.
+#[derive(Debug, Clone, Default)]
+pub enum Encryption {
+    /// SSE-S3 (AES256).
+    #[default]
+    S3,
+    /// SSE-KMS with this key id or ARN.
+    Kms(String),
+}
+
+pub struct S3Sink {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    rt: Arc<tokio::runtime::Runtime>,
+    encryption: Encryption,
+    temp_root: PathBuf,
+    multipart_threshold: u64,
+}
+
+impl S3Sink {
+    pub fn new(
+        aws: &Aws,
+        bucket: &str,
+        prefix: &str,
+        encryption: Encryption,
+        temp_root: &Path,
+    ) -> S3Sink {
+        S3Sink {
+            client: client(aws),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            rt: aws.rt.clone(),
+            encryption,
+            temp_root: temp_root.to_path_buf(),
+            multipart_threshold: MULTIPART_THRESHOLD,
+        }
+    }
+
+    /// Upload files larger than `bytes` in parts.
+    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = bytes;
+        self
+    }
+
+    fn partition_prefix(&self, key: &PartitionKey) -> String {
+        format!("{}{}/", self.prefix, key.rel_path())
+    }
+
+    /// The bucket, prefix and client this sink writes with (for the catalog).
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+fn s3_err(e: S3Error) -> SinkError {
+    SinkError::S3(e)
+}
+
+impl Sink for S3Sink {
+    fn describe(&self) -> String {
+        self.url()
+    }
+
+    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError> {
+        let object = format!("{}{}", self.partition_prefix(key), MANIFEST_NAME);
+        let result = self.rt.block_on(async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&object)
+                .send()
+                .await
+                .map_err(|e| S3Error::new("GetObject", &self.bucket, &object, &e))?;
+            out.body
+                .collect()
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| S3Error::other("GetObject", &self.bucket, &object, e))
+        });
+        match result {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| SinkError::BadManifest {
+                        path: format!("s3://{}/{object}", self.bucket),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(s3_err(e)),
+        }
+    }
+
+    fn stage(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+    ) -> Result<Box<dyn StagedPartition>, SinkError> {
+        let dir = self
+            .temp_root
+            .join(format!("trailpack-{run_id}"))
+            .join(key.rel_path());
+        fs::create_dir_all(&dir).map_err(|e| SinkError::io(dir.display(), e))?;
+        Ok(Box::new(S3Staged {
+            sink: S3SinkRef {
+                client: self.client.clone(),
+                bucket: self.bucket.clone(),
+                rt: self.rt.clone(),
+                encryption: self.encryption.clone(),
+                multipart_threshold: self.multipart_threshold,
+            },
+            dir,
+            prefix: self.partition_prefix(key),
+            parts: Vec::new(),
+        }))
+    }
+}
+
+struct S3SinkRef {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    rt: Arc<tokio::runtime::Runtime>,
+    encryption: Encryption,
+    multipart_threshold: u64,
+}
+
+struct S3Staged {
+    sink: S3SinkRef,
+    dir: PathBuf,
+    /// `…/day=D/` in the bucket.
+    prefix: String,
+    parts: Vec<String>,
+}
+
+struct TempPart {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl Write for TempPart {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl PartOutput for TempPart {
+    fn finish(self: Box<Self>) -> Result<u64, SinkError> {
+        let path = self.path;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| SinkError::io(path.display(), e.into_error()))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SinkError::io(path.display(), e))?
+            .len();
+        Ok(len)
+    }
+}
+
+impl S3SinkRef {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body));
+        req = match &self.encryption {
+            Encryption::S3 => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(k) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k),
+        };
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| S3Error::new("PutObject", &self.bucket, key, &e))
+    }
+
+    async fn upload_file(&self, key: &str, path: &Path) -> Result<(), S3Error> {
+        let size = fs::metadata(path)
+            .map_err(|e| S3Error::other("PutObject", &self.bucket, key, e))?
+            .len();
+        if size <= self.multipart_threshold {
+            let body =
+                fs::read(path).map_err(|e| S3Error::other("PutObject", &self.bucket, key, e))?;
+            return self.put(key, body).await;
+        }
+        let mut req = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key);
+        req = match &self.encryption {
+            Encryption::S3 => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(k) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k),
+        };
+        let created = req
+            .send()
+            .await
+            .map_err(|e| S3Error::new("CreateMultipartUpload", &self.bucket, key, &e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = self.upload_parts(key, path, &upload_id).await;
+        if result.is_err() {
+            // Never leave an incomplete upload behind (it would be billed, though invisible).
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, key: &str, path: &Path, upload_id: &str) -> Result<(), S3Error> {
+        let mut file =
+            File::open(path).map_err(|e| S3Error::other("UploadPart", &self.bucket, key, e))?;
+        let mut parts = Vec::new();
+        let mut number = 1;
+        loop {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            (&mut file)
+                .take(PART_SIZE as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| S3Error::other("UploadPart", &self.bucket, key, e))?;
+            if buf.is_empty() {
+                break;
+            }
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| S3Error::new("UploadPart", &self.bucket, key, &e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build(),
+            );
+            number += 1;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| S3Error::new("CompleteMultipartUpload", &self.bucket, key, &e))
+    }
+
+    /// Delete the data files under `prefix` that are not in `keep`.
+    async fn delete_stale(&self, prefix: &str, keep: &[String]) -> Result<(), S3Error> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut stale = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| S3Error::new("ListObjectsV2", &self.bucket, prefix, &e))?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    let name = &k[prefix.len().min(k.len())..];
+                    if name.ends_with(".parquet")
+                        && !name.contains('/')
+                        && !keep.iter().any(|x| x == name)
+                    {
+                        stale.push(k.to_string());
+                    }
+                }
+            }
+        }
+        for k in stale {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&k)
+                .send()
+                .await
+                .map_err(|e| S3Error::new("DeleteObject", &self.bucket, &k, &e))?;
+        }
+        Ok(())
+    }
+}
+
+impl StagedPartition for S3Staged {
+    fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
+        let path = self.dir.join(name);
+        let file = File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
+        self.parts.push(name.to_string());
+        Ok(Box::new(TempPart {
+            path,
+            out: BufWriter::with_capacity(1 << 20, file),
+        }))
+    }
+
+    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
+        let s = &self.sink;
+        s.rt.block_on(async {
+            for name in &self.parts {
+                s.upload_file(&format!("{}{name}", self.prefix), &self.dir.join(name))
+                    .await?;
+            }
+            s.put(
+                &format!("{}{MANIFEST_NAME}", self.prefix),
+                manifest.to_json().into_bytes(),
+            )
+            .await?;
+            s.delete_stale(&self.prefix, &self.parts).await
+        })
+        .map_err(s3_err)
+    }
+
+    fn abort(self: Box<Self>) {}
+}
+
+impl Drop for S3Staged {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
