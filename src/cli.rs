@@ -179,6 +179,37 @@ pub struct ConvertArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub glue: GlueArgs,
+}
+
+/// The AWS Glue table that makes the output queryable in Athena.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Glue catalog (needs an s3:// --output)")]
+pub struct GlueArgs {
+    /// Register the output in this Glue database (created if missing).
+    #[arg(long, value_name = "DB")]
+    pub glue_database: Option<String>,
+
+    /// Glue table name (created if missing; missing columns are added).
+    #[arg(
+        long,
+        value_name = "TABLE",
+        default_value = "cloudtrail",
+        requires = "glue_database"
+    )]
+    pub glue_table: String,
+
+    /// Use partition projection instead of registering partitions (Athena only; no
+    /// partition API calls; account and region kept as enums of what was written).
+    #[arg(long, requires = "glue_database")]
+    pub glue_projection: bool,
+
+    /// With --glue-projection: account and region are `injected` (queries must
+    /// give them) instead of enums.
+    #[arg(long, requires = "glue_projection")]
+    pub glue_projection_injected: bool,
 }
 
 /// AWS settings, used when an input or output is on S3.

@@ -21,7 +21,7 @@ use crate::encode::{assemble, writer_properties, EncodeOptions, PartFile, Piece}
 use crate::manifest::{
     BuildSettings, Manifest, ManifestInput, ManifestOutput, RecordCounts, OUTPUT_FORMAT,
 };
-use crate::partition::{plan, InputRole, PartitionPlan, PlannedInput};
+use crate::partition::{plan, InputRole, PartitionKey, PartitionPlan, PlannedInput};
 use crate::progress::Progress;
 use crate::schema::TableSchema;
 use crate::sink::{PartOutput, Sink, SinkError, StagedPartition};
@@ -96,6 +96,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionReport {
+    #[serde(skip)]
+    pub key: PartitionKey,
     pub partition: String,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +123,11 @@ pub struct RunReport {
     pub bytes_in_uncompressed: u64,
     pub bytes_out: u64,
     pub seconds: f64,
+    /// What the catalog sync did (`--glue-database`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<crate::catalog::CatalogReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_error: Option<String>,
     pub partition_reports: Vec<PartitionReport>,
 }
 
@@ -148,7 +155,18 @@ pub struct FileCounts {
 
 impl RunReport {
     pub fn failed(&self) -> bool {
-        self.partitions.failed > 0
+        self.partitions.failed > 0 || self.catalog_error.is_some()
+    }
+
+    /// Partitions whose data is published (written now or current from before).
+    pub fn published(&self) -> Vec<PartitionKey> {
+        self.partition_reports
+            .iter()
+            .filter(|r| {
+                matches!(r.status, Status::Written | Status::Unchanged) && r.records.written > 0
+            })
+            .map(|r| r.key.clone())
+            .collect()
     }
 }
 
@@ -265,6 +283,8 @@ pub fn run(
         bytes_in_uncompressed: progress.content_bytes(),
         bytes_out: 0,
         seconds: 0.0,
+        catalog: None,
+        catalog_error: None,
         partition_reports: Vec::new(),
     };
     for (_, r) in reports {
@@ -386,6 +406,7 @@ impl Builder<'_> {
                     .unwrap_or_default();
                 tracing::error!(partition = %plan.key, "internal error: {what}");
                 PartitionReport {
+                    key: plan.key.clone(),
                     partition: plan.key.rel_path(),
                     status: Status::Failed,
                     error: Some(format!("internal error (please report): {what}")),
@@ -400,6 +421,7 @@ impl Builder<'_> {
 
     fn partition(&self, plan: &PartitionPlan) -> PartitionReport {
         let mut report = PartitionReport {
+            key: plan.key.clone(),
             partition: plan.key.rel_path(),
             status: Status::Failed,
             error: None,

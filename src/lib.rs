@@ -14,6 +14,7 @@
 //! - [`cli`], [`commands`]: the command line.
 
 pub mod aws;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod convert;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::aws::{Aws, AwsOptions};
+use crate::catalog::glue::{GlueCatalog, Mode};
+use crate::catalog::{Catalog, CatalogError, CatalogReport};
 use crate::cli::{parse_duration, parse_size, ConvertArgs, UsageError};
 use crate::convert::{self, ConvertOptions, RunReport, Status};
 use crate::encode::EncodeOptions;
@@ -128,6 +130,38 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
         }
         (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
     };
+    let catalog: Option<GlueCatalog> = match (&args.glue.glue_database, &output, &aws) {
+        (None, _, _) => None,
+        (Some(db), Location::S3 { .. }, Some(aws)) => {
+            let mode = if args.glue.glue_projection {
+                Mode::Projection {
+                    injected: args.glue.glue_projection_injected,
+                }
+            } else {
+                Mode::Register
+            };
+            Some(GlueCatalog::new(
+                aws,
+                db,
+                &args.glue.glue_table,
+                &output.to_string(),
+                mode,
+            ))
+        }
+        (Some(_), _, _) => {
+            return Err(UsageError(
+                "--glue-database needs an s3:// --output (Athena reads from S3)".into(),
+            )
+            .into())
+        }
+    };
+    let mut catalog_report = CatalogReport::default();
+    if let (Some(c), false) = (&catalog, args.dry_run) {
+        c.ensure_table(&mut catalog_report).map_err(|e| match e {
+            CatalogError::Conflict(m) => anyhow::Error::new(UsageError(m)),
+            other => anyhow::Error::new(other),
+        })?;
+    }
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -135,7 +169,18 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
             .context("starting worker threads")?;
     }
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
-    let report = convert::run(source.as_ref(), sink.as_ref(), &opts, &progress)?;
+    let mut report = convert::run(source.as_ref(), sink.as_ref(), &opts, &progress)?;
+    if let (Some(c), false) = (&catalog, args.dry_run) {
+        // Only partitions whose data is published; never before the data exists.
+        match c.publish(&report.published(), &mut catalog_report) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!("catalog: {e}");
+                report.catalog_error = Some(e.to_string());
+            }
+        }
+        report.catalog = Some(catalog_report);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -214,6 +259,28 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
         r.output,
         mib(r.bytes_out)
     ));
+    if let Some(c) = &r.catalog {
+        s.push_str(&format!(
+            "  catalog  table {}; {} partitions registered, {} updated, {} already current{}{}\n",
+            if c.table_created { "created" } else { "exists" },
+            c.partitions_created,
+            c.partitions_updated,
+            c.partitions_unchanged,
+            if c.columns_added.is_empty() {
+                String::new()
+            } else {
+                format!("; columns added: {}", c.columns_added.join(", "))
+            },
+            if c.projection_updated {
+                "; projection updated"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(e) = &r.catalog_error {
+        s.push_str(&format!("  FAILED   catalog: {e}\n"));
+    }
     for pr in &r.partition_reports {
         if matches!(pr.status, Status::Failed) {
             s.push_str(&format!(

@@ -21,6 +21,10 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       and compare it, row for row, with the local dataset; prints "equal: N rows".
   trailcheck.py s3-keys ENDPOINT BUCKET PREFIX
       List the keys under a prefix (JSON), with their server-side encryption.
+  trailcheck.py glue-table ENDPOINT DB TABLE
+      The Glue table and its partitions, as JSON.
+  trailcheck.py glue-create-table ENDPOINT DB TABLE COLUMNS_JSON
+      Create a Parquet table with these [name, type] columns (to test evolution).
   trailcheck.py meta FILE.parquet
       Print Parquet metadata facts as JSON (codec, statistics, page index, ...).
 """
@@ -327,6 +331,48 @@ def s3_keys(endpoint, bucket, prefix):
     return 0
 
 
+def glue_table(endpoint, db, table):
+    import boto3
+
+    g = boto3.client("glue", endpoint_url=endpoint)
+    t = g.get_table(DatabaseName=db, Name=table)["Table"]
+    sd = t["StorageDescriptor"]
+    parts = []
+    for page in g.get_paginator("get_partitions").paginate(DatabaseName=db, TableName=table):
+        for p in page["Partitions"]:
+            parts.append({"values": p["Values"], "location": p["StorageDescriptor"]["Location"],
+                          "columns": len(p["StorageDescriptor"].get("Columns", []))})
+    parts.sort(key=lambda p: p["values"])
+    print(json.dumps({
+        "columns": [[c["Name"], c["Type"]] for c in sd["Columns"]],
+        "partition_keys": [[c["Name"], c["Type"]] for c in t.get("PartitionKeys", [])],
+        "location": sd.get("Location"),
+        "input_format": sd.get("InputFormat"),
+        "serde": sd.get("SerdeInfo", {}).get("SerializationLibrary"),
+        "table_type": t.get("TableType"),
+        "parameters": t.get("Parameters", {}),
+        "partitions": parts,
+    }))
+    return 0
+
+
+def glue_create_table(endpoint, db, table, columns):
+    import boto3
+
+    g = boto3.client("glue", endpoint_url=endpoint)
+    try:
+        g.create_database(DatabaseInput={"Name": db})
+    except g.exceptions.AlreadyExistsException:
+        pass
+    cols = [{"Name": n, "Type": t} for n, t in json.loads(columns)]
+    g.create_table(DatabaseName=db, TableInput={
+        "Name": table, "TableType": "EXTERNAL_TABLE", "Parameters": {"classification": "parquet", "owner": "someone"},
+        "StorageDescriptor": {"Columns": cols, "Location": "s3://elsewhere/"},
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("account", "region", "day")]})
+    print("created")
+    return 0
+
+
 def meta(path):
     import pyarrow.parquet as pq
 
@@ -371,6 +417,10 @@ def main(argv):
         return s3_compare(*argv[1:])
     if len(argv) == 4 and argv[0] == "s3-keys":
         return s3_keys(*argv[1:])
+    if len(argv) == 4 and argv[0] == "glue-table":
+        return glue_table(*argv[1:])
+    if len(argv) == 5 and argv[0] == "glue-create-table":
+        return glue_create_table(*argv[1:])
     if len(argv) == 2 and argv[0] == "meta":
         return meta(argv[1])
     print(__doc__)

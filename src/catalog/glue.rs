@@ -1,0 +1,512 @@
+//! AWS Glue as the catalog of the curated table.
+//!
+//! The table is an external Parquet table whose columns come from `schema/`,
+//! partitioned by account, region and day (strings), located at the output prefix.
+//! Two ways to make partitions queryable:
+//! - registered partitions (default): BatchCreatePartition in chunks of 100 after the
+//!   data is published; partitions that exist are updated only when their location
+//!   or columns differ; per-entry errors are retried when transient, else reported.
+//!   Registered partitions also serve Spark, Trino or EMR reading through Glue.
+//! - partition projection (`--glue-projection`): no partition API calls; the table's
+//!   projection properties describe the layout (day as a date range from the earliest
+//!   written day to NOW; account and region as enums kept current by trailpack, or
+//!   `injected`). Athena only; cheapest for large organisations.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::types::{
+    BatchUpdatePartitionRequestEntry, Column, DatabaseInput, PartitionInput, PartitionValueList,
+    SerDeInfo, StorageDescriptor, TableInput,
+};
+
+use super::{Catalog, CatalogError, CatalogReport};
+use crate::aws::Aws;
+use crate::layout::day_string;
+use crate::partition::PartitionKey;
+use crate::schema::{TableSchema, PARTITION_KEYS};
+
+const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+const TRANSIENT: [&str; 4] = [
+    "ThrottlingException",
+    "InternalServiceException",
+    "ConcurrentModificationException",
+    "OperationTimeoutException",
+];
+
+/// How partitions become queryable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Register,
+    /// Partition projection; `injected`: account and region are given in queries.
+    Projection {
+        injected: bool,
+    },
+}
+
+pub struct GlueCatalog {
+    client: aws_sdk_glue::Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    database: String,
+    table: String,
+    /// `s3://bucket/prefix/` of the curated data.
+    location: String,
+    mode: Mode,
+    schema: &'static TableSchema,
+}
+
+fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    action: &'static str,
+    target: &str,
+    e: &SdkError<E, R>,
+) -> CatalogError {
+    CatalogError::Service {
+        action,
+        target: target.to_string(),
+        code: e.code().map(|c| format!(" ({c})")).unwrap_or_default(),
+        detail: e
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| aws_sdk_glue::error::DisplayErrorContext(e).to_string()),
+    }
+}
+
+fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    // Builders fail only when a required field is missing; every call below sets them.
+    r.unwrap_or_else(|e| panic!("Glue request builder: {e}"))
+}
+
+impl GlueCatalog {
+    pub fn new(aws: &Aws, database: &str, table: &str, location: &str, mode: Mode) -> GlueCatalog {
+        GlueCatalog {
+            client: aws_sdk_glue::Client::new(&aws.config),
+            rt: aws.rt.clone(),
+            database: database.to_string(),
+            table: table.to_string(),
+            location: if location.ends_with('/') {
+                location.to_string()
+            } else {
+                format!("{location}/")
+            },
+            mode,
+            schema: TableSchema::embedded(),
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("{}.{}", self.database, self.table)
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        self.schema
+            .columns
+            .iter()
+            .map(|c| {
+                built(
+                    Column::builder()
+                        .name(&c.name)
+                        .r#type(c.glue_type())
+                        .comment(c.description.chars().take(255).collect::<String>())
+                        .build(),
+                )
+            })
+            .collect()
+    }
+
+    fn storage(&self, location: &str, columns: Vec<Column>) -> StorageDescriptor {
+        StorageDescriptor::builder()
+            .set_columns(Some(columns))
+            .location(location)
+            .input_format(INPUT_FORMAT)
+            .output_format(OUTPUT_FORMAT)
+            .serde_info(SerDeInfo::builder().serialization_library(SERDE).build())
+            .build()
+    }
+
+    fn partition_location(&self, k: &PartitionKey) -> String {
+        format!("{}{}/", self.location, k.rel_path())
+    }
+
+    fn table_input(
+        &self,
+        columns: Vec<Column>,
+        mut parameters: HashMap<String, String>,
+    ) -> TableInput {
+        parameters.insert("classification".into(), "parquet".into());
+        parameters.insert("EXTERNAL".into(), "TRUE".into());
+        parameters.insert("parquet.compression".into(), "ZSTD".into());
+        parameters.insert("trailpack.schema".into(), self.schema.fingerprint().into());
+        let keys = PARTITION_KEYS
+            .iter()
+            .map(|k| built(Column::builder().name(*k).r#type("string").build()))
+            .collect();
+        built(
+            TableInput::builder()
+                .name(&self.table)
+                .table_type("EXTERNAL_TABLE")
+                .set_parameters(Some(parameters))
+                .storage_descriptor(self.storage(&self.location, columns))
+                .set_partition_keys(Some(keys))
+                .build(),
+        )
+    }
+
+    async fn ensure(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
+        let c = &self.client;
+        match c.get_database().name(&self.database).send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
+            {
+                c.create_database()
+                    .database_input(built(DatabaseInput::builder().name(&self.database).build()))
+                    .send()
+                    .await
+                    .map_err(|e| service_err("CreateDatabase", &self.database, &e))?;
+            }
+            Err(e) => return Err(service_err("GetDatabase", &self.database, &e)),
+        }
+        let existing = match c
+            .get_table()
+            .database_name(&self.database)
+            .name(&self.table)
+            .send()
+            .await
+        {
+            Ok(out) => out.table,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(service_err("GetTable", &self.target(), &e)),
+        };
+        let Some(table) = existing else {
+            c.create_table()
+                .database_name(&self.database)
+                .table_input(self.table_input(self.columns(), HashMap::new()))
+                .send()
+                .await
+                .map_err(|e| service_err("CreateTable", &self.target(), &e))?;
+            report.table_created = true;
+            return Ok(());
+        };
+        // Evolve: add missing columns, never drop or retype.
+        let have: Vec<Column> = table
+            .storage_descriptor()
+            .map(|sd| sd.columns().to_vec())
+            .unwrap_or_default();
+        let mut columns = have.clone();
+        for want in self.columns() {
+            match have
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case(want.name()))
+            {
+                Some(h)
+                    if h.r#type().map(str::to_ascii_lowercase)
+                        != want.r#type().map(str::to_ascii_lowercase) =>
+                {
+                    return Err(CatalogError::Conflict(format!(
+                        "Glue table {}: column {} is {} there but {} in trailpack's schema; \
+                         change the column's type in Glue (or drop and let trailpack recreate the table), then run again",
+                        self.target(),
+                        want.name(),
+                        h.r#type().unwrap_or("?"),
+                        want.r#type().unwrap_or("?")
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    report.columns_added.push(want.name().to_string());
+                    columns.push(want);
+                }
+            }
+        }
+        let keys: Vec<&str> = table.partition_keys().iter().map(|k| k.name()).collect();
+        if keys != PARTITION_KEYS {
+            return Err(CatalogError::Conflict(format!(
+                "Glue table {} is partitioned by {:?}, trailpack writes {:?}; use another --glue-table",
+                self.target(),
+                keys,
+                PARTITION_KEYS
+            )));
+        }
+        if !report.columns_added.is_empty() {
+            let params = table.parameters().cloned().unwrap_or_default();
+            c.update_table()
+                .database_name(&self.database)
+                .table_input(self.table_input(columns, params))
+                .send()
+                .await
+                .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
+        }
+        Ok(())
+    }
+
+    async fn register(
+        &self,
+        partitions: &[PartitionKey],
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
+        let c = &self.client;
+        let columns = self.columns();
+        let values =
+            |k: &PartitionKey| vec![k.account.clone(), k.region.clone(), day_string(k.day)];
+        // What exists, in chunks of 1,000 (BatchGetPartition's limit).
+        let mut existing: HashMap<Vec<String>, (Option<String>, Vec<Column>)> = HashMap::new();
+        for chunk in partitions.chunks(1000) {
+            let out = c
+                .batch_get_partition()
+                .database_name(&self.database)
+                .table_name(&self.table)
+                .set_partitions_to_get(Some(
+                    chunk
+                        .iter()
+                        .map(|k| {
+                            built(
+                                PartitionValueList::builder()
+                                    .set_values(Some(values(k)))
+                                    .build(),
+                            )
+                        })
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| service_err("BatchGetPartition", &self.target(), &e))?;
+            for p in out.partitions() {
+                let sd = p.storage_descriptor();
+                existing.insert(
+                    p.values().to_vec(),
+                    (
+                        sd.and_then(|s| s.location()).map(str::to_string),
+                        sd.map(|s| s.columns().to_vec()).unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+        let input = |k: &PartitionKey| {
+            PartitionInput::builder()
+                .set_values(Some(values(k)))
+                .storage_descriptor(self.storage(&self.partition_location(k), columns.clone()))
+                .build()
+        };
+        let mut to_create = Vec::new();
+        let mut to_update = Vec::new();
+        for k in partitions {
+            match existing.get(&values(k)) {
+                None => to_create.push(k),
+                Some((loc, cols))
+                    if loc.as_deref() != Some(self.partition_location(k).as_str())
+                        || cols != &columns =>
+                {
+                    to_update.push(k)
+                }
+                Some(_) => report.partitions_unchanged += 1,
+            }
+        }
+        for chunk in to_create.chunks(100) {
+            let mut pending: Vec<&PartitionKey> = chunk.to_vec();
+            for attempt in 1..=5 {
+                let out = c
+                    .batch_create_partition()
+                    .database_name(&self.database)
+                    .table_name(&self.table)
+                    .set_partition_input_list(Some(pending.iter().map(|k| input(k)).collect()))
+                    .send()
+                    .await
+                    .map_err(|e| service_err("BatchCreatePartition", &self.target(), &e))?;
+                let mut retry = Vec::new();
+                let mut failed = Vec::new();
+                let errors = out.errors();
+                for k in &pending {
+                    let err = errors
+                        .iter()
+                        .find(|e| e.partition_values() == values(k).as_slice());
+                    match err.and_then(|e| e.error_detail()) {
+                        None => report.partitions_created += 1,
+                        Some(d) if d.error_code() == Some("AlreadyExistsException") => {
+                            report.partitions_unchanged += 1
+                        }
+                        Some(d)
+                            if TRANSIENT.contains(&d.error_code().unwrap_or("")) && attempt < 5 =>
+                        {
+                            retry.push(*k)
+                        }
+                        Some(d) => failed.push(format!(
+                            "{}: {} {}",
+                            k,
+                            d.error_code().unwrap_or("?"),
+                            d.error_message().unwrap_or("")
+                        )),
+                    }
+                }
+                if !failed.is_empty() {
+                    return Err(CatalogError::Service {
+                        action: "BatchCreatePartition",
+                        target: self.target(),
+                        code: String::new(),
+                        detail: failed.join("; "),
+                    });
+                }
+                if retry.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                pending = retry;
+            }
+        }
+        for chunk in to_update.chunks(100) {
+            let entries = chunk
+                .iter()
+                .map(|k| {
+                    built(
+                        BatchUpdatePartitionRequestEntry::builder()
+                            .set_partition_value_list(Some(values(k)))
+                            .partition_input(input(k))
+                            .build(),
+                    )
+                })
+                .collect();
+            let out = c
+                .batch_update_partition()
+                .database_name(&self.database)
+                .table_name(&self.table)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| service_err("BatchUpdatePartition", &self.target(), &e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(CatalogError::Service {
+                    action: "BatchUpdatePartition",
+                    target: self.target(),
+                    code: e
+                        .error_detail()
+                        .and_then(|d| d.error_code())
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default(),
+                    detail: e
+                        .error_detail()
+                        .and_then(|d| d.error_message())
+                        .unwrap_or("")
+                        .to_string(),
+                });
+            }
+            report.partitions_updated += chunk.len();
+        }
+        Ok(())
+    }
+
+    async fn project(
+        &self,
+        partitions: &[PartitionKey],
+        injected: bool,
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
+        let c = &self.client;
+        let table = c
+            .get_table()
+            .database_name(&self.database)
+            .name(&self.table)
+            .send()
+            .await
+            .map_err(|e| service_err("GetTable", &self.target(), &e))?
+            .table
+            .ok_or_else(|| {
+                CatalogError::Conflict(format!("Glue table {} vanished", self.target()))
+            })?;
+        let mut params = table.parameters().cloned().unwrap_or_default();
+        let before = params.clone();
+        let set_of = |key: &str| -> BTreeSet<String> {
+            params
+                .get(key)
+                .map(|v| {
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut accounts = set_of("projection.account.values");
+        let mut regions = set_of("projection.region.values");
+        accounts.extend(partitions.iter().map(|k| k.account.clone()));
+        regions.extend(partitions.iter().map(|k| k.region.clone()));
+        let earliest_written = partitions.iter().map(|k| day_string(k.day)).min();
+        let earliest_known = params
+            .get("projection.day.range")
+            .and_then(|r| r.split(',').next())
+            .map(str::to_string);
+        let earliest = match (earliest_written, earliest_known) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        params.insert("projection.enabled".into(), "true".into());
+        if let Some(e) = earliest {
+            params.insert("projection.day.type".into(), "date".into());
+            params.insert("projection.day.format".into(), "yyyy-MM-dd".into());
+            params.insert("projection.day.range".into(), format!("{e},NOW"));
+            params.insert("projection.day.interval".into(), "1".into());
+            params.insert("projection.day.interval.unit".into(), "DAYS".into());
+        }
+        for (key, values) in [("account", accounts), ("region", regions)] {
+            if injected {
+                params.insert(format!("projection.{key}.type"), "injected".into());
+                params.remove(&format!("projection.{key}.values"));
+            } else {
+                params.insert(format!("projection.{key}.type"), "enum".into());
+                params.insert(
+                    format!("projection.{key}.values"),
+                    values.into_iter().collect::<Vec<_>>().join(","),
+                );
+            }
+        }
+        params.insert(
+            "storage.location.template".into(),
+            format!(
+                "{}account=${{account}}/region=${{region}}/day=${{day}}/",
+                self.location
+            ),
+        );
+        if params == before {
+            return Ok(());
+        }
+        let columns = table
+            .storage_descriptor()
+            .map(|sd| sd.columns().to_vec())
+            .unwrap_or_default();
+        c.update_table()
+            .database_name(&self.database)
+            .table_input(self.table_input(columns, params))
+            .send()
+            .await
+            .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
+        report.projection_updated = true;
+        Ok(())
+    }
+}
+
+impl Catalog for GlueCatalog {
+    fn ensure_table(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
+        self.rt.block_on(self.ensure(report))
+    }
+
+    fn publish(
+        &self,
+        partitions: &[PartitionKey],
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
+        match self.mode {
+            Mode::Register => self.rt.block_on(self.register(partitions, report)),
+            Mode::Projection { injected } => {
+                self.rt.block_on(self.project(partitions, injected, report))
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The Glue catalog against a real Glue-compatible server (moto) over HTTP,
+//! verified with boto3.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn unique(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "tp-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn glue_table(db: &str, table: &str) -> Value {
+    let o = py_aws(&["glue-table", db, table]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Schema columns as the Glue API takes them (the checked-in derivation).
+fn schema_columns() -> Vec<Value> {
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema/glue-columns.json")).unwrap(),
+    )
+    .unwrap();
+    g["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!([c["Name"], c["Type"]]))
+        .collect()
+}
+
+fn day_tree(t: &mut Tree, accounts: &[&str]) {
+    for a in accounts {
+        for region in ["us-east-1", "eu-west-1"] {
+            t.file(
+                None,
+                a,
+                region,
+                "2024-03-05",
+                "1000",
+                &[record(
+                    &format!("{a}-{region}"),
+                    "2024-03-05T09:59:00Z",
+                    "a",
+                )],
+            );
+        }
+    }
+}
+
+fn run(input: &str, output: &str, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["convert", "--input", input, "--output", output, "--json"];
+    args.extend_from_slice(extra);
+    let o = trailpack_aws(&args);
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        stderr(&o),
+    )
+}
+
+#[test]
+fn table_and_partitions_are_registered_once_and_kept_current() {
+    let mut t = Tree::new();
+    day_tree(&mut t, &["111122223333"]);
+    let out = unique("out");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let db = unique("db").replace('-', "_");
+    let output = format!("s3://{out}/curated");
+    let input = t.input();
+    let input = input.to_str().unwrap();
+
+    let (code, r, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--glue-table", "cloudtrail"],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["catalog"]["table_created"], true);
+    assert_eq!(r["catalog"]["partitions_created"], 2);
+    let g = glue_table(&db, "cloudtrail");
+    assert_eq!(g["columns"].as_array().unwrap(), &schema_columns());
+    assert_eq!(
+        g["partition_keys"],
+        json!([
+            ["account", "string"],
+            ["region", "string"],
+            ["day", "string"]
+        ])
+    );
+    assert_eq!(g["location"], format!("{output}/"));
+    assert_eq!(g["table_type"], "EXTERNAL_TABLE");
+    assert_eq!(g["parameters"]["classification"], "parquet");
+    assert_eq!(
+        g["serde"],
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    );
+    assert_eq!(
+        g["input_format"],
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    );
+    assert_eq!(
+        g["partitions"],
+        json!([
+            {"values": ["111122223333", "eu-west-1", "2024-03-05"], "location": format!("{output}/account=111122223333/region=eu-west-1/day=2024-03-05/"), "columns": schema_columns().len()},
+            {"values": ["111122223333", "us-east-1", "2024-03-05"], "location": format!("{output}/account=111122223333/region=us-east-1/day=2024-03-05/"), "columns": schema_columns().len()},
+        ])
+    );
+
+    // A re-run registers nothing new.
+    let (code, r, _) = run(input, &output, &["--glue-database", &db]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (
+            r["catalog"]["partitions_created"].clone(),
+            r["catalog"]["partitions_unchanged"].clone()
+        ),
+        (json!(0), json!(2))
+    );
+
+    // A new account appears: converted and registered with no configuration change.
+    day_tree(&mut t, &["444455556666"]);
+    let (code, r, _) = run(input, &output, &["--glue-database", &db]);
+    assert_eq!(code, 0);
+    assert_eq!(r["partitions"]["written"], 2);
+    assert_eq!(r["catalog"]["partitions_created"], 2);
+    assert_eq!(
+        glue_table(&db, "cloudtrail")["partitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn an_older_table_gains_new_columns_and_conflicts_are_errors() {
+    let mut t = Tree::new();
+    day_tree(&mut t, &["111122223333"]);
+    let out = unique("out");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let db = unique("db").replace('-', "_");
+    let output = format!("s3://{out}/c");
+    let input = t.input();
+    let input = input.to_str().unwrap();
+    // A table made by an older schema: the last two columns missing.
+    let mut older = schema_columns();
+    let dropped: Vec<Value> = older.split_off(older.len() - 2);
+    assert!(py_aws(&[
+        "glue-create-table",
+        &db,
+        "ct",
+        &Value::Array(older).to_string()
+    ])
+    .status
+    .success());
+    let (code, r, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--glue-table", "ct"],
+    );
+    assert_eq!(code, 0, "{e}");
+    let added: Vec<Value> = dropped.iter().map(|c| c[0].clone()).collect();
+    assert_eq!(r["catalog"]["columns_added"], Value::Array(added));
+    let g = glue_table(&db, "ct");
+    assert_eq!(g["columns"].as_array().unwrap(), &schema_columns());
+    assert_eq!(
+        g["parameters"]["owner"], "someone",
+        "existing parameters are kept"
+    );
+
+    // A retyped column is not silently changed: exit 2 with what to do.
+    let mut conflicting = schema_columns();
+    conflicting[1] = json!(["eventtime", "string"]);
+    assert!(py_aws(&[
+        "glue-create-table",
+        &db,
+        "bad",
+        &Value::Array(conflicting).to_string()
+    ])
+    .status
+    .success());
+    let (code, _, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--glue-table", "bad"],
+    );
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("eventtime is string there but timestamp"), "{e}");
+}
+
+#[test]
+fn projection_mode_sets_the_table_parameters() {
+    let mut t = Tree::new();
+    day_tree(&mut t, &["111122223333", "444455556666"]);
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-04",
+        "1000",
+        &[record("early", "2024-03-04T09:59:00Z", "a")],
+    );
+    let out = unique("out");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let db = unique("db").replace('-', "_");
+    let output = format!("s3://{out}/p");
+    let input = t.input();
+    let input = input.to_str().unwrap();
+    let (code, r, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--glue-projection"],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["catalog"]["projection_updated"], true);
+    assert_eq!(r["catalog"]["partitions_created"], 0);
+    let g = glue_table(&db, "cloudtrail");
+    let p = &g["parameters"];
+    assert_eq!(p["projection.enabled"], "true");
+    assert_eq!(p["projection.day.type"], "date");
+    assert_eq!(p["projection.day.format"], "yyyy-MM-dd");
+    assert_eq!(p["projection.day.range"], "2024-03-04,NOW");
+    assert_eq!(p["projection.account.type"], "enum");
+    assert_eq!(p["projection.account.values"], "111122223333,444455556666");
+    assert_eq!(p["projection.region.values"], "eu-west-1,us-east-1");
+    assert_eq!(
+        p["storage.location.template"],
+        format!("{output}/account=${{account}}/region=${{region}}/day=${{day}}/")
+    );
+    assert_eq!(
+        g["partitions"],
+        json!([]),
+        "projection registers no partitions"
+    );
+
+    // Injected account and region.
+    let (code, _, _) = run(
+        input,
+        &output,
+        &[
+            "--glue-database",
+            &db,
+            "--glue-table",
+            "inj",
+            "--glue-projection",
+            "--glue-projection-injected",
+        ],
+    );
+    assert_eq!(code, 0);
+    let p = glue_table(&db, "inj")["parameters"].clone();
+    assert_eq!(
+        (
+            p["projection.account.type"].clone(),
+            p["projection.region.type"].clone()
+        ),
+        (json!("injected"), json!("injected"))
+    );
+    assert!(p.get("projection.account.values").is_none());
+}
+
+#[test]
+fn glue_needs_an_s3_output() {
+    let t = Tree::new();
+    std::fs::create_dir_all(t.input()).unwrap();
+    let o = trailpack_aws(&[
+        "convert",
+        "--input",
+        t.input().to_str().unwrap(),
+        "--output",
+        t.output().to_str().unwrap(),
+        "--glue-database",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("needs an s3:// --output"),
+        "{}",
+        stderr(&o)
+    );
+}
