@@ -6,7 +6,12 @@
 
 use std::sync::Arc;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
+
+/// Attempts per request, with exponential backoff: S3 answers SlowDown under load
+/// and a batch job should ride it out rather than fail a partition.
+const MAX_ATTEMPTS: u32 = 10;
 
 /// Settings of the AWS clients.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +45,8 @@ impl Aws {
             .thread_name("trailpack-io")
             .enable_all()
             .build()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }

@@ -276,3 +276,153 @@ fn missing_buckets_fail_with_a_clear_message() {
     );
     assert_eq!(r["partitions"]["failed"], json!(1));
 }
+
+/// The fault-injecting proxy in front of moto; killed when dropped.
+struct FaultProxy {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl FaultProxy {
+    fn start(every: u32) -> FaultProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let child = std::process::Command::new(python())
+            .arg(repo().join("tests/py/faultproxy.py"))
+            .arg(&moto().endpoint)
+            .arg(&port_file)
+            .arg(every.to_string())
+            .spawn()
+            .expect("start fault proxy");
+        for _ in 0..200 {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                return FaultProxy {
+                    child,
+                    endpoint: format!("http://127.0.0.1:{}", port.trim()),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("fault proxy did not start");
+    }
+
+    fn stats(&self) -> Value {
+        let port = self.endpoint.rsplit(':').next().unwrap();
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "GET /__stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+
+    fn trailpack(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
+        aws_env(&mut cmd)
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint, "--s3-force-path-style"])
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn faults_are_retried_and_the_output_is_identical() {
+    let mut t = Tree::new();
+    for i in 0..40 {
+        let hhmm = format!("{:02}{:02}", 10 + i / 60, i % 60);
+        let recs: Vec<Value> = (0..30)
+            .map(|j| {
+                record(
+                    &format!("f{i}-{j}"),
+                    &format!("2024-03-05T{}:{}:00Z", &hhmm[..2], &hhmm[2..]),
+                    "a",
+                )
+            })
+            .collect();
+        t.file(
+            None,
+            "111122223333",
+            if i % 2 == 0 { "us-east-1" } else { "eu-west-1" },
+            "2024-03-05",
+            &hhmm,
+            &recs,
+        );
+    }
+    let (code, _, _) = convert(&t.input(), &t.output(), &[]);
+    assert_eq!(code, 0);
+    let inb = bucket("in");
+    let outb = bucket("out");
+    assert!(py_aws(&["s3-put", &inb, "", t.input().to_str().unwrap()])
+        .status
+        .success());
+    assert!(py_aws(&[
+        "s3-put",
+        &outb,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+
+    let proxy = FaultProxy::start(5);
+    let db = bucket("db").replace('-', "_");
+    let o = proxy.trailpack(&[
+        "convert",
+        "--input",
+        &format!("s3://{inb}"),
+        "--output",
+        &format!("s3://{outb}/c"),
+        "--glue-database",
+        &db,
+        "--json",
+        "--max-concurrent-requests",
+        "8",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stats = proxy.stats();
+    for k in ["slowdown", "internal", "cut"] {
+        assert!(
+            stats[k].as_u64().unwrap() > 0,
+            "no {k} faults injected: {stats}"
+        );
+    }
+    let cmp = py_aws(&["s3-compare", &outb, "c", t.output().to_str().unwrap()]);
+    assert!(
+        stdout(&cmp).contains("equal: 1200 rows"),
+        "{}{}",
+        stdout(&cmp),
+        stderr(&cmp)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["catalog"]["partitions_created"], 2);
+}
+
+#[test]
+fn access_denied_is_exit_1_naming_bucket_and_action() {
+    let proxy = FaultProxy::start(1_000_000);
+    let o = proxy.trailpack(&[
+        "convert",
+        "--input",
+        "s3://tp-denied-in/AWSLogs/",
+        "--output",
+        "/tmp/trailpack-never",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("ListObjectsV2 s3://tp-denied-in/AWSLogs/ failed (AccessDenied)"),
+        "{e}"
+    );
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy for tests: forwards to an S3/Glue-compatible server
+and, for a deterministic share of requests, answers 503 SlowDown or 500 instead, or
+cuts a GetObject response body short; requests for buckets named `*-denied-*` get
+403 AccessDenied. GET /__stats returns the counts as JSON.
+
+usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY]
+  Listens on 127.0.0.1 at a free port, written to PORT_FILE once ready.
+"""
+import http.client
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+UPSTREAM = urlsplit(sys.argv[1])
+EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+LOCK = threading.Lock()
+STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0}
+
+S3_ERROR = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{msg}</Message></Error>"
+
+
+class Proxy(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def reply(self, status, payload, ctype="application/xml", extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def handle_any(self):
+        data = self.body()
+        if self.path == "/__stats":
+            with LOCK:
+                return self.reply(200, json.dumps(STATS).encode(), "application/json")
+        with LOCK:
+            STATS["requests"] += 1
+            n = STATS["requests"]
+        is_glue = "AWSGlue" in self.headers.get("X-Amz-Target", "")
+        if "-denied-" in self.path or "-denied-" in self.headers.get("Host", ""):
+            with LOCK:
+                STATS["denied"] += 1
+            return self.reply(403, S3_ERROR.format(code="AccessDenied", msg="Access Denied").encode())
+        if n % EVERY == 0:
+            with LOCK:
+                STATS["slowdown"] += 1
+            if is_glue:
+                return self.reply(400, b'{"__type":"ThrottlingException","message":"Rate exceeded"}', "application/x-amz-json-1.1")
+            return self.reply(503, S3_ERROR.format(code="SlowDown", msg="Please reduce your request rate.").encode())
+        if n % (EVERY * 3 + 1) == 0:
+            with LOCK:
+                STATS["internal"] += 1
+            return self.reply(500, S3_ERROR.format(code="InternalError", msg="We encountered an internal error.").encode())
+        conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+        headers["Content-Length"] = str(len(data))
+        conn.request(self.command, self.path, body=data, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        # Cut every fourth successful object download short (not listings, not Glue).
+        object_get = self.command == "GET" and resp.status == 200 and "list-type" not in self.path \
+            and not is_glue and len(payload) > 64 and self.path.count("/") >= 2
+        if object_get and n % 4 == 1:
+            with LOCK:
+                STATS["cut"] += 1
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    import os
+
+    os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
