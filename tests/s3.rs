@@ -287,7 +287,9 @@ impl FaultProxy {
     fn start(every: u32) -> FaultProxy {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
-        let child = std::process::Command::new(python())
+        // Killed and waited for in Drop; on the panic below it is killed first.
+        #[allow(clippy::zombie_processes)]
+        let mut child = std::process::Command::new(python())
             .arg(repo().join("tests/py/faultproxy.py"))
             .arg(&moto().endpoint)
             .arg(&port_file)
@@ -303,6 +305,8 @@ impl FaultProxy {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("fault proxy did not start");
     }
 
