@@ -25,7 +25,7 @@ cargo build --release --locked --bins
 "$TRAILPACK_PYTHON" benches/compare.py --smoke
 
 step "criterion benches, run once each as tests"
-cargo test --locked --benches
+cargo test --locked --bench hot
 
 step "tests"
 cargo test --locked --lib --bins --tests
