@@ -373,5 +373,12 @@ impl StagedPartition for S3Staged {
 impl Drop for S3Staged {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        // Remove the emptied `trailpack-<run>/account=…/region=…` folders too
+        // (`remove_dir` leaves a folder another partition still uses).
+        for parent in self.dir.ancestors().skip(1).take(3) {
+            if fs::remove_dir(parent).is_err() {
+                break;
+            }
+        }
     }
 }
