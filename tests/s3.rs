@@ -231,12 +231,13 @@ fn s3_input_to_local_output_and_multipart_upload() {
 
 #[test]
 fn missing_buckets_fail_with_a_clear_message() {
+    let never = tempfile::tempdir().unwrap();
     let o = trailpack_aws(&[
         "convert",
         "--input",
         "s3://tp-no-such-bucket-in/x",
         "--output",
-        "/tmp/trailpack-never",
+        never.path().to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
@@ -416,12 +417,13 @@ fn faults_are_retried_and_the_output_is_identical() {
 #[test]
 fn access_denied_is_exit_1_naming_bucket_and_action() {
     let proxy = FaultProxy::start(1_000_000);
+    let never = tempfile::tempdir().unwrap();
     let o = proxy.trailpack(&[
         "convert",
         "--input",
         "s3://tp-denied-in/AWSLogs/",
         "--output",
-        "/tmp/trailpack-never",
+        never.path().to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
