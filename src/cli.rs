@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
 
@@ -61,6 +61,12 @@ pub struct Cli {
     /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// TOML file of options (keys are the long option names, e.g. late-window = "2h").
+    /// Precedence: command-line flag > TRAILPACK_* environment variable > this file >
+    /// default. An unknown key is an error.
+    #[arg(long, global = true, value_name = "FILE", env = "TRAILPACK_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,6 +80,12 @@ pub enum Command {
     /// Convert CloudTrail log files into curated Parquet partitions.
     #[command(after_help = CONVERT_AFTER_HELP)]
     Convert(Box<ConvertArgs>),
+    /// The nightly job: convert yesterday (UTC) for every account and region found,
+    /// and re-check the previous --lookback-days for late or changed files.
+    Daily(Box<DailyArgs>),
+    /// Convert a range of days (default: the last 90), newest first; resumable by
+    /// running it again, and splittable across workers with --shard I/N.
+    Backfill(Box<BackfillArgs>),
     /// Print the table schema as Arrow, Glue JSON, Athena DDL, a compatibility view or Markdown.
     Schema(SchemaArgs),
     /// The Athena query pack: list the queries, or print one with parameters filled in.
@@ -97,6 +109,67 @@ pub enum QueriesCommand {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Only this partition day (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    pub day: Option<String>,
+
+    /// First partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+
+    /// Last partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DailyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Also re-check this many days before yesterday for late or changed files (only
+    /// partitions whose inputs changed are rebuilt).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub lookback_days: u32,
+
+    /// Also build today's (incomplete) partition; a later run completes it.
+    #[arg(long)]
+    pub include_today: bool,
+
+    /// The current time, for tests and reruns (RFC 3339, e.g. 2024-03-06T01:30:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// First partition day (default: 90 days before --to).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+
+    /// Last partition day (default: yesterday, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+
+    /// Build only shard I of N (0-based): a stable split of the partitions by
+    /// account/region/day, so N workers share a backfill with no overlap and no gap.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// The current time, for tests and reruns (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// Options shared by convert, daily and backfill.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// CloudTrail logs: a folder or s3://bucket/prefix (holding AWSLogs/, AWSLogs/
     /// itself, or deeper).
     #[arg(long, value_name = "DIR|S3_URI")]
@@ -114,18 +187,6 @@ pub struct ConvertArgs {
     /// Only this AWS region, e.g. us-east-1 (repeatable).
     #[arg(long, value_name = "REGION")]
     pub region: Vec<String>,
-
-    /// Only this partition day (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
-    pub day: Option<String>,
-
-    /// First partition day to build (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub from: Option<String>,
-
-    /// Last partition day to build (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub to: Option<String>,
 
     /// How long after midnight a file may still carry the previous day's late records
     /// (e.g. 2h, 90m, 0 to turn the day rule off; at most 24h).
@@ -288,12 +349,128 @@ pub enum SchemaFormat {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// The command line with a `TRAILPACK_<OPTION>` environment variable for every long
+/// option of every subcommand (e.g. `TRAILPACK_LATE_WINDOW=90m`).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |mut sub| {
+            let longs: Vec<(clap::Id, String)> = sub
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(|l| (a.get_id().clone(), l.to_string())))
+                .filter(|(_, l)| {
+                    !matches!(l.as_str(), "help" | "config" | "log-format" | "verbose")
+                })
+                .collect();
+            for (id, long) in longs {
+                let var = format!("TRAILPACK_{}", long.to_uppercase().replace('-', "_"));
+                sub = sub.mut_arg(id, |a| a.env(var));
+            }
+            sub
+        });
+    }
+    cmd
+}
+
+/// Parse `argv`, folding in the `--config` file: its values are added as options
+/// unless the same option came from the command line or the environment.
+pub fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, UsageError> {
+    use clap::parser::ValueSource;
+    use clap::FromArgMatches;
+    let full = |argv: &[std::ffi::OsString]| {
+        let matches = command()
+            .try_get_matches_from(argv)
+            .unwrap_or_else(|e| e.exit());
+        Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))
+    };
+    // First pass, lenient: options the file will supply may be missing yet.
+    let Ok(matches) = command().ignore_errors(true).try_get_matches_from(&argv) else {
+        return full(&argv);
+    };
+    let Some((sub_name, sub)) = matches.subcommand() else {
+        return full(&argv);
+    };
+    let Some(path) = sub.get_one::<PathBuf>("config").cloned() else {
+        return full(&argv);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
+    let cmd = command();
+    let sub_cmd = cmd
+        .find_subcommand(sub_name)
+        .ok_or_else(|| UsageError(format!("unknown subcommand {sub_name}")))?;
+    let accepted: Vec<(&clap::Arg, &str)> = sub_cmd
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(|l| (a, l)))
+        .filter(|(_, l)| !matches!(*l, "help" | "config"))
+        .collect();
+    let mut extra: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in &table {
+        let long = key.replace('_', "-");
+        let Some((arg, long)) = accepted.iter().find(|(_, l)| *l == long) else {
+            let mut names: Vec<&str> = accepted.iter().map(|(_, l)| *l).collect();
+            names.sort_unstable();
+            return Err(UsageError(format!(
+                "--config {}: unknown key {key:?} for `trailpack {sub_name}`; accepted keys: {}",
+                path.display(),
+                names.join(", ")
+            )));
+        };
+        if matches!(
+            sub.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let scalar = |v: &toml::Value| -> Result<Option<String>, UsageError> {
+            match v {
+                toml::Value::String(s) => Ok(Some(s.clone())),
+                toml::Value::Integer(i) => Ok(Some(i.to_string())),
+                toml::Value::Float(f) => Ok(Some(f.to_string())),
+                toml::Value::Boolean(true) => Ok(None),
+                _ => Err(UsageError(format!(
+                    "--config {}: {key:?} has an unsupported value",
+                    path.display()
+                ))),
+            }
+        };
+        let values: Vec<&toml::Value> = match value {
+            toml::Value::Array(items) => items.iter().collect(),
+            toml::Value::Boolean(false) => Vec::new(),
+            v => vec![v],
+        };
+        for v in values {
+            match scalar(v)? {
+                Some(s) => extra.push(format!("--{long}={s}").into()),
+                None => extra.push(format!("--{long}").into()),
+            }
+        }
+    }
+    let mut all = argv;
+    all.extend(extra);
+    full(&all)
+}
+
 /// Parse the command line, run it, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("trailpack: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging(cli.log_format, cli.verbose);
     let result = match &cli.command {
-        Command::Convert(args) => commands::convert::run(args),
+        Command::Convert(args) => commands::convert::convert(args),
+        Command::Daily(args) => commands::convert::daily(args),
+        Command::Backfill(args) => commands::convert::backfill(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Queries(cmd) => commands::queries::run(cmd),
     };

@@ -47,6 +47,11 @@ pub struct ConvertOptions {
     pub parallel_partitions: usize,
     pub max_file_bytes: usize,
     pub encode: EncodeOptions,
+    /// Build only the partitions of shard `(i, n)`: a stable hash of
+    /// account/region/day modulo n equals i.
+    pub shard: Option<(u64, u64)>,
+    /// Build the newest days first (backfills: recent data is queryable soonest).
+    pub newest_first: bool,
 }
 
 impl Default for ConvertOptions {
@@ -65,6 +70,8 @@ impl Default for ConvertOptions {
             parallel_partitions: 2,
             max_file_bytes: 1 << 30,
             encode: EncodeOptions::default(),
+            shard: None,
+            newest_first: false,
         }
     }
 }
@@ -210,7 +217,13 @@ pub fn run(
         from: opts.from,
         to: opts.to.and_then(|t| t.next_day()).or(opts.to),
     })?;
-    let plans = plan(&listing.files, opts.late_window, opts.from, opts.to);
+    let mut plans = plan(&listing.files, opts.late_window, opts.from, opts.to);
+    if let Some((i, n)) = opts.shard {
+        plans.retain(|p| shard_of(&p.key, n) == i);
+    }
+    if opts.newest_first {
+        plans.sort_by(|a, b| b.key.day.cmp(&a.key.day).then_with(|| a.key.cmp(&b.key)));
+    }
     let builder = Builder {
         source,
         sink,
@@ -319,6 +332,11 @@ pub fn run(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The shard of a partition: a stable hash (xxh3 of `account/region/day`) modulo n.
+pub fn shard_of(key: &PartitionKey, n: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.rel_path().as_bytes()) % n
 }
 
 struct Builder<'a> {

@@ -8,7 +8,9 @@ use anyhow::Context;
 use crate::aws::{Aws, AwsOptions};
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
-use crate::cli::{parse_duration, parse_size, ConvertArgs, UsageError};
+use crate::cli::{
+    parse_duration, parse_size, BackfillArgs, ConvertArgs, DailyArgs, RunArgs, UsageError,
+};
 use crate::convert::{self, ConvertOptions, RunReport, Status};
 use crate::encode::EncodeOptions;
 use crate::layout::parse_day;
@@ -20,9 +22,37 @@ use crate::sink::Sink;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
 use crate::source::Source;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+fn parse_day_flag(flag: &str, v: &Option<String>) -> Result<Option<Date>, UsageError> {
+    v.as_deref()
+        .map(|s| {
+            parse_day(s)
+                .ok_or_else(|| UsageError(format!("{flag} {s:?}: expected a date YYYY-MM-DD")))
+        })
+        .transpose()
+}
+
+/// "Now" from `--now` (RFC 3339) or the clock.
+fn now(flag: &Option<String>) -> Result<OffsetDateTime, UsageError> {
+    match flag {
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+            UsageError(format!(
+                "--now {s:?}: expected RFC 3339, e.g. 2024-03-06T01:30:00Z"
+            ))
+        }),
+        None => Ok(OffsetDateTime::now_utc()),
+    }
+    .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
 
 /// Turn arguments into options, or say what is wrong (exit 2).
-pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
+pub fn options(
+    args: &RunArgs,
+    from: Option<Date>,
+    to: Option<Date>,
+) -> Result<ConvertOptions, UsageError> {
     for a in &args.account {
         if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
             return Err(UsageError(format!(
@@ -30,21 +60,6 @@ pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
             )));
         }
     }
-    let day = |flag: &str, v: &Option<String>| -> Result<_, UsageError> {
-        v.as_deref()
-            .map(|s| {
-                parse_day(s)
-                    .ok_or_else(|| UsageError(format!("{flag} {s:?}: expected a date YYYY-MM-DD")))
-            })
-            .transpose()
-    };
-    let (from, to) = match &args.day {
-        Some(_) => {
-            let d = day("--day", &args.day)?;
-            (d, d)
-        }
-        None => (day("--from", &args.from)?, day("--to", &args.to)?),
-    };
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             return Err(UsageError(format!("--from {f} is after --to {t}")));
@@ -79,11 +94,75 @@ pub fn options(args: &ConvertArgs) -> Result<ConvertOptions, UsageError> {
         encode: EncodeOptions {
             zstd_level: args.zstd_level,
         },
+        shard: None,
+        newest_first: false,
     })
 }
 
-pub fn run(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(args)?;
+/// `trailpack convert`.
+pub fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
+    let (from, to) = match &args.day {
+        Some(_) => {
+            let d = parse_day_flag("--day", &args.day)?;
+            (d, d)
+        }
+        None => (
+            parse_day_flag("--from", &args.from)?,
+            parse_day_flag("--to", &args.to)?,
+        ),
+    };
+    run(&args.run, options(&args.run, from, to)?)
+}
+
+/// `trailpack daily`: yesterday (UTC), plus the lookback days, plus today on request.
+pub fn daily(args: &DailyArgs) -> anyhow::Result<ExitCode> {
+    let today = now(&args.now)?.date();
+    let yesterday = today
+        .previous_day()
+        .ok_or_else(|| UsageError("--now is too early".into()))?;
+    let from = yesterday - time::Duration::days(args.lookback_days as i64);
+    let to = if args.include_today { today } else { yesterday };
+    run(&args.run, options(&args.run, Some(from), Some(to))?)
+}
+
+/// `trailpack backfill`: a range (default the last 90 days), newest first, sharded.
+pub fn backfill(args: &BackfillArgs) -> anyhow::Result<ExitCode> {
+    let today = now(&args.now)?.date();
+    let to = match parse_day_flag("--to", &args.to)? {
+        Some(d) => d,
+        None => today
+            .previous_day()
+            .ok_or_else(|| UsageError("--now is too early".into()))?,
+    };
+    let from = match parse_day_flag("--from", &args.from)? {
+        Some(d) => d,
+        None => to - time::Duration::days(89),
+    };
+    let mut opts = options(&args.run, Some(from), Some(to))?;
+    opts.newest_first = true;
+    opts.shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    run(&args.run, opts)
+}
+
+/// Parse `I/N` with 0 <= I < N.
+pub fn parse_shard(s: &str) -> Result<(u64, u64), UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--shard {s:?}: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn run(args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
     if args.aws.max_concurrent_requests == 0 {

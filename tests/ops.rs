@@ -1,0 +1,441 @@
+//! The unattended commands: `daily`, `backfill` (shards, newest first) and the
+//! configuration file with environment and flag precedence.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+const A: &str = "111122223333";
+const B: &str = "444455556666";
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.args(args).arg("--json").output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        stderr(&o),
+    )
+}
+
+fn daily(t: &Tree, now: &str, extra: &[&str]) -> (i32, Value, String) {
+    let (i, o) = (t.input(), t.output());
+    let mut args = vec![
+        "daily",
+        "--input",
+        i.to_str().unwrap(),
+        "--output",
+        o.to_str().unwrap(),
+        "--now",
+        now,
+    ];
+    args.extend_from_slice(extra);
+    run(&args, &[])
+}
+
+fn statuses(r: &Value) -> Vec<(String, String)> {
+    r["partition_reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn daily_builds_yesterday_and_rebuilds_a_day_that_got_late_files() {
+    let mut t = Tree::new();
+    t.file(
+        None,
+        A,
+        "us-east-1",
+        "2024-03-04",
+        "1200",
+        &[record("d4", "2024-03-04T11:59:00Z", "a")],
+    );
+    t.file(
+        None,
+        A,
+        "us-east-1",
+        "2024-03-05",
+        "1200",
+        &[
+            record("d5a", "2024-03-05T11:59:00Z", "a"),
+            record("d5b", "2024-03-05T11:58:00Z", "a"),
+        ],
+    );
+    let (code, r, e) = daily(&t, "2024-03-06T01:00:00Z", &[]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["partitions"]["written"], 2);
+    let m4 = t.output().join(format!(
+        "account={A}/region=us-east-1/day=2024-03-04/_trailpack.json"
+    ));
+    let before = std::fs::read(&m4).unwrap();
+
+    // Files arrive in 03-06's folder: an early one with late records of 03-05.
+    t.file(
+        None,
+        A,
+        "us-east-1",
+        "2024-03-06",
+        "0005",
+        &[
+            record("late1", "2024-03-05T23:59:00Z", "a"),
+            record("late2", "2024-03-05T23:59:30Z", "a"),
+            record("d6", "2024-03-06T00:01:00Z", "a"),
+        ],
+    );
+    let (code, r, _) = daily(&t, "2024-03-06T03:00:00Z", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        statuses(&r),
+        vec![
+            (
+                format!("account={A}/region=us-east-1/day=2024-03-04"),
+                "unchanged".into()
+            ),
+            (
+                format!("account={A}/region=us-east-1/day=2024-03-05"),
+                "written".into()
+            ),
+        ],
+        "today is not built by default"
+    );
+    assert_eq!(
+        std::fs::read(&m4).unwrap(),
+        before,
+        "the unchanged day's manifest is untouched"
+    );
+    let out = t.output();
+    assert_eq!(
+        sql1(&out, "SELECT count(*) FROM t WHERE day = '2024-03-05'"),
+        4,
+        "grew by exactly the two late records"
+    );
+    assert_eq!(
+        sql1(&out, "SELECT count(DISTINCT eventid) = count(*) FROM t"),
+        true
+    );
+    assert!(!out
+        .join(format!("account={A}/region=us-east-1/day=2024-03-06"))
+        .exists());
+
+    // A new account appears: picked up with no configuration change.
+    t.file(
+        None,
+        B,
+        "eu-west-1",
+        "2024-03-05",
+        "1300",
+        &[record("b5", "2024-03-05T12:59:00Z", "b")],
+    );
+    let (code, r, _) = daily(&t, "2024-03-06T04:00:00Z", &["--include-today"]);
+    assert_eq!(code, 0);
+    let written: BTreeSet<String> = statuses(&r)
+        .into_iter()
+        .filter(|(_, s)| s == "written")
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        written,
+        [
+            format!("account={B}/region=eu-west-1/day=2024-03-05"),
+            format!("account={A}/region=us-east-1/day=2024-03-06")
+        ]
+        .into_iter()
+        .collect()
+    );
+}
+
+fn backfill_tree() -> Tree {
+    let mut t = Tree::new();
+    for (n, a) in [A, B, "777788889999"].iter().enumerate() {
+        for region in ["us-east-1", "eu-west-1"] {
+            for d in 1..=5 {
+                let day = format!("2024-03-0{d}");
+                t.file(
+                    None,
+                    a,
+                    region,
+                    &day,
+                    "1200",
+                    &[record(
+                        &format!("{n}-{region}-{d}"),
+                        &format!("{day}T11:00:00Z"),
+                        "x",
+                    )],
+                );
+            }
+        }
+    }
+    t
+}
+
+fn partitions(r: &Value) -> BTreeSet<String> {
+    statuses(r).into_iter().map(|(p, _)| p).collect()
+}
+
+#[test]
+fn backfill_shards_split_the_work_without_overlap_or_gap() {
+    let t = backfill_tree();
+    let i = t.input();
+    let i = i.to_str().unwrap();
+    let base = [
+        "backfill",
+        "--input",
+        i,
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-03-05",
+        "--now",
+        "2024-03-10T00:00:00Z",
+    ];
+    let full_dir = t.dir.path().join("full");
+    let mut args = base.to_vec();
+    args.extend(["--output", full_dir.to_str().unwrap()]);
+    let (code, full, e) = run(&args, &[]);
+    assert_eq!(code, 0, "{e}");
+    let all = partitions(&full);
+    assert_eq!(all.len(), 30);
+    // Newest first.
+    let days: Vec<String> = statuses(&full)
+        .iter()
+        .map(|(p, _)| p[p.len() - 10..].to_string())
+        .collect();
+    let mut sorted = days.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(days, sorted);
+
+    let sharded = t.dir.path().join("sharded");
+    let mut union = BTreeSet::new();
+    let mut total = 0;
+    for s in 0..3 {
+        let shard = format!("{s}/3");
+        let mut args = base.to_vec();
+        args.extend(["--output", sharded.to_str().unwrap(), "--shard", &shard]);
+        let (code, r, e) = run(&args, &[]);
+        assert_eq!(code, 0, "{e}");
+        let mine = partitions(&r);
+        assert!(!mine.is_empty(), "shard {shard} is empty");
+        assert!(union.is_disjoint(&mine), "shards overlap");
+        total += mine.len();
+        union.extend(mine);
+    }
+    assert_eq!(
+        (union.clone(), total),
+        (all, 30),
+        "union of the shards is the full set"
+    );
+    let q = "SELECT account, region, CAST(day AS VARCHAR) AS day, eventid FROM t ORDER BY ALL";
+    assert_eq!(
+        sql(&sharded, q),
+        sql(&full_dir, q),
+        "all shards = one unsharded run"
+    );
+}
+
+#[test]
+fn backfill_defaults_to_the_last_90_days() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    // 2024-03-05 is within 90 days of 2024-05-01; 2024-03-01..03 are not.
+    let (code, r, e) = run(
+        &[
+            "backfill",
+            "--input",
+            i.to_str().unwrap(),
+            "--output",
+            o.to_str().unwrap(),
+            "--now",
+            "2024-06-01T00:00:00Z",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{e}");
+    let days: BTreeSet<String> = partitions(&r)
+        .iter()
+        .map(|p| p[p.len() - 10..].to_string())
+        .collect();
+    assert_eq!(
+        days,
+        ["2024-03-03", "2024-03-04", "2024-03-05"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+}
+
+fn planned_accounts(r: &Value) -> BTreeSet<String> {
+    partitions(r).iter().map(|p| p[8..20].to_string()).collect()
+}
+
+#[test]
+fn config_file_environment_and_flags_in_that_order() {
+    let t = backfill_tree();
+    let cfg = t.dir.path().join("c.toml");
+    std::fs::write(&cfg, format!("account = [\"{A}\"]\ndry_run = true\nlate-window = \"1h\"\ninput = {:?}\noutput = {:?}\n", t.input(), t.output())).unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, r, e) = run(&["convert", "--config", c], &[]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(planned_accounts(&r), [A.to_string()].into());
+    assert_eq!(r["partitions"]["would_build"], 10, "dry-run from the file");
+    let (_, r, _) = run(&["convert", "--config", c], &[("TRAILPACK_ACCOUNT", B)]);
+    assert_eq!(
+        planned_accounts(&r),
+        [B.to_string()].into(),
+        "environment over file"
+    );
+    let (_, r, _) = run(
+        &["convert", "--config", c, "--account", "777788889999"],
+        &[("TRAILPACK_ACCOUNT", B)],
+    );
+    assert_eq!(
+        planned_accounts(&r),
+        ["777788889999".to_string()].into(),
+        "flag over environment"
+    );
+    let (_, r, _) = run(&["convert"], &[("TRAILPACK_CONFIG", c)]);
+    assert_eq!(
+        planned_accounts(&r),
+        [A.to_string()].into(),
+        "TRAILPACK_CONFIG names the file"
+    );
+
+    // Strict: an unknown key names itself and the accepted ones; exit 2, nothing done.
+    std::fs::write(&cfg, "late_windw = \"1h\"\n").unwrap();
+    let (code, _, e) = run(
+        &["convert", "--config", c, "--input", "x", "--output", "y"],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        e.contains("unknown key \"late_windw\"") && e.contains("late-window"),
+        "{e}"
+    );
+    std::fs::write(&cfg, "threads = { a = 1 }\n").unwrap();
+    let (code, _, e) = run(
+        &["convert", "--config", c, "--input", "x", "--output", "y"],
+        &[],
+    );
+    assert_eq!(code, 2, "{e}");
+}
+
+#[test]
+fn the_example_config_loads() {
+    let t = backfill_tree();
+    let example = repo().join("trailpack.example.toml");
+    // Everything in the example is accepted; input/output are overridden to local folders.
+    let (code, r, e) = run(
+        &[
+            "daily",
+            "--config",
+            example.to_str().unwrap(),
+            "--input",
+            t.input().to_str().unwrap(),
+            "--output",
+            t.output().to_str().unwrap(),
+            "--now",
+            "2024-03-06T02:00:00Z",
+            "--dry-run",
+        ],
+        &[],
+    );
+    // The example registers in Glue, which needs an S3 output: that is the only complaint.
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("--glue-database needs an s3:// --output"), "{e}");
+    let _ = r;
+    let text = std::fs::read_to_string(&example).unwrap();
+    let cleaned: String = text
+        .lines()
+        .filter(|l| !l.starts_with("glue-"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cfg = t.dir.path().join("example-local.toml");
+    std::fs::write(&cfg, cleaned).unwrap();
+    let (code, r, e) = run(
+        &[
+            "daily",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--input",
+            t.input().to_str().unwrap(),
+            "--output",
+            t.output().to_str().unwrap(),
+            "--now",
+            "2024-03-06T02:00:00Z",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(
+        r["partitions"]["would_build"], 24,
+        "03-02..03-05 for 3 accounts x 2 regions"
+    );
+}
+
+#[test]
+fn up_front_validation_exits_2() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    let (i, o) = (i.to_str().unwrap(), o.to_str().unwrap());
+    for (args, needle) in [
+        (
+            vec!["backfill", "--input", i, "--output", o, "--shard", "3/2"],
+            "--shard",
+        ),
+        (
+            vec!["backfill", "--input", i, "--output", o, "--shard", "x"],
+            "--shard",
+        ),
+        (
+            vec![
+                "backfill",
+                "--input",
+                i,
+                "--output",
+                o,
+                "--from",
+                "2024-03-09",
+                "--to",
+                "2024-03-01",
+            ],
+            "after",
+        ),
+        (
+            vec!["daily", "--input", i, "--output", o, "--now", "yesterday"],
+            "--now",
+        ),
+        (
+            vec![
+                "backfill",
+                "--input",
+                i,
+                "--output",
+                o,
+                "--to",
+                "2024-02-30",
+            ],
+            "--to",
+        ),
+    ] {
+        let (code, _, e) = run(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+    assert!(!Path::new(o).exists(), "nothing was written");
+}
