@@ -244,6 +244,7 @@ pub fn run(
         progress,
     };
     progress.start(
+        plans.len() as u64,
         plans.iter().map(|p| p.inputs.len() as u64).sum(),
         plans
             .iter()
@@ -263,6 +264,7 @@ pub fn run(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = plans.get(i) else { break };
                         done.push((i, builder.partition_guarded(p)));
+                        progress.partition_done();
                     }
                     done
                 })

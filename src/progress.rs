@@ -12,6 +12,8 @@ pub struct Progress {
     files: AtomicU64,
     records: AtomicU64,
     content: AtomicU64,
+    partitions_total: AtomicU64,
+    partitions_done: AtomicU64,
     started: Instant,
 }
 
@@ -37,11 +39,14 @@ impl Progress {
             files: AtomicU64::new(0),
             records: AtomicU64::new(0),
             content: AtomicU64::new(0),
+            partitions_total: AtomicU64::new(0),
+            partitions_done: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
 
-    pub fn start(&self, files: u64, bytes: u64) {
+    pub fn start(&self, partitions: u64, files: u64, bytes: u64) {
+        self.partitions_total.store(partitions, Ordering::Relaxed);
         self.total_files.store(files, Ordering::Relaxed);
         self.bar.set_length(bytes);
     }
@@ -55,7 +60,9 @@ impl Progress {
         if !self.bar.is_hidden() {
             let secs = self.started.elapsed().as_secs_f64().max(1e-3);
             self.bar.set_message(format!(
-                "{files}/{} files, {records} records, {:.0} records/s",
+                "{}/{} partitions, {files}/{} files, {records} records, {:.0} records/s",
+                self.partitions_done.load(Ordering::Relaxed),
+                self.partitions_total.load(Ordering::Relaxed),
                 self.total_files.load(Ordering::Relaxed),
                 records as f64 / secs
             ));
@@ -66,6 +73,11 @@ impl Progress {
     pub fn skip(&self, files: u64, bytes: u64) {
         self.files.fetch_add(files, Ordering::Relaxed);
         self.bar.inc(bytes);
+    }
+
+    /// A partition is done (built, current, or failed).
+    pub fn partition_done(&self) {
+        self.partitions_done.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn finish(&self) {
