@@ -70,6 +70,12 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metrics {
+    None,
+    Emf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -237,6 +243,12 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Print run metrics for CloudWatch: `emf` writes one Embedded Metric Format line
+    /// to standard error (records, bytes in/out, partitions written/unchanged/failed,
+    /// bad files, duration), which Fargate's log driver turns into metrics.
+    #[arg(long, value_enum, default_value_t = Metrics::None)]
+    pub metrics: Metrics,
 
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -439,3 +439,170 @@ fn up_front_validation_exits_2() {
     }
     assert!(!Path::new(o).exists(), "nothing was written");
 }
+
+#[test]
+fn emf_metrics_line_for_cloudwatch() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    let (code, r, e) = run(
+        &[
+            "daily",
+            "--input",
+            i.to_str().unwrap(),
+            "--output",
+            o.to_str().unwrap(),
+            "--now",
+            "2024-03-06T02:00:00Z",
+            "--metrics",
+            "emf",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{e}");
+    let line = e
+        .lines()
+        .find(|l| l.contains("\"_aws\""))
+        .expect("an EMF line on stderr");
+    let m: Value = serde_json::from_str(line).unwrap();
+    let cw = &m["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(cw["Namespace"], "trailpack");
+    assert_eq!(cw["Dimensions"], serde_json::json!([["Command"]]));
+    let names: Vec<&str> = cw["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["Name"].as_str().unwrap())
+        .collect();
+    for n in &names {
+        assert!(m.get(*n).is_some(), "value for {n}");
+    }
+    assert_eq!(m["Command"], "daily");
+    assert_eq!(m["Records"], r["records"]["written"].as_f64().unwrap());
+    assert_eq!(m["PartitionsWritten"], 24.0);
+    assert_eq!(m["BadFiles"], 0.0);
+}
+
+/// Files of the visible dataset (no hidden staging), with manifests minus built_at.
+fn snapshot(out: &Path) -> Vec<(String, String)> {
+    list_files(out)
+        .into_iter()
+        .filter(|f| !f.split('/').any(|c| c.starts_with('.')))
+        .map(|f| {
+            let p = out.join(&f);
+            let content = if f.ends_with("_trailpack.json") {
+                let mut m: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                m.as_object_mut().unwrap().remove("built_at");
+                m.to_string()
+            } else {
+                format!("{} bytes", std::fs::metadata(&p).unwrap().len())
+            };
+            (f, content)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_backfill_resumes_to_the_same_dataset() {
+    // Enough data that a backfill takes a moment: 12 partitions of 6,000 records.
+    let mut t = Tree::new();
+    for d in 1..=6 {
+        for region in ["us-east-1", "eu-west-1"] {
+            let day = format!("2024-03-0{d}");
+            for f in 0..6 {
+                let recs: Vec<Value> = (0..1000)
+                    .map(|j| {
+                        record(
+                            &format!("{region}-{d}-{f}-{j}"),
+                            &format!("{day}T1{f}:00:00Z"),
+                            "k",
+                        )
+                    })
+                    .collect();
+                t.file(None, A, region, &day, &format!("1{f}30"), &recs);
+            }
+        }
+    }
+    let i = t.input();
+    let reference = t.dir.path().join("reference");
+    let killed = t.dir.path().join("killed");
+    let base = |out: &Path| {
+        vec![
+            "backfill".to_string(),
+            "--input".into(),
+            i.to_str().unwrap().into(),
+            "--output".into(),
+            out.to_str().unwrap().into(),
+            "--from".into(),
+            "2024-03-01".into(),
+            "--to".into(),
+            "2024-03-06".into(),
+            "--parallel-partitions".into(),
+            "1".into(),
+            "--threads".into(),
+            "1".into(),
+        ]
+    };
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"))
+        .args(base(&reference))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"))
+        .args(base(&killed))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once some, but not all, partitions are published.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let done = list_files(&killed)
+            .iter()
+            .filter(|f| f.ends_with("_trailpack.json") && !f.contains("/."))
+            .count();
+        if done >= 2 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = list_files(&killed)
+        .iter()
+        .filter(|f| f.ends_with("_trailpack.json") && !f.contains("/."))
+        .count();
+    assert!(
+        (1..12).contains(&done),
+        "killed midway: {done} of 12 partitions published"
+    );
+
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"))
+        .args(base(&killed))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        r["partitions"]["unchanged"].as_u64().unwrap() as usize,
+        done,
+        "nothing converted twice"
+    );
+    assert_eq!(
+        snapshot(&killed),
+        snapshot(&reference),
+        "same files, same manifests up to timestamps"
+    );
+    let staging: Vec<String> = list_files(&killed)
+        .into_iter()
+        .filter(|f| f.contains("/.day="))
+        .collect();
+    assert!(
+        staging.is_empty(),
+        "the killed run's staging was reclaimed: {staging:?}"
+    );
+    let q = "SELECT count(*) AS n, count(DISTINCT eventid) AS d FROM t";
+    assert_eq!(sql(&killed, q), sql(&reference, q));
+}

@@ -9,7 +9,7 @@ use crate::aws::{Aws, AwsOptions};
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
 use crate::cli::{
-    parse_duration, parse_size, BackfillArgs, ConvertArgs, DailyArgs, RunArgs, UsageError,
+    parse_duration, parse_size, BackfillArgs, ConvertArgs, DailyArgs, Metrics, RunArgs, UsageError,
 };
 use crate::convert::{self, ConvertOptions, RunReport, Status};
 use crate::encode::EncodeOptions;
@@ -111,7 +111,7 @@ pub fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
             parse_day_flag("--to", &args.to)?,
         ),
     };
-    run(&args.run, options(&args.run, from, to)?)
+    run("convert", &args.run, options(&args.run, from, to)?)
 }
 
 /// `trailpack daily`: yesterday (UTC), plus the lookback days, plus today on request.
@@ -122,7 +122,11 @@ pub fn daily(args: &DailyArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| UsageError("--now is too early".into()))?;
     let from = yesterday - time::Duration::days(args.lookback_days as i64);
     let to = if args.include_today { today } else { yesterday };
-    run(&args.run, options(&args.run, Some(from), Some(to))?)
+    run(
+        "daily",
+        &args.run,
+        options(&args.run, Some(from), Some(to))?,
+    )
 }
 
 /// `trailpack backfill`: a range (default the last 90 days), newest first, sharded.
@@ -141,7 +145,7 @@ pub fn backfill(args: &BackfillArgs) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args.run, Some(from), Some(to))?;
     opts.newest_first = true;
     opts.shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    run(&args.run, opts)
+    run("backfill", &args.run, opts)
 }
 
 /// Parse `I/N` with 0 <= I < N.
@@ -162,7 +166,7 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), UsageError> {
     Ok((i, n))
 }
 
-fn run(args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
+fn run(command: &str, args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
     if args.aws.max_concurrent_requests == 0 {
@@ -260,6 +264,9 @@ fn run(args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
         }
         report.catalog = Some(catalog_report);
     }
+    if args.metrics == Metrics::Emf {
+        eprintln!("{}", emf_line(command, &report));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -270,6 +277,40 @@ fn run(args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One CloudWatch Embedded Metric Format record of the run.
+pub fn emf_line(command: &str, r: &RunReport) -> String {
+    let metrics = [
+        ("Records", "Count", r.records.written as f64),
+        ("RecordsRead", "Count", r.records.read as f64),
+        ("BytesIn", "Bytes", r.bytes_in as f64),
+        ("BytesOut", "Bytes", r.bytes_out as f64),
+        ("PartitionsWritten", "Count", r.partitions.written as f64),
+        (
+            "PartitionsUnchanged",
+            "Count",
+            r.partitions.unchanged as f64,
+        ),
+        ("PartitionsFailed", "Count", r.partitions.failed as f64),
+        ("BadFiles", "Count", r.files.bad as f64),
+        ("DurationSeconds", "Seconds", r.seconds),
+    ];
+    let mut doc = serde_json::json!({
+        "_aws": {
+            "Timestamp": OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "trailpack",
+                "Dimensions": [["Command"]],
+                "Metrics": metrics.iter().map(|(n, u, _)| serde_json::json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+            }],
+        },
+        "Command": command,
+    });
+    for (name, _, value) in metrics {
+        doc[name] = serde_json::json!(value);
+    }
+    doc.to_string()
 }
 
 fn mib(b: u64) -> String {

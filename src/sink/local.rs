@@ -88,19 +88,34 @@ impl Sink for LocalSink {
     }
 }
 
+/// Remove staging folders of runs that are gone: killed runs on this machine (their
+/// process id, the first part of the run id, no longer exists), or any run's folder
+/// older than `STALE_STAGING` (e.g. from another machine sharing the folder).
 fn remove_stale_staging(parent: &Path, day: &str) {
     let prefix = format!(".day={day}.trailpack-");
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for e in entries.flatten() {
-        let stale = e.file_name().to_string_lossy().starts_with(&prefix)
-            && e.metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|age| age > STALE_STAGING);
-        if stale {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(run) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let dead_local_run = cfg!(target_os = "linux")
+            && run
+                .split('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| {
+                    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+                });
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age > STALE_STAGING);
+        if dead_local_run || old {
             let _ = fs::remove_dir_all(e.path());
         }
     }
