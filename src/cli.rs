@@ -244,6 +244,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Delete curated partitions whose day is more than N days before today (UTC):
+    /// data, manifest and Glue partition. Never touches the CloudTrail input. With
+    /// --dry-run, lists what would be deleted.
+    #[arg(long, value_name = "N")]
+    pub retain_days: Option<u32>,
+
     /// Print run metrics for CloudWatch: `emf` writes one Embedded Metric Format line
     /// to standard error (records, bytes in/out, partitions written/unchanged/failed,
     /// bad files, duration), which Fargate's log driver turns into metrics.

@@ -117,6 +117,17 @@ pub struct PartitionReport {
     pub bad_files: Vec<BadFile>,
 }
 
+/// Partitions removed by retention.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionReport {
+    /// Partitions with a day before this one are deleted.
+    pub cutoff: String,
+    pub dry_run: bool,
+    pub deleted: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// The result of a whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -135,6 +146,9 @@ pub struct RunReport {
     pub catalog: Option<crate::catalog::CatalogReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog_error: Option<String>,
+    /// What `--retain-days` deleted (or would delete, with `--dry-run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionReport>,
     pub partition_reports: Vec<PartitionReport>,
 }
 
@@ -162,7 +176,9 @@ pub struct FileCounts {
 
 impl RunReport {
     pub fn failed(&self) -> bool {
-        self.partitions.failed > 0 || self.catalog_error.is_some()
+        self.partitions.failed > 0
+            || self.catalog_error.is_some()
+            || self.retention.as_ref().is_some_and(|r| r.error.is_some())
     }
 
     /// Partitions whose data is published (written now or current from before).
@@ -300,6 +316,7 @@ pub fn run(
         seconds: 0.0,
         catalog: None,
         catalog_error: None,
+        retention: None,
         partition_reports: Vec::new(),
     };
     for (_, r) in reports {

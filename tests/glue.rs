@@ -308,3 +308,80 @@ fn glue_needs_an_s3_output() {
         stderr(&o)
     );
 }
+
+#[test]
+fn retention_deletes_s3_data_and_glue_partitions() {
+    let mut t = Tree::new();
+    for d in 1..=4 {
+        let day = format!("2024-03-0{d}");
+        t.file(
+            None,
+            "111122223333",
+            "us-east-1",
+            &day,
+            "1200",
+            &[record(&format!("r{d}"), &format!("{day}T11:00:00Z"), "a")],
+        );
+    }
+    let out = unique("out");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let db = unique("db").replace('-', "_");
+    let output = format!("s3://{out}/r");
+    let input = t.input();
+    let input = input.to_str().unwrap();
+    let (code, r, e) = run(input, &output, &["--glue-database", &db]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["catalog"]["partitions_created"], 4);
+    let o = trailpack_aws(&[
+        "daily",
+        "--input",
+        input,
+        "--output",
+        &output,
+        "--glue-database",
+        &db,
+        "--now",
+        "2024-03-05T02:00:00Z",
+        "--lookback-days",
+        "0",
+        "--retain-days",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        r["retention"]["deleted"],
+        json!([
+            "account=111122223333/region=us-east-1/day=2024-03-01",
+            "account=111122223333/region=us-east-1/day=2024-03-02"
+        ])
+    );
+    let values: Vec<Value> = glue_table(&db, "cloudtrail")["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["values"][2].clone())
+        .collect();
+    assert_eq!(values, vec![json!("2024-03-03"), json!("2024-03-04")]);
+    let keys: Value = serde_json::from_slice(&py_aws(&["s3-keys", &out, "r/"]).stdout).unwrap();
+    let left: Vec<&str> = keys["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        left.iter()
+            .all(|k| k.contains("day=2024-03-03") || k.contains("day=2024-03-04")),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 4);
+}

@@ -606,3 +606,86 @@ fn a_killed_backfill_resumes_to_the_same_dataset() {
     let q = "SELECT count(*) AS n, count(DISTINCT eventid) AS d FROM t";
     assert_eq!(sql(&killed, q), sql(&reference, q));
 }
+
+#[test]
+fn retention_deletes_exactly_the_partitions_past_the_cutoff() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    let (i, o) = (i.to_str().unwrap(), o.to_str().unwrap());
+    let (code, _, e) = run(
+        &[
+            "backfill",
+            "--input",
+            i,
+            "--output",
+            o,
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-05",
+            "--now",
+            "2024-03-06T00:00:00Z",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{e}");
+    let inputs_before = list_files(&t.input());
+    let daily = |extra: &[&str]| {
+        let mut args = vec![
+            "daily",
+            "--input",
+            i,
+            "--output",
+            o,
+            "--now",
+            "2024-03-06T02:00:00Z",
+            "--lookback-days",
+            "0",
+            "--retain-days",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, &[])
+    };
+    // Dry run: says what would go, deletes nothing.
+    let (code, r, _) = daily(&["--dry-run"]);
+    assert_eq!(code, 0);
+    assert_eq!(r["retention"]["cutoff"], "2024-03-04");
+    assert_eq!(r["retention"]["dry_run"], true);
+    assert_eq!(r["retention"]["deleted"].as_array().unwrap().len(), 18);
+    assert_eq!(sql1(&t.output(), "SELECT count(DISTINCT day) FROM t"), 5);
+
+    let (code, r, e) = daily(&[]);
+    assert_eq!(code, 0, "{e}");
+    let deleted: BTreeSet<String> = r["retention"]["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = [A, B, "777788889999"]
+        .iter()
+        .flat_map(|a| ["us-east-1", "eu-west-1"].map(move |r| (a, r)))
+        .flat_map(|(a, r)| (1..=3).map(move |d| format!("account={a}/region={r}/day=2024-03-0{d}")))
+        .collect();
+    assert_eq!(deleted, expected);
+    let days: Vec<Value> = sql(
+        &t.output(),
+        "SELECT DISTINCT CAST(day AS VARCHAR) AS d FROM t ORDER BY 1",
+    )
+    .into_iter()
+    .map(|r| r["d"].clone())
+    .collect();
+    assert_eq!(
+        days,
+        vec![Value::from("2024-03-04"), Value::from("2024-03-05")]
+    );
+    assert!(list_files(&t.output())
+        .iter()
+        .all(|f| !f.contains("day=2024-03-01") && !f.contains("trailpack-deleting")));
+    assert_eq!(
+        list_files(&t.input()),
+        inputs_before,
+        "the raw input is never touched"
+    );
+}

@@ -492,7 +492,68 @@ impl GlueCatalog {
     }
 }
 
+impl GlueCatalog {
+    async fn delete(&self, partitions: &[PartitionKey]) -> Result<(), CatalogError> {
+        for chunk in partitions.chunks(25) {
+            let out = self
+                .client
+                .batch_delete_partition()
+                .database_name(&self.database)
+                .table_name(&self.table)
+                .set_partitions_to_delete(Some(
+                    chunk
+                        .iter()
+                        .map(|k| {
+                            built(
+                                PartitionValueList::builder()
+                                    .set_values(Some(vec![
+                                        k.account.clone(),
+                                        k.region.clone(),
+                                        day_string(k.day),
+                                    ]))
+                                    .build(),
+                            )
+                        })
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| service_err("BatchDeletePartition", &self.target(), &e))?;
+            let real: Vec<String> = out
+                .errors()
+                .iter()
+                .filter_map(|e| e.error_detail())
+                .filter(|d| d.error_code() != Some("EntityNotFoundException"))
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        d.error_code().unwrap_or("?"),
+                        d.error_message().unwrap_or("")
+                    )
+                })
+                .collect();
+            if !real.is_empty() {
+                return Err(CatalogError::Service {
+                    action: "BatchDeletePartition",
+                    target: self.target(),
+                    code: String::new(),
+                    detail: real.join("; "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Catalog for GlueCatalog {
+    fn drop_partitions(&self, partitions: &[PartitionKey]) -> Result<(), CatalogError> {
+        match self.mode {
+            // Projection has no partition entries; the data is gone, so is the partition.
+            Mode::Projection { .. } => Ok(()),
+            Mode::Register => self.rt.block_on(self.delete(partitions)),
+        }
+    }
+
     fn ensure_table(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
         self.rt.block_on(self.ensure(report))
     }

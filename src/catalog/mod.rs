@@ -41,4 +41,6 @@ pub trait Catalog: Send + Sync {
         partitions: &[PartitionKey],
         report: &mut CatalogReport,
     ) -> Result<(), CatalogError>;
+    /// Forget these partitions (retention).
+    fn drop_partitions(&self, partitions: &[PartitionKey]) -> Result<(), CatalogError>;
 }

@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, CatalogError, CatalogReport};
 use crate::cli::{
     parse_duration, parse_size, BackfillArgs, ConvertArgs, DailyArgs, Metrics, RunArgs, UsageError,
 };
-use crate::convert::{self, ConvertOptions, RunReport, Status};
+use crate::convert::{self, ConvertOptions, RetentionReport, RunReport, Status};
 use crate::encode::EncodeOptions;
 use crate::layout::parse_day;
 use crate::location::Location;
@@ -111,7 +111,12 @@ pub fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
             parse_day_flag("--to", &args.to)?,
         ),
     };
-    run("convert", &args.run, options(&args.run, from, to)?)
+    run(
+        "convert",
+        &args.run,
+        options(&args.run, from, to)?,
+        OffsetDateTime::now_utc().date(),
+    )
 }
 
 /// `trailpack daily`: yesterday (UTC), plus the lookback days, plus today on request.
@@ -126,6 +131,7 @@ pub fn daily(args: &DailyArgs) -> anyhow::Result<ExitCode> {
         "daily",
         &args.run,
         options(&args.run, Some(from), Some(to))?,
+        today,
     )
 }
 
@@ -145,7 +151,7 @@ pub fn backfill(args: &BackfillArgs) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args.run, Some(from), Some(to))?;
     opts.newest_first = true;
     opts.shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    run("backfill", &args.run, opts)
+    run("backfill", &args.run, opts, today)
 }
 
 /// Parse `I/N` with 0 <= I < N.
@@ -166,7 +172,12 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), UsageError> {
     Ok((i, n))
 }
 
-fn run(command: &str, args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<ExitCode> {
+fn run(
+    command: &str,
+    args: &RunArgs,
+    opts: ConvertOptions,
+    today: Date,
+) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
     if args.aws.max_concurrent_requests == 0 {
@@ -264,6 +275,15 @@ fn run(command: &str, args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<Ex
         }
         report.catalog = Some(catalog_report);
     }
+    if let Some(n) = args.retain_days {
+        report.retention = Some(retain(
+            sink.as_ref(),
+            catalog.as_ref(),
+            today,
+            n,
+            args.dry_run,
+        ));
+    }
     if args.metrics == Metrics::Emf {
         eprintln!("{}", emf_line(command, &report));
     }
@@ -277,6 +297,54 @@ fn run(command: &str, args: &RunArgs, opts: ConvertOptions) -> anyhow::Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Delete the partitions older than `days` before `today`: data and manifest, then
+/// the catalog entries. Never the input.
+fn retain(
+    sink: &dyn Sink,
+    catalog: Option<&GlueCatalog>,
+    today: Date,
+    days: u32,
+    dry_run: bool,
+) -> RetentionReport {
+    let cutoff = today - time::Duration::days(days as i64);
+    let mut report = RetentionReport {
+        cutoff: crate::layout::day_string(cutoff),
+        dry_run,
+        deleted: Vec::new(),
+        error: None,
+    };
+    let old: Vec<_> = match sink.list_partitions() {
+        Ok(all) => all.into_iter().filter(|k| k.day < cutoff).collect(),
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let mut gone = Vec::new();
+    for k in &old {
+        if dry_run {
+            report.deleted.push(k.rel_path());
+            continue;
+        }
+        match sink.delete_partition(k) {
+            Ok(()) => {
+                report.deleted.push(k.rel_path());
+                gone.push(k.clone());
+            }
+            Err(e) => {
+                report.error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if let (Some(c), false) = (catalog, gone.is_empty()) {
+        if let Err(e) = c.drop_partitions(&gone) {
+            report.error = Some(e.to_string());
+        }
+    }
+    report
 }
 
 /// One CloudWatch Embedded Metric Format record of the run.
@@ -400,6 +468,26 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
     }
     if let Some(e) = &r.catalog_error {
         s.push_str(&format!("  FAILED   catalog: {e}\n"));
+    }
+    if let Some(ret) = &r.retention {
+        let verb = if ret.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        s.push_str(&format!(
+            "  retain   {verb} {} partition(s) before {}{}\n",
+            ret.deleted.len(),
+            ret.cutoff,
+            if ret.deleted.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", ret.deleted.join(", "))
+            }
+        ));
+        if let Some(e) = &ret.error {
+            s.push_str(&format!("  FAILED   retention: {e}\n"));
+        }
     }
     for pr in &r.partition_reports {
         if matches!(pr.status, Status::Failed) {

@@ -62,6 +62,46 @@ impl Sink for LocalSink {
             })
     }
 
+    fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError> {
+        let dirs = |p: &Path| -> Result<Vec<(String, PathBuf)>, SinkError> {
+            let mut out = Vec::new();
+            for e in fs::read_dir(p)
+                .map_err(|e| SinkError::io(p.display(), e))?
+                .flatten()
+            {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() && !name.starts_with('.') {
+                    out.push((name, e.path()));
+                }
+            }
+            Ok(out)
+        };
+        let mut keys = Vec::new();
+        for (a, ap) in dirs(&self.root)? {
+            for (r, rp) in dirs(&ap)? {
+                for (d, _) in dirs(&rp)? {
+                    if let Some(k) = super::parse_partition(&a, &r, &d) {
+                        keys.push(k);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError> {
+        let live = self.live_dir(key);
+        // Out of readers' sight in one rename, then removed.
+        let gone = live.with_file_name(format!(
+            ".day={}.trailpack-deleting-{}",
+            day_string(key.day),
+            std::process::id()
+        ));
+        fs::rename(&live, &gone).map_err(|e| SinkError::io(live.display(), e))?;
+        fs::remove_dir_all(&gone).map_err(|e| SinkError::io(gone.display(), e))
+    }
+
     fn stage(
         &self,
         key: &PartitionKey,

@@ -61,4 +61,17 @@ pub trait Sink: Send + Sync {
         key: &PartitionKey,
         run_id: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError>;
+    /// Every published partition (for retention).
+    fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError>;
+    /// Delete a published partition: data files and manifest.
+    fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError>;
+}
+
+/// Parse `account=…`, `region=…`, `day=…` folder names into a key.
+pub fn parse_partition(account: &str, region: &str, day: &str) -> Option<PartitionKey> {
+    Some(PartitionKey {
+        account: account.strip_prefix("account=")?.to_string(),
+        region: region.strip_prefix("region=")?.to_string(),
+        day: crate::layout::parse_day(day.strip_prefix("day=")?)?,
+    })
 }

@@ -123,6 +123,74 @@ impl Sink for S3Sink {
         }
     }
 
+    fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError> {
+        self.rt
+            .block_on(async {
+                let mut keys = Vec::new();
+                let mut stack = vec![(self.prefix.clone(), 0)];
+                while let Some((prefix, depth)) = stack.pop() {
+                    let mut pages = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(&prefix)
+                        .delimiter("/")
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| {
+                            S3Error::new("ListObjectsV2", &self.bucket, &prefix, &e)
+                        })?;
+                        for cp in page.common_prefixes() {
+                            let Some(p) = cp.prefix() else { continue };
+                            if depth < 2 {
+                                stack.push((p.to_string(), depth + 1));
+                                continue;
+                            }
+                            let parts: Vec<&str> = p[self.prefix.len()..]
+                                .split('/')
+                                .filter(|c| !c.is_empty())
+                                .collect();
+                            if let [a, r, d] = parts[..] {
+                                if let Some(k) = super::parse_partition(a, r, d) {
+                                    keys.push(k);
+                                }
+                            }
+                        }
+                    }
+                }
+                keys.sort();
+                Ok(keys)
+            })
+            .map_err(s3_err)
+    }
+
+    fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError> {
+        let prefix = self.partition_prefix(key);
+        let sink = S3SinkRef {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            rt: self.rt.clone(),
+            encryption: self.encryption.clone(),
+            multipart_threshold: self.multipart_threshold,
+        };
+        self.rt
+            .block_on(async {
+                // Data files first, the manifest last.
+                sink.delete_stale(&prefix, &[]).await?;
+                let manifest = format!("{prefix}{MANIFEST_NAME}");
+                sink.client
+                    .delete_object()
+                    .bucket(&sink.bucket)
+                    .key(&manifest)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| S3Error::new("DeleteObject", &sink.bucket, &manifest, &e))
+            })
+            .map_err(s3_err)
+    }
+
     fn stage(
         &self,
         key: &PartitionKey,
