@@ -97,9 +97,15 @@ pub enum Status {
     /// Only the next day's early files were inputs and none of their records
     /// belonged to this day: nothing to publish.
     Empty,
+    /// Another run holds the partition's lease and is building it: left to it.
+    Busy,
     /// Not published; the previous version is untouched.
     Failed,
 }
+
+/// How long a partition lease lasts; a run that dies holding one blocks that
+/// partition for at most this long (locally, a dead process's lease is taken over).
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionReport {
@@ -159,6 +165,7 @@ pub struct PartitionCounts {
     pub unchanged: usize,
     pub would_build: usize,
     pub empty: usize,
+    pub busy: usize,
     pub failed: usize,
 }
 
@@ -325,6 +332,7 @@ pub fn run(
             Status::Unchanged => report.partitions.unchanged += 1,
             Status::WouldBuild => report.partitions.would_build += 1,
             Status::Empty => report.partitions.empty += 1,
+            Status::Busy => report.partitions.busy += 1,
             Status::Failed => report.partitions.failed += 1,
         }
         if matches!(r.status, Status::Written | Status::Failed) {
@@ -494,6 +502,32 @@ impl Builder<'_> {
             self.progress
                 .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
             return report;
+        }
+        // One builder per partition across runs: take the lease, then look again —
+        // the run that held it may have just published a current version.
+        let _lease = match self.sink.lease(&plan.key, &self.run_id, LEASE_TTL) {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                report.status = Status::Busy;
+                report.bytes_in = 0;
+                self.progress
+                    .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+                return report;
+            }
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return report;
+            }
+        };
+        if let (Ok(Some(m)), false) = (self.sink.read_manifest(&plan.key), self.opts.force) {
+            if m.is_current(plan, &self.settings) {
+                report.status = Status::Unchanged;
+                report.bytes_in = 0;
+                report.records = m.records;
+                self.progress
+                    .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+                return report;
+            }
         }
         let mut staged = match self.sink.stage(&plan.key, &self.run_id) {
             Ok(s) => s,

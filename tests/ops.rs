@@ -689,3 +689,114 @@ fn retention_deletes_exactly_the_partitions_past_the_cutoff() {
         "the raw input is never touched"
     );
 }
+
+#[test]
+fn a_partition_leased_by_a_live_run_is_left_to_it_and_stale_leases_are_taken_over() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    let region_dir = t.output().join(format!("account={A}/region=us-east-1"));
+    std::fs::create_dir_all(&region_dir).unwrap();
+    let lease = region_dir.join(".day=2024-03-05.trailpack-lease");
+    let far = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    // Held by a live process (this test) until far in the future.
+    std::fs::write(
+        &lease,
+        format!(
+            "{{\"run_id\":\"{}-1\",\"expires\":{far}}}",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "convert",
+        "--input",
+        i.to_str().unwrap(),
+        "--output",
+        o.to_str().unwrap(),
+        "--day",
+        "2024-03-05",
+    ];
+    let (code, r, e) = run(&args, &[]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["partitions"]["busy"], 1);
+    assert_eq!(r["partitions"]["written"], 5);
+    assert!(!region_dir.join("day=2024-03-05").exists());
+    assert!(lease.exists(), "someone else's lease is not removed");
+    // Held by a process that is gone: taken over.
+    std::fs::write(
+        &lease,
+        format!("{{\"run_id\":\"{}-1\",\"expires\":{far}}}", u32::MAX - 7),
+    )
+    .unwrap();
+    let (code, r, _) = run(&args, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (
+            r["partitions"]["busy"].clone(),
+            r["partitions"]["written"].clone()
+        ),
+        (Value::from(0), Value::from(1))
+    );
+    assert!(!lease.exists(), "released after the build");
+}
+
+#[test]
+fn two_concurrent_daily_runs_end_with_a_correct_dataset() {
+    let t = backfill_tree();
+    let (i, o) = (t.input(), t.output());
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"))
+            .args([
+                "daily",
+                "--input",
+                i.to_str().unwrap(),
+                "--output",
+                o.to_str().unwrap(),
+                "--now",
+                "2024-03-06T02:00:00Z",
+                "--lookback-days",
+                "4",
+                "--parallel-partitions",
+                "1",
+                "--json",
+            ])
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let ra: Value = serde_json::from_slice(&a.stdout).unwrap();
+    let rb: Value = serde_json::from_slice(&b.stdout).unwrap();
+    for r in [&ra, &rb] {
+        assert_eq!(r["partitions"]["failed"], 0);
+        assert_eq!(r["partitions"]["planned"], 30);
+    }
+    let out = t.output();
+    assert_eq!(sql1(&out, "SELECT count(*) FROM t"), 30);
+    assert_eq!(sql1(&out, "SELECT count(DISTINCT eventid) FROM t"), 30);
+    let files = list_files(&out);
+    assert_eq!(
+        files
+            .iter()
+            .filter(|f| f.ends_with("_trailpack.json"))
+            .count(),
+        30
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.contains("trailpack-lease") && !f.contains("/.day=")),
+        "{files:?}"
+    );
+    // Re-running finds everything current.
+    let (_, r, _) = daily(&t, "2024-03-06T02:00:00Z", &["--lookback-days", "4"]);
+    assert_eq!(r["partitions"]["unchanged"], 30);
+}

@@ -432,3 +432,87 @@ fn access_denied_is_exit_1_naming_bucket_and_action() {
         "{e}"
     );
 }
+
+#[test]
+fn s3_leases_use_conditional_writes() {
+    let mut t = Tree::new();
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-05",
+        "1000",
+        &[record("a", "2024-03-05T09:59:00Z", "a")],
+    );
+    let out = bucket("lease");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    // Another run's lease, valid for an hour.
+    let lease_dir = t
+        .dir
+        .path()
+        .join("lease/c/account=111122223333/region=us-east-1/day=2024-03-05");
+    std::fs::create_dir_all(&lease_dir).unwrap();
+    let far = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    std::fs::write(
+        lease_dir.join("_trailpack.lease"),
+        format!("{{\"run_id\":\"other-1\",\"expires\":{far}}}"),
+    )
+    .unwrap();
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "",
+        t.dir.path().join("lease").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let input = t.input();
+    let output = format!("s3://{out}/c");
+    let args = [
+        "convert",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        &output,
+        "--json",
+    ];
+    let o = trailpack_aws(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["partitions"]["busy"], 1);
+    // Expired: taken over, built, released.
+    std::fs::write(
+        lease_dir.join("_trailpack.lease"),
+        "{\"run_id\":\"other-1\",\"expires\":1}",
+    )
+    .unwrap();
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "",
+        t.dir.path().join("lease").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let o = trailpack_aws(&args);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["partitions"]["written"], 1, "{}", stderr(&o));
+    let keys: Value = serde_json::from_slice(&py_aws(&["s3-keys", &out, "c/"]).stdout).unwrap();
+    let names: Vec<&str> = keys["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.iter().any(|k| k.ends_with("_trailpack.lease")),
+        "{names:?}"
+    );
+}

@@ -391,13 +391,14 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
     let mut s = String::new();
     let verb = if r.dry_run { "planned" } else { "converted" };
     s.push_str(&format!(
-        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}\n",
+        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}{}\n",
         p.planned,
         r.seconds,
         p.written,
         p.unchanged,
         p.empty,
         p.failed,
+        if p.busy > 0 { format!(", {} left to another run building them", p.busy) } else { String::new() },
         if r.dry_run {
             format!(
                 ", {} would be built (dry run: nothing written)",

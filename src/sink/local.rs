@@ -13,7 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{PartOutput, Sink, SinkError, StagedPartition};
+use super::{Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
 use crate::layout::day_string;
 use crate::manifest::{Manifest, MANIFEST_NAME};
 use crate::partition::PartitionKey;
@@ -102,6 +102,51 @@ impl Sink for LocalSink {
         fs::remove_dir_all(&gone).map_err(|e| SinkError::io(gone.display(), e))
     }
 
+    fn lease(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<Box<dyn Lease>>, SinkError> {
+        let live = self.live_dir(key);
+        let parent = live
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        fs::create_dir_all(&parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        let path = parent.join(format!(".day={}.trailpack-lease", day_string(key.day)));
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let info =
+                        serde_json::to_string(&LeaseInfo::new(run_id, ttl)).unwrap_or_default();
+                    f.write_all(info.as_bytes())
+                        .map_err(|e| SinkError::io(path.display(), e))?;
+                    return Ok(Some(Box::new(LocalLease { path })));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder: Option<LeaseInfo> = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str(&t).ok());
+                    let dead = holder.as_ref().is_none_or(|h| {
+                        h.expired() || (cfg!(target_os = "linux") && !run_alive(&h.run_id))
+                    });
+                    if !dead {
+                        return Ok(None);
+                    }
+                    // Expired or abandoned: take it over.
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => return Err(SinkError::io(path.display(), e)),
+            }
+        }
+        Ok(None)
+    }
+
     fn stage(
         &self,
         key: &PartitionKey,
@@ -125,6 +170,27 @@ impl Sink for LocalSink {
             live,
             parent,
         }))
+    }
+}
+
+/// Whether the run `run_id` (`<pid>-<nanos>`) is a live process on this machine.
+fn run_alive(run_id: &str) -> bool {
+    run_id
+        .split('-')
+        .next()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_none_or(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
+}
+
+struct LocalLease {
+    path: PathBuf,
+}
+
+impl Lease for LocalLease {}
+
+impl Drop for LocalLease {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }
 

@@ -39,6 +39,29 @@ pub trait PartOutput: Write + Send {
     fn finish(self: Box<Self>) -> Result<u64, SinkError>;
 }
 
+/// A held partition lease; released when dropped.
+pub trait Lease: Send {}
+
+/// The content of a lease: who holds it until when (Unix seconds).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct LeaseInfo {
+    pub run_id: String,
+    pub expires: i64,
+}
+
+impl LeaseInfo {
+    pub fn new(run_id: &str, ttl: std::time::Duration) -> LeaseInfo {
+        LeaseInfo {
+            run_id: run_id.to_string(),
+            expires: time::OffsetDateTime::now_utc().unix_timestamp() + ttl.as_secs() as i64,
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        self.expires < time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+}
+
 /// A partition being built, invisible to readers until `commit`.
 pub trait StagedPartition: Send {
     /// Create a data file of the partition.
@@ -61,6 +84,14 @@ pub trait Sink: Send + Sync {
         key: &PartitionKey,
         run_id: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError>;
+    /// Take the partition's lease for `ttl`, so two runs never build the same
+    /// partition at once. `None`: another live run holds it.
+    fn lease(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Box<dyn Lease>>, SinkError>;
     /// Every published partition (for retention).
     fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError>;
     /// Delete a published partition: data files and manifest.

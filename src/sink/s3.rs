@@ -15,10 +15,11 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
-use super::{PartOutput, Sink, SinkError, StagedPartition};
+use super::{Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
 use crate::aws::Aws;
 use crate::manifest::{Manifest, MANIFEST_NAME};
 use crate::partition::PartitionKey;
@@ -189,6 +190,74 @@ impl Sink for S3Sink {
                     .map_err(|e| S3Error::new("DeleteObject", &sink.bucket, &manifest, &e))
             })
             .map_err(s3_err)
+    }
+
+    fn lease(
+        &self,
+        key: &PartitionKey,
+        run_id: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Box<dyn Lease>>, SinkError> {
+        let object = format!("{}_trailpack.lease", self.partition_prefix(key));
+        let body = serde_json::to_vec(&LeaseInfo::new(run_id, ttl)).unwrap_or_default();
+        let result: Result<Option<Box<dyn Lease>>, S3Error> = self.rt.block_on(async {
+            for _ in 0..2 {
+                // Created only if absent: S3's conditional write is the lock.
+                let put = self
+                    .client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&object)
+                    .if_none_match("*")
+                    .body(ByteStream::from(body.clone()))
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => {
+                        return Ok(Some(Box::new(S3Lease {
+                            client: self.client.clone(),
+                            bucket: self.bucket.clone(),
+                            key: object.clone(),
+                            rt: self.rt.clone(),
+                        }) as Box<dyn Lease>))
+                    }
+                    Err(e)
+                        if e.code() == Some("PreconditionFailed")
+                            || e.code() == Some("ConditionalRequestConflict") =>
+                    {
+                        let holder: Option<LeaseInfo> = match self
+                            .client
+                            .get_object()
+                            .bucket(&self.bucket)
+                            .key(&object)
+                            .send()
+                            .await
+                        {
+                            Ok(out) => out
+                                .body
+                                .collect()
+                                .await
+                                .ok()
+                                .and_then(|b| serde_json::from_slice(&b.to_vec()).ok()),
+                            Err(_) => None,
+                        };
+                        if holder.as_ref().is_some_and(|h| !h.expired()) {
+                            return Ok(None);
+                        }
+                        let _ = self
+                            .client
+                            .delete_object()
+                            .bucket(&self.bucket)
+                            .key(&object)
+                            .send()
+                            .await;
+                    }
+                    Err(e) => return Err(S3Error::new("PutObject", &self.bucket, &object, &e)),
+                }
+            }
+            Ok(None)
+        });
+        result.map_err(s3_err)
     }
 
     fn stage(
@@ -436,6 +505,27 @@ impl StagedPartition for S3Staged {
     }
 
     fn abort(self: Box<Self>) {}
+}
+
+struct S3Lease {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    rt: Arc<tokio::runtime::Runtime>,
+}
+
+impl Lease for S3Lease {}
+
+impl Drop for S3Lease {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .send(),
+        );
+    }
 }
 
 impl Drop for S3Staged {
