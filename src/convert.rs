@@ -477,6 +477,9 @@ impl Builder<'_> {
             bad_files: Vec::new(),
         };
         let files: u64 = plan.inputs.len() as u64;
+        if !self.opts.dry_run {
+            self.sink.clean_up(&plan.key);
+        }
         let previous = self.sink.read_manifest(&plan.key);
         let had_previous = matches!(previous, Ok(Some(_)));
         match previous {

@@ -224,6 +224,8 @@ fn run(
         }
         (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
     };
+    sink.check()
+        .map_err(|e| UsageError(format!("--output is not reachable: {e}")))?;
     let catalog: Option<GlueCatalog> = match (&args.glue.glue_database, &output, &aws) {
         (None, _, _) => None,
         (Some(db), Location::S3 { .. }, Some(aws)) => {

@@ -147,6 +147,21 @@ impl Sink for LocalSink {
         Ok(None)
     }
 
+    fn clean_up(&self, key: &PartitionKey) {
+        let live = self.live_dir(key);
+        let Some(parent) = live.parent() else { return };
+        let day = day_string(key.day);
+        remove_stale_staging(parent, &day);
+        let lease = parent.join(format!(".day={day}.trailpack-lease"));
+        let dead = fs::read_to_string(&lease)
+            .ok()
+            .and_then(|t| serde_json::from_str::<LeaseInfo>(&t).ok())
+            .is_some_and(|h| h.expired() || (cfg!(target_os = "linux") && !run_alive(&h.run_id)));
+        if dead {
+            let _ = fs::remove_file(&lease);
+        }
+    }
+
     fn stage(
         &self,
         key: &PartitionKey,

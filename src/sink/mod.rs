@@ -92,6 +92,12 @@ pub trait Sink: Send + Sync {
         run_id: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<Box<dyn Lease>>, SinkError>;
+    /// Remove what dead runs left next to a partition (staging, leases).
+    fn clean_up(&self, _key: &PartitionKey) {}
+    /// Check up front that the output can be reached (before any work).
+    fn check(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Every published partition (for retention).
     fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError>;
     /// Delete a published partition: data files and manifest.

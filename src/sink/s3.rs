@@ -260,6 +260,13 @@ impl Sink for S3Sink {
         result.map_err(s3_err)
     }
 
+    fn check(&self) -> Result<(), SinkError> {
+        self.rt
+            .block_on(self.client.head_bucket().bucket(&self.bucket).send())
+            .map(|_| ())
+            .map_err(|e| s3_err(S3Error::new("HeadBucket", &self.bucket, "", &e)))
+    }
+
     fn stage(
         &self,
         key: &PartitionKey,
