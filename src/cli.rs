@@ -343,7 +343,7 @@ pub struct SchemaArgs {
     #[arg(long, default_value = "default")]
     pub database: String,
 
-    /// Table name for athena-ddl and athena-compat-view (the view is <table>_compat).
+    /// Table name for athena-ddl and athena-compat-view (the view is `<table>_compat`).
     #[arg(long, default_value = "cloudtrail")]
     pub table: String,
 }

@@ -4,11 +4,14 @@
 //! - [`schema`]: the column schema (`schema/cloudtrail.toml`) and its derived forms.
 //! - [`layout`]: CloudTrail's delivery layout (paths, file names, days).
 //! - [`decode`]: pure decoding of one file into an Arrow batch (no IO).
-//! - [`source`]: where input files come from (local folders).
+//! - [`location`], [`aws`], [`s3`]: folders or S3 prefixes; AWS configuration and the
+//!   IO runtime; the S3 client and its errors.
+//! - [`source`]: where input files come from (local folders, S3).
 //! - [`partition`]: partitions and the day rule.
 //! - [`manifest`]: the per-partition manifest that makes re-runs idempotent.
 //! - [`encode`]: sorted row groups and parallel Parquet encoding.
-//! - [`sink`]: staging and atomic publication of partitions.
+//! - [`sink`]: leases, staging and atomic publication of partitions (local, S3).
+//! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`cli`], [`commands`]: the command line.
