@@ -477,6 +477,16 @@ impl Builder<'_> {
             bad_files: Vec::new(),
         };
         let files: u64 = plan.inputs.len() as u64;
+        // Not built this time: counted as done for the progress bar.
+        let skip = |report: &mut PartitionReport, status: Status, records: Option<RecordCounts>| {
+            report.status = status;
+            report.bytes_in = 0;
+            if let Some(r) = records {
+                report.records = r;
+            }
+            self.progress
+                .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+        };
         if !self.opts.dry_run {
             self.sink.clean_up(&plan.key);
         }
@@ -484,11 +494,7 @@ impl Builder<'_> {
         let had_previous = matches!(previous, Ok(Some(_)));
         match previous {
             Ok(Some(m)) if !self.opts.force && m.is_current(plan, &self.settings) => {
-                report.status = Status::Unchanged;
-                report.bytes_in = 0;
-                report.records = m.records;
-                self.progress
-                    .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+                skip(&mut report, Status::Unchanged, Some(m.records));
                 return report;
             }
             Ok(_) => {}
@@ -511,10 +517,7 @@ impl Builder<'_> {
         let _lease = match self.sink.lease(&plan.key, &self.run_id, LEASE_TTL) {
             Ok(Some(lease)) => lease,
             Ok(None) => {
-                report.status = Status::Busy;
-                report.bytes_in = 0;
-                self.progress
-                    .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+                skip(&mut report, Status::Busy, None);
                 return report;
             }
             Err(e) => {
@@ -524,11 +527,7 @@ impl Builder<'_> {
         };
         if let (Ok(Some(m)), false) = (self.sink.read_manifest(&plan.key), self.opts.force) {
             if m.is_current(plan, &self.settings) {
-                report.status = Status::Unchanged;
-                report.bytes_in = 0;
-                report.records = m.records;
-                self.progress
-                    .skip(files, plan.inputs.iter().map(|i| i.file.size).sum());
+                skip(&mut report, Status::Unchanged, Some(m.records));
                 return report;
             }
         }

@@ -9,11 +9,11 @@
 //! renamed in: then, for a moment, the partition is absent but never mixed.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
+use super::{FilePart, Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
 use crate::layout::day_string;
 use crate::manifest::{Manifest, MANIFEST_NAME};
 use crate::partition::PartitionKey;
@@ -248,45 +248,10 @@ struct LocalStaged {
     parent: PathBuf,
 }
 
-struct LocalPart {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-impl Write for LocalPart {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.out.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-impl PartOutput for LocalPart {
-    fn finish(self: Box<Self>) -> Result<u64, SinkError> {
-        let path = self.path;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| SinkError::io(path.display(), e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| SinkError::io(path.display(), e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| SinkError::io(path.display(), e))?
-            .len();
-        Ok(len)
-    }
-}
-
 impl StagedPartition for LocalStaged {
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
-        let path = self.staging.join(name);
-        let file = File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
-        Ok(Box::new(LocalPart {
-            path,
-            out: BufWriter::with_capacity(1 << 20, file),
-        }))
+        // Published in place by a rename: made durable before that.
+        Ok(Box::new(FilePart::create(self.staging.join(name), true)?))
     }
 
     fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {

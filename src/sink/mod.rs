@@ -62,6 +62,52 @@ impl LeaseInfo {
     }
 }
 
+/// A data file written to a local path through a buffer; `durable` makes `finish`
+/// fsync it (for files that are published in place).
+pub struct FilePart {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    durable: bool,
+}
+
+impl FilePart {
+    pub fn create(path: std::path::PathBuf, durable: bool) -> Result<FilePart, SinkError> {
+        let file = std::fs::File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
+        Ok(FilePart {
+            path,
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            durable,
+        })
+    }
+}
+
+impl Write for FilePart {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl PartOutput for FilePart {
+    fn finish(self: Box<Self>) -> Result<u64, SinkError> {
+        let path = self.path;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| SinkError::io(path.display(), e.into_error()))?;
+        if self.durable {
+            file.sync_all()
+                .map_err(|e| SinkError::io(path.display(), e))?;
+        }
+        Ok(file
+            .metadata()
+            .map_err(|e| SinkError::io(path.display(), e))?
+            .len())
+    }
+}
+
 /// A partition being built, invisible to readers until `commit`.
 pub trait StagedPartition: Send {
     /// Create a data file of the partition.

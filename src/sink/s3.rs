@@ -11,7 +11,7 @@
 //! parts side by side. Server-side encryption: SSE-S3 by default, SSE-KMS with a key.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
-use super::{Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
+use super::{FilePart, Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
 use crate::aws::Aws;
 use crate::manifest::{Manifest, MANIFEST_NAME};
 use crate::partition::PartitionKey;
@@ -308,35 +308,6 @@ struct S3Staged {
     parts: Vec<String>,
 }
 
-struct TempPart {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-impl Write for TempPart {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.out.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-impl PartOutput for TempPart {
-    fn finish(self: Box<Self>) -> Result<u64, SinkError> {
-        let path = self.path;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| SinkError::io(path.display(), e.into_error()))?;
-        let len = file
-            .metadata()
-            .map_err(|e| SinkError::io(path.display(), e))?
-            .len();
-        Ok(len)
-    }
-}
-
 impl S3SinkRef {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
         let mut req = self
@@ -485,13 +456,9 @@ impl S3SinkRef {
 
 impl StagedPartition for S3Staged {
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
-        let path = self.dir.join(name);
-        let file = File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
         self.parts.push(name.to_string());
-        Ok(Box::new(TempPart {
-            path,
-            out: BufWriter::with_capacity(1 << 20, file),
-        }))
+        // A temporary copy, uploaded at commit: no need to fsync.
+        Ok(Box::new(FilePart::create(self.dir.join(name), false)?))
     }
 
     fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
