@@ -75,6 +75,19 @@ fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
     }
 }
 
+/// A partition's values in key order: account, region, day.
+fn partition_values(k: &PartitionKey) -> Vec<String> {
+    vec![k.account.clone(), k.region.clone(), day_string(k.day)]
+}
+
+fn value_list(k: &PartitionKey) -> PartitionValueList {
+    built(
+        PartitionValueList::builder()
+            .set_values(Some(partition_values(k)))
+            .build(),
+    )
+}
+
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     // Builders fail only when a required field is missing; every call below sets them.
     r.unwrap_or_else(|e| panic!("Glue request builder: {e}"))
@@ -256,8 +269,6 @@ impl GlueCatalog {
     ) -> Result<(), CatalogError> {
         let c = &self.client;
         let columns = self.columns();
-        let values =
-            |k: &PartitionKey| vec![k.account.clone(), k.region.clone(), day_string(k.day)];
         // What exists, in chunks of 1,000 (BatchGetPartition's limit).
         let mut existing: HashMap<Vec<String>, (Option<String>, Vec<Column>)> = HashMap::new();
         for chunk in partitions.chunks(1000) {
@@ -265,18 +276,7 @@ impl GlueCatalog {
                 .batch_get_partition()
                 .database_name(&self.database)
                 .table_name(&self.table)
-                .set_partitions_to_get(Some(
-                    chunk
-                        .iter()
-                        .map(|k| {
-                            built(
-                                PartitionValueList::builder()
-                                    .set_values(Some(values(k)))
-                                    .build(),
-                            )
-                        })
-                        .collect(),
-                ))
+                .set_partitions_to_get(Some(chunk.iter().map(value_list).collect()))
                 .send()
                 .await
                 .map_err(|e| service_err("BatchGetPartition", &self.target(), &e))?;
@@ -293,14 +293,14 @@ impl GlueCatalog {
         }
         let input = |k: &PartitionKey| {
             PartitionInput::builder()
-                .set_values(Some(values(k)))
+                .set_values(Some(partition_values(k)))
                 .storage_descriptor(self.storage(&self.partition_location(k), columns.clone()))
                 .build()
         };
         let mut to_create = Vec::new();
         let mut to_update = Vec::new();
         for k in partitions {
-            match existing.get(&values(k)) {
+            match existing.get(&partition_values(k)) {
                 None => to_create.push(k),
                 Some((loc, cols))
                     if loc.as_deref() != Some(self.partition_location(k).as_str())
@@ -328,7 +328,7 @@ impl GlueCatalog {
                 for k in &pending {
                     let err = errors
                         .iter()
-                        .find(|e| e.partition_values() == values(k).as_slice());
+                        .find(|e| e.partition_values() == partition_values(k).as_slice());
                     match err.and_then(|e| e.error_detail()) {
                         None => report.partitions_created += 1,
                         Some(d) if d.error_code() == Some("AlreadyExistsException") => {
@@ -368,7 +368,7 @@ impl GlueCatalog {
                 .map(|k| {
                     built(
                         BatchUpdatePartitionRequestEntry::builder()
-                            .set_partition_value_list(Some(values(k)))
+                            .set_partition_value_list(Some(partition_values(k)))
                             .partition_input(input(k))
                             .build(),
                     )
@@ -500,22 +500,7 @@ impl GlueCatalog {
                 .batch_delete_partition()
                 .database_name(&self.database)
                 .table_name(&self.table)
-                .set_partitions_to_delete(Some(
-                    chunk
-                        .iter()
-                        .map(|k| {
-                            built(
-                                PartitionValueList::builder()
-                                    .set_values(Some(vec![
-                                        k.account.clone(),
-                                        k.region.clone(),
-                                        day_string(k.day),
-                                    ]))
-                                    .build(),
-                            )
-                        })
-                        .collect(),
-                ))
+                .set_partitions_to_delete(Some(chunk.iter().map(value_list).collect()))
                 .send()
                 .await
                 .map_err(|e| service_err("BatchDeletePartition", &self.target(), &e))?;

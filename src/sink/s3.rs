@@ -39,6 +39,16 @@ pub enum Encryption {
     Kms(String),
 }
 
+impl Encryption {
+    /// The `x-amz-server-side-encryption` value and KMS key id for a write.
+    fn headers(&self) -> (ServerSideEncryption, Option<String>) {
+        match self {
+            Encryption::S3 => (ServerSideEncryption::Aes256, None),
+            Encryption::Kms(k) => (ServerSideEncryption::AwsKms, Some(k.clone())),
+        }
+    }
+}
+
 pub struct S3Sink {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -76,6 +86,17 @@ impl S3Sink {
 
     fn partition_prefix(&self, key: &PartitionKey) -> String {
         format!("{}{}/", self.prefix, key.rel_path())
+    }
+
+    /// The upload side of this sink, handed to staged partitions.
+    fn io(&self) -> S3SinkRef {
+        S3SinkRef {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            rt: self.rt.clone(),
+            encryption: self.encryption.clone(),
+            multipart_threshold: self.multipart_threshold,
+        }
     }
 
     /// The bucket, prefix and client this sink writes with (for the catalog).
@@ -168,13 +189,7 @@ impl Sink for S3Sink {
 
     fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError> {
         let prefix = self.partition_prefix(key);
-        let sink = S3SinkRef {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            rt: self.rt.clone(),
-            encryption: self.encryption.clone(),
-            multipart_threshold: self.multipart_threshold,
-        };
+        let sink = self.io();
         self.rt
             .block_on(async {
                 // Data files first, the manifest last.
@@ -278,13 +293,7 @@ impl Sink for S3Sink {
             .join(key.rel_path());
         fs::create_dir_all(&dir).map_err(|e| SinkError::io(dir.display(), e))?;
         Ok(Box::new(S3Staged {
-            sink: S3SinkRef {
-                client: self.client.clone(),
-                bucket: self.bucket.clone(),
-                rt: self.rt.clone(),
-                encryption: self.encryption.clone(),
-                multipart_threshold: self.multipart_threshold,
-            },
+            sink: self.io(),
             dir,
             prefix: self.partition_prefix(key),
             parts: Vec::new(),
@@ -316,12 +325,8 @@ impl S3SinkRef {
             .bucket(&self.bucket)
             .key(key)
             .body(ByteStream::from(body));
-        req = match &self.encryption {
-            Encryption::S3 => req.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms(k) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k),
-        };
+        let (sse, kms_key) = self.encryption.headers();
+        req = req.server_side_encryption(sse).set_ssekms_key_id(kms_key);
         req.send()
             .await
             .map(|_| ())
@@ -342,12 +347,8 @@ impl S3SinkRef {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key);
-        req = match &self.encryption {
-            Encryption::S3 => req.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms(k) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k),
-        };
+        let (sse, kms_key) = self.encryption.headers();
+        req = req.server_side_encryption(sse).set_ssekms_key_id(kms_key);
         let created = req
             .send()
             .await
