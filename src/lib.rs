@@ -14,6 +14,7 @@
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
+//! - [`permissions`]: the S3, Glue and KMS permissions a run needs (one list).
 //! - [`cli`], [`commands`]: the command line.
 
 pub mod aws;
@@ -27,6 +28,7 @@ pub mod layout;
 pub mod location;
 pub mod manifest;
 pub mod partition;
+pub mod permissions;
 pub mod progress;
 pub mod queries;
 pub mod s3;

@@ -12,5 +12,9 @@ fn main() -> ExitCode {
     // ~5% of CPU time. A batch process peaks and exits, so keep freed memory mapped.
     // SAFETY: sets a process-wide allocator option before any worker thread starts.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Like other Unix filters, end quietly when the reader of standard output goes
+    // away (`trailpack schema | head`) instead of panicking on EPIPE.
+    // SAFETY: restores the default disposition of one signal, before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     trailpack::cli::main()
 }

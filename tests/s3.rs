@@ -270,7 +270,7 @@ fn missing_buckets_fail_with_a_clear_message() {
     let e = stderr(&o);
     assert!(
         e.contains("--output is not reachable")
-            && e.contains("HeadBucket")
+            && e.contains("ListObjectsV2")
             && e.contains("tp-no-such-bucket-out"),
         "{e}"
     );

@@ -2,5 +2,6 @@
 //! the result.
 
 pub mod convert;
+pub mod iam_policy;
 pub mod queries;
 pub mod schema;

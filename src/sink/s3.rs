@@ -275,11 +275,28 @@ impl Sink for S3Sink {
         result.map_err(s3_err)
     }
 
+    /// One ListObjectsV2 of the output prefix: the call (and the permission, which
+    /// may be scoped to the prefix) every run needs, unlike HeadBucket, which a
+    /// prefix-conditioned `s3:ListBucket` grant does not allow.
     fn check(&self) -> Result<(), SinkError> {
         self.rt
-            .block_on(self.client.head_bucket().bucket(&self.bucket).send())
+            .block_on(
+                self.client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(&self.prefix)
+                    .max_keys(1)
+                    .send(),
+            )
             .map(|_| ())
-            .map_err(|e| s3_err(S3Error::new("HeadBucket", &self.bucket, "", &e)))
+            .map_err(|e| {
+                s3_err(S3Error::new(
+                    "ListObjectsV2",
+                    &self.bucket,
+                    &self.prefix,
+                    &e,
+                ))
+            })
     }
 
     fn stage(
@@ -493,13 +510,19 @@ impl Lease for S3Lease {}
 
 impl Drop for S3Lease {
     fn drop(&mut self) {
-        let _ = self.rt.block_on(
+        let released = self.rt.block_on(
             self.client
                 .delete_object()
                 .bucket(&self.bucket)
                 .key(&self.key)
                 .send(),
         );
+        if let Err(e) = released {
+            let e = S3Error::new("DeleteObject", &self.bucket, &self.key, &e);
+            tracing::warn!(
+                "lease not released: {e}; other runs treat the partition as busy until it expires"
+            );
+        }
     }
 }
 

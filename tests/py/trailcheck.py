@@ -25,6 +25,11 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       The Glue table and its partitions, as JSON.
   trailcheck.py glue-create-table ENDPOINT DB TABLE COLUMNS_JSON
       Create a Parquet table with these [name, type] columns (to test evolution).
+  trailcheck.py iam-user ENDPOINT NAME POLICY_JSON
+      Create an IAM user whose only permissions are POLICY_JSON; prints its access key.
+  trailcheck.py enforce-iam ENDPOINT on|off
+      Make the S3/Glue server (moto) check every request against the caller's IAM
+      policies, or stop checking.
   trailcheck.py meta FILE.parquet
       Print Parquet metadata facts as JSON (codec, statistics, page index, ...).
 """
@@ -373,6 +378,30 @@ def glue_create_table(endpoint, db, table, columns):
     return 0
 
 
+def iam_user(endpoint, name, policy):
+    """An IAM user holding exactly `policy` (inline); prints its access key."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=endpoint)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="trailpack", PolicyDocument=policy)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+    return 0
+
+
+def enforce_iam(endpoint, on):
+    """Make the server check every request against the caller's IAM policies (or stop)."""
+    import urllib.request
+
+    count = b"0" if on == "on" else b"inf"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count,
+                                                  method="POST",
+                                                  headers={"Content-Type": "text/plain"})).read()
+    print(f"iam enforcement {on}")
+    return 0
+
+
 def meta(path):
     import pyarrow.parquet as pq
 
@@ -421,6 +450,10 @@ def main(argv):
         return glue_table(*argv[1:])
     if len(argv) == 5 and argv[0] == "glue-create-table":
         return glue_create_table(*argv[1:])
+    if len(argv) == 4 and argv[0] == "iam-user":
+        return iam_user(*argv[1:])
+    if len(argv) == 3 and argv[0] == "enforce-iam":
+        return enforce_iam(*argv[1:])
     if len(argv) == 2 and argv[0] == "meta":
         return meta(argv[1])
     print(__doc__)
