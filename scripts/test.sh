@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (a Python venv
-# with pyarrow and DuckDB, the independent readers of our output), then runs
-# formatting and lint checks, unit tests and end-to-end tests of the real binary.
+# with pyarrow and DuckDB, the independent readers of our output; a second one with
+# the deploy/ linters), then runs formatting and lint checks, the deploy checks, unit
+# tests and end-to-end tests of the real binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,16 @@ cargo clippy --locked --all-targets -- -D warnings
 step "benchmark smoke run (tiny day; the full comparison is benches/compare.sh)"
 cargo build --release --locked --bins
 "$TRAILPACK_PYTHON" benches/compare.py --smoke
+
+step "deploy/: hadolint, cfn-lint, checkov; template and image context checked against the binary"
+if ! .venv-deploy/bin/python -c 'import cfnlint, checkov' 2>/dev/null || [ ! -x .venv-deploy/bin/hadolint ]; then
+  python3 -m venv .venv-deploy
+  .venv-deploy/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements.txt
+fi
+.venv-deploy/bin/hadolint deploy/Dockerfile
+.venv-deploy/bin/cfn-lint deploy/cloudformation.yaml
+.venv-deploy/bin/checkov --directory deploy --quiet --compact --skip-download
+.venv-deploy/bin/python tests/py/deploy_check.py target/release/trailpack .venv/bin/moto_server
 
 step "criterion benches, run once each as tests"
 cargo test --locked --bench hot

@@ -288,7 +288,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub skip_bad_files: bool,
 
-    /// Print the summary as JSON on standard output.
+    /// Print the summary as JSON on standard output (indented on a terminal, one line
+    /// otherwise, e.g. for a log collector).
     #[arg(long)]
     pub json: bool,
 

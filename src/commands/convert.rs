@@ -290,7 +290,12 @@ fn run(
         eprintln!("{}", emf_line(command, &report));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let text = if std::io::stdout().is_terminal() {
+            serde_json::to_string_pretty(&report)?
+        } else {
+            serde_json::to_string(&report)?
+        };
+        println!("{text}");
     } else {
         print!("{}", human_summary(&report, &output));
     }

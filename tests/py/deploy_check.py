@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Checks of deploy/cloudformation.yaml against the trailpack binary.
+
+  deploy_check.py TRAILPACK_BINARY MOTO_SERVER
+
+For several parameter sets (KMS keys or not, partition projection or not, prefixes or
+the bucket root), the template's intrinsic functions are resolved the way
+CloudFormation would, and:
+
+1. the task role's policy must equal, statement for statement, what
+   `trailpack iam-policy` prints for the same buckets, prefixes, table and keys (the
+   binary's list of the S3/Glue calls it makes): nothing missing, nothing extra;
+2. every TRAILPACK_* variable of the task definition must be an option of the
+   command it runs;
+3. the task's command with its environment, and each backfill shard's command as
+   the state machine builds it, must run: against an S3/Glue server (moto) holding
+   the sample logs, they convert them and register the partitions;
+4. the state machine's definition must be valid JSON after substitution, running
+   `trailpack backfill --shard i/N` for every i in 0..N-1.
+
+And the image's build context (deploy/Dockerfile's COPY lines, filtered by
+.dockerignore) must hold everything the binary compiles from: it is copied to an
+empty folder and checked with `cargo check --locked --offline --bin trailpack`.
+
+Prints what it checked; exits 1 with the differences on failure.
+"""
+import fnmatch
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATE = os.path.join(ROOT, "deploy", "cloudformation.yaml")
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "tp"}
+NO_VALUE = object()
+
+
+class Resolver:
+    """Resolves Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not, Fn::Join, Fn::GetAtt."""
+
+    def __init__(self, template, params):
+        self.t = template
+        self.params = {}
+        for name, p in template["Parameters"].items():
+            v = params.get(name, p.get("Default"))
+            if v is None:
+                raise SystemExit(f"parameter {name} has no default and no test value")
+            self.params[name] = v if isinstance(v, list) else str(v)
+        self.conditions = {}
+
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = self.value(self.t["Conditions"][name])
+        return self.conditions[name]
+
+    def ref(self, name):
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        return f"<{name}>"  # a resource: its id stands for its physical id
+
+    def sub(self, text, extra=None):
+        def repl(m):
+            key = m.group(1)
+            if extra and key in extra:
+                return str(extra[key])
+            if "." in key:
+                return f"<{key}>"
+            v = self.ref(key)
+            return ",".join(v) if isinstance(v, list) else str(v)
+
+        return re.sub(r"\$\{([^}!]+)\}", repl, text)
+
+    def value(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (k, v), = node.items()
+            if k == "Ref":
+                return self.ref(v)
+            if k == "Fn::Sub":
+                if isinstance(v, list):
+                    return self.sub(v[0], {n: self.value(x) for n, x in v[1].items()})
+                return self.sub(v)
+            if k == "Fn::If":
+                return self.value(v[1] if self.condition(v[0]) else v[2])
+            if k == "Fn::Equals":
+                a, b = (self.value(x) for x in v)
+                return str(a) == str(b)
+            if k == "Fn::Not":
+                return not self.value(v[0])
+            if k == "Fn::Join":
+                return v[0].join(str(x) for x in self.value(v[1]))
+            if k == "Fn::GetAtt":
+                name = v if isinstance(v, str) else ".".join(v)
+                return f"<{name}>"
+            if k == "Condition":
+                return self.condition(v)
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                r = self.value(v)
+                if r is not NO_VALUE:
+                    out[k] = r
+            return out
+        if isinstance(node, list):
+            return [r for r in (self.value(x) for x in node) if r is not NO_VALUE]
+        return node
+
+
+def as_list(v):
+    return sorted(v) if isinstance(v, list) else [v]
+
+
+def normal(statements):
+    """Statements as comparable values, keyed by Sid."""
+    out = {}
+    for st in statements:
+        out[st["Sid"]] = {
+            "Effect": st["Effect"],
+            "Action": as_list(st["Action"]),
+            "Resource": as_list(st["Resource"]),
+            "Condition": st.get("Condition"),
+        }
+    return out
+
+
+def run(cmd, env=None, check=True):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if check and p.returncode != 0:
+        raise SystemExit(f"FAILED ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def expected_policy(binary, r):
+    p = r.params
+    cmd = [binary, "iam-policy",
+           "--input", f"s3://{p['SourceBucket']}/{p['SourcePrefix']}",
+           "--output", f"s3://{p['CuratedBucket']}/{p['CuratedPrefix']}",
+           "--glue-database", p["GlueDatabase"], "--glue-table", p["GlueTable"],
+           "--aws-region", PSEUDO["AWS::Region"], "--account-id", PSEUDO["AWS::AccountId"],
+           "--aws-partition", PSEUDO["AWS::Partition"]]
+    if p["PartitionProjection"] == "true":
+        cmd.append("--glue-projection")
+    if p["TrailKmsKeyArn"]:
+        cmd += ["--trail-kms-key", p["TrailKmsKeyArn"]]
+    if p["CuratedKmsKeyArn"]:
+        cmd += ["--sse-kms-key-id", p["CuratedKmsKeyArn"]]
+    return json.loads(run(cmd).stdout)
+
+
+def check_policy(binary, template, r, label):
+    role = r.value(template["Resources"]["TaskRole"]["Properties"])
+    docs = [p["PolicyDocument"] for p in role["Policies"]]
+    got = normal([st for d in docs for st in d["Statement"]])
+    want = normal(expected_policy(binary, r)["Statement"])
+    if got != want:
+        diff = []
+        for sid in sorted(set(got) | set(want)):
+            if got.get(sid) != want.get(sid):
+                diff.append(f"  {sid}:\n    template:   {got.get(sid)}\n    iam-policy: {want.get(sid)}")
+        raise SystemExit(f"[{label}] task role policy differs from `trailpack iam-policy`:\n"
+                         + "\n".join(diff))
+    return len(got)
+
+
+def container(template, r):
+    td = r.value(template["Resources"]["TaskDefinition"]["Properties"])
+    (c,) = td["ContainerDefinitions"]
+    env = {e["Name"]: str(e["Value"]) for e in c["Environment"]}
+    return c, env
+
+
+def check_env_names(binary, command, env, label):
+    sub = [a for a in command if not a.startswith("-") and a != "json"][0]
+    help_text = run([binary, sub, "--help"]).stdout
+    for name in env:
+        if not name.startswith("TRAILPACK_"):
+            continue
+        option = "--" + name[len("TRAILPACK_"):].lower().replace("_", "-")
+        if not re.search(re.escape(option) + r"(?![\w-])", help_text):
+            raise SystemExit(f"[{label}] {name}: `trailpack {sub}` has no option {option}")
+
+
+def shard_commands(template, r, run_input):
+    """The commands the state machine gives its shards, from its definition."""
+    sm = r.value(template["Resources"]["BackfillStateMachine"]["Properties"])
+    subs = {k: (",".join(v) if isinstance(v, list) else v)
+            for k, v in sm["DefinitionSubstitutions"].items()}
+    text = re.sub(r"\$\{(\w+)\}", lambda m: str(subs[m.group(1)]), sm["DefinitionString"])
+    d = json.loads(text)
+    shards = d["States"]["Shards"]
+    task = shards["ItemProcessor"]["States"]["Shard"]
+    assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync", task["Resource"]
+    assert shards["MaxConcurrency"] == int(r.params["BackfillConcurrency"])
+    (override,) = task["Parameters"]["Overrides"]["ContainerOverrides"]
+    expr = override["Command.$"]
+    m = re.fullmatch(r"States\.Array\((.*)\)", expr)
+    assert m, expr
+    n = run_input["shards"]
+    commands = []
+    for index in range(n):
+        item = {"index": index, "count": n, "from": run_input["from"], "to": run_input["to"]}
+        args = []
+        for tok in re.findall(r"States\.Format\('([^']*)',\s*([^)]*)\)|'([^']*)'|(\$\.\w+)", m.group(1)):
+            fmt, fargs, lit, path = tok
+            if fmt:
+                vals = [str(item[a.strip()[2:]]) for a in fargs.split(",")]
+                args.append(fmt.replace("{}", "%s") % tuple(vals))
+            elif lit:
+                args.append(lit)
+            else:
+                args.append(str(item[path[2:]]))
+        commands.append(args)
+    return commands
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run_task(binary, moto, template, r, label):
+    """Run the task's command and the backfill shards' commands against moto."""
+    import boto3
+
+    port = free_port()
+    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        base_env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+                    "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+        os.environ.update({k: v for k, v in base_env.items() if k.startswith("AWS_")})
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
+        p = r.params
+        s3.create_bucket(Bucket=p["SourceBucket"])
+        s3.create_bucket(Bucket=p["CuratedBucket"])
+        samples = os.path.join(ROOT, "samples")
+        for d, _, files in os.walk(samples):
+            for f in files:
+                path = os.path.join(d, f)
+                # Keys AWSLogs/...: under SourcePrefix "AWSLogs/" or the bucket root.
+                s3.upload_file(path, p["SourceBucket"], os.path.relpath(path, samples))
+        c, env = container(template, r)
+        if "TRAILPACK_SSE_KMS_KEY_ID" in env:
+            # The server must know the key: use one it made, in place of the parameter.
+            env["TRAILPACK_SSE_KMS_KEY_ID"] = kms.create_key()["KeyMetadata"]["Arn"]
+        check_env_names(binary, c["Command"], env, label)
+        # No --json: the task environment asks for the JSON summary (TRAILPACK_JSON).
+        aws = ["--endpoint-url", endpoint, "--s3-force-path-style", "--no-progress"]
+        tmp = tempfile.mkdtemp()
+        full_env = dict(base_env, **env, TMPDIR=tmp)
+        nightly = run([binary] + c["Command"] + aws + ["--now", "2024-03-07T03:00:00Z"], env=full_env)
+        summary = json.loads(nightly.stdout)
+        if summary["partitions"]["failed"] or summary["records"]["written"] == 0:
+            raise SystemExit(f"[{label}] nightly run: {nightly.stdout}\n{nightly.stderr}")
+        table = glue.get_table(DatabaseName=p["GlueDatabase"], Name=p["GlueTable"])["Table"]
+        projection = table.get("Parameters", {}).get("projection.enabled") == "true"
+        if projection != (p["PartitionProjection"] == "true"):
+            raise SystemExit(f"[{label}] projection {projection}, parameter {p['PartitionProjection']}")
+        parts = glue.get_partitions(DatabaseName=p["GlueDatabase"], TableName=p["GlueTable"])["Partitions"]
+        nightly_written = summary["records"]["written"]
+        # The backfill shards, as the state machine starts them, share the same days
+        # without overlap: together they find everything converted and change nothing.
+        shards = shard_commands(template, r, {"from": "2024-03-01", "to": "2024-03-06", "shards": 3})
+        unchanged = 0
+        for args in shards:
+            o = run([binary] + args + aws + ["--now", "2024-03-07T03:00:00Z"], env=full_env)
+            sm = json.loads(o.stdout)
+            if sm["partitions"]["written"] or sm["partitions"]["failed"]:
+                raise SystemExit(f"[{label}] shard {args}: {o.stdout}")
+            unchanged += sm["partitions"]["unchanged"]
+        if unchanged != summary["partitions"]["written"] + summary["partitions"]["unchanged"]:
+            raise SystemExit(f"[{label}] shards saw {unchanged} partitions, nightly run "
+                             f"{summary['partitions']}")
+        return nightly_written, len(parts), len(shards)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def docker_context_files():
+    """Repository files the build context holds: git's files filtered by .dockerignore
+    (later patterns win; `!` re-includes; a pattern names a file or a folder)."""
+    patterns = []
+    for line in open(os.path.join(ROOT, ".dockerignore")):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            patterns.append((line.startswith("!"), line.lstrip("!").rstrip("/")))
+    files = run(["git", "-C", ROOT, "ls-files"]).stdout.split()
+    kept = []
+    for f in files:
+        include = True
+        for negated, pat in patterns:
+            parts = f.split("/")
+            prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+            if any(fnmatch.fnmatch(p, pat) for p in prefixes) or fnmatch.fnmatch(f, pat):
+                include = negated
+        if include:
+            kept.append(f)
+    return kept
+
+
+def check_build_context():
+    stage = []
+    for line in open(os.path.join(ROOT, "deploy", "Dockerfile")):
+        if line.startswith("FROM ") and stage:
+            break  # the runtime stage copies from the build stage only
+        if line.startswith("COPY ") and "--from" not in line:
+            *srcs, _dest = line.split()[1:]
+            stage += srcs
+    context = set(docker_context_files())
+    ctx = tempfile.mkdtemp(prefix="trailpack-image-")
+    copied = 0
+    try:
+        for f in sorted(context):
+            if any(f == s or f.startswith(s.rstrip("/") + "/") for s in stage):
+                os.makedirs(os.path.dirname(os.path.join(ctx, f)) or ctx, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, f), os.path.join(ctx, f))
+                copied += 1
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target"))
+        p = subprocess.run(["cargo", "check", "--locked", "--offline", "--quiet", "--bin", "trailpack"],
+                           cwd=ctx, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"the image's build context ({copied} files: {' '.join(stage)}) "
+                             f"does not compile:\n{p.stderr[-3000:]}")
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return copied, len(context)
+
+
+CASES = [
+    ("defaults", {}),
+    ("kms+projection+retention", {
+        "TrailKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        "CuratedKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000",
+        "PartitionProjection": "true", "RetainDays": 3650, "SourcePrefix": "",
+        "CuratedPrefix": "lake/cloudtrail/", "GlueDatabase": "sec", "GlueTable": "trail",
+    }),
+]
+REQUIRED = {"SourceBucket": "org-trail", "CuratedBucket": "security-lake",
+            "ImageUri": "example.com/trailpack:test", "Subnets": ["subnet-1", "subnet-2"],
+            "SecurityGroup": "sg-1"}
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__)
+        return 2
+    binary, moto = argv
+    copied, context = check_build_context()
+    print(f"image build context: {context} files, {copied} copied by the build stage; "
+          "they compile on their own")
+    template = cfn_yaml.load(TEMPLATE)
+    for label, params in CASES:
+        r = Resolver(template, dict(REQUIRED, **params))
+        n = check_policy(binary, template, r, label)
+        written, parts, shards = run_task(binary, moto, template, r, label)
+        print(f"[{label}] task role = iam-policy ({n} statements); nightly task converted "
+              f"{written} records, {parts} Glue partitions registered; {shards} backfill shards "
+              f"found them all converted")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
