@@ -11,7 +11,8 @@ CloudFormation would, and:
    `trailpack iam-policy` prints for the same buckets, prefixes, table and keys (the
    binary's list of the S3/Glue calls it makes): nothing missing, nothing extra;
 2. every TRAILPACK_* variable of the task definition must be an option of the
-   command it runs;
+   command it runs, and with a read-only root filesystem the image's TMPDIR must be a
+   volume the image declares and the task mounts;
 3. the task's command with its environment, and each backfill shard's command as
    the state machine builds it, must run: against an S3/Glue server (moto) holding
    the sample logs, they convert them and register the partitions;
@@ -181,6 +182,32 @@ def container(template, r):
     return c, env
 
 
+def check_scratch(c, label):
+    """With a read-only root filesystem, the image's TMPDIR must be a volume the image
+    declares (so a Fargate bind mount there is writable by the image's user) and the
+    task must mount it."""
+    runtime, stages = [], 0
+    for line in open(os.path.join(ROOT, "deploy", "Dockerfile")):
+        if line.startswith("FROM "):
+            stages += 1
+            runtime = []
+        runtime.append(line.strip())
+    volumes = set()
+    tmpdir = None
+    for line in runtime:
+        if line.startswith("VOLUME "):
+            volumes.update(json.loads(line[len("VOLUME "):]))
+        if line.startswith("ENV TMPDIR="):
+            tmpdir = line.split("=", 1)[1]
+    mounts = {m["ContainerPath"] for m in c.get("MountPoints", []) if not m.get("ReadOnly")}
+    if c.get("ReadonlyRootFilesystem"):
+        if tmpdir not in volumes or tmpdir not in mounts:
+            raise SystemExit(f"[{label}] read-only root filesystem: TMPDIR {tmpdir} must be a VOLUME "
+                             f"of the image ({sorted(volumes)}) mounted by the task ({sorted(mounts)})")
+    if not mounts <= volumes:
+        raise SystemExit(f"[{label}] task mounts {sorted(mounts - volumes)} that the image does not declare")
+
+
 def check_env_names(binary, command, env, label):
     sub = [a for a in command if not a.startswith("-") and a != "json"][0]
     help_text = run([binary, sub, "--help"]).stdout
@@ -269,6 +296,7 @@ def run_task(binary, moto, template, r, label):
             # The server must know the key: use one it made, in place of the parameter.
             env["TRAILPACK_SSE_KMS_KEY_ID"] = kms.create_key()["KeyMetadata"]["Arn"]
         check_env_names(binary, c["Command"], env, label)
+        check_scratch(c, label)
         # No --json: the task environment asks for the JSON summary (TRAILPACK_JSON).
         aws = ["--endpoint-url", endpoint, "--s3-force-path-style", "--no-progress"]
         tmp = tempfile.mkdtemp()
