@@ -7,6 +7,6 @@ SELECT eventtime, account, useridentity_type, useridentity_arn, sourceipaddress,
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'
   AND eventname = 'ConsoleLogin'
-  AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'
-  AND json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'No'
+  AND responseelements_consolelogin = 'Success'
+  AND additionaleventdata_mfaused = 'No'
 ORDER BY eventtime

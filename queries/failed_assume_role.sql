@@ -4,7 +4,7 @@
 -- param: from_day = today-7 | First partition day, YYYY-MM-DD
 -- param: to_day = today | Last partition day, YYYY-MM-DD
 SELECT coalesce(useridentity_arn, useridentity_principalid, sourceipaddress) AS caller,
-       json_extract_scalar(requestparameters, '$.roleArn') AS role_arn, eventname, errorcode,
+       requestparameters_rolearn AS role_arn, eventname, errorcode,
        count(*) AS failures, min(eventtime) AS first_seen, max(eventtime) AS last_seen
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'

@@ -8,6 +8,6 @@ SELECT coalesce(useridentity_arn, useridentity_username, useridentity_principali
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'
   AND eventname = 'ConsoleLogin'
-  AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Failure'
+  AND responseelements_consolelogin = 'Failure'
 GROUP BY 1, 2
 ORDER BY failures DESC, principal

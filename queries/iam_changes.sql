@@ -4,10 +4,8 @@
 -- param: from_day = today-7 | First partition day, YYYY-MM-DD
 -- param: to_day = today | Last partition day, YYYY-MM-DD
 SELECT eventtime, account, coalesce(useridentity_arn, useridentity_principalid) AS principal, eventname,
-       coalesce(json_extract_scalar(requestparameters, '$.userName'),
-                json_extract_scalar(requestparameters, '$.roleName'),
-                json_extract_scalar(requestparameters, '$.groupName'),
-                json_extract_scalar(requestparameters, '$.policyArn')) AS target,
+       coalesce(requestparameters_username, requestparameters_rolename, requestparameters_groupname,
+                requestparameters_policyarn) AS target,
        sourceipaddress
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'

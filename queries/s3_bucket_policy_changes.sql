@@ -3,7 +3,7 @@
 -- param: table = cloudtrail | Curated table (database.table)
 -- param: from_day = today-7 | First partition day, YYYY-MM-DD
 -- param: to_day = today | Last partition day, YYYY-MM-DD
-SELECT eventtime, account, json_extract_scalar(requestparameters, '$.bucketName') AS bucket,
+SELECT eventtime, account, requestparameters_bucketname AS bucket,
        coalesce(useridentity_arn, useridentity_principalid) AS principal, eventname, errorcode, sourceipaddress
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'

@@ -5,7 +5,7 @@
 -- param: to_day = today | Last partition day, YYYY-MM-DD
 -- param: limit = 50 | Rows to return
 SELECT coalesce(useridentity_arn, useridentity_invokedby, useridentity_principalid) AS caller,
-       json_extract_scalar(requestparameters, '$.roleArn') AS role_arn, count(*) AS calls
+       requestparameters_rolearn AS role_arn, count(*) AS calls
 FROM {{table}}
 WHERE day BETWEEN '{{from_day}}' AND '{{to_day}}'
   AND eventsource = 'sts.amazonaws.com'

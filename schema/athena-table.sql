@@ -65,6 +65,14 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail` (
   `edgedevicedetails`                                                 string COMMENT 'Details of an edge device (Snow family) request, exactly as written (JSON text).',
   `insightdetails`                                                    string COMMENT 'Details of an Insights event, exactly as written (JSON text).',
   `eventcontext`                                                      string COMMENT 'Enriched-event context (request and tag context keys), exactly as written (JSON text).',
+  `requestparameters_rolearn`                                         string COMMENT 'Copy of requestParameters.roleArn (AssumeRole and relatives): the role asked for.',
+  `requestparameters_username`                                        string COMMENT 'Copy of requestParameters.userName (IAM user calls).',
+  `requestparameters_rolename`                                        string COMMENT 'Copy of requestParameters.roleName (IAM role calls).',
+  `requestparameters_groupname`                                       string COMMENT 'Copy of requestParameters.groupName (IAM group calls).',
+  `requestparameters_policyarn`                                       string COMMENT 'Copy of requestParameters.policyArn (IAM policy calls).',
+  `requestparameters_bucketname`                                      string COMMENT 'Copy of requestParameters.bucketName (S3 calls).',
+  `responseelements_consolelogin`                                     string COMMENT 'Copy of responseElements.ConsoleLogin: Success or Failure of a console sign-in.',
+  `additionaleventdata_mfaused`                                       string COMMENT 'Copy of additionalEventData.MFAUsed: Yes or No for a console sign-in.',
   `unmapped`                                                          string COMMENT 'JSON object with every key of the record no column holds and every value that did not fit its column\'s type, under its original key path. Null when there is none.'
 )
 PARTITIONED BY (`account` string, `region` string, `day` string)
@@ -73,5 +81,5 @@ LOCATION 's3://YOUR-BUCKET/curated/cloudtrail/'
 TBLPROPERTIES (
   'classification'='parquet',
   'parquet.compression'='ZSTD',
-  'trailpack.schema'='1f193dbaeee5e95a'
+  'trailpack.schema'='0b5a51ee03871490'
 );

@@ -71,10 +71,35 @@ pub struct DecodedFile {
 pub struct Decoder {
     schema: &'static TableSchema,
     root: Node,
+    /// For each column, the derived columns extracted from it (json columns only).
+    extracts: Vec<Option<Extractor>>,
     kinds: Vec<ColumnType>,
     /// For `struct_list` columns, the JSON keys of the struct fields.
     struct_keys: Vec<Vec<String>>,
     max_file_bytes: usize,
+}
+
+/// Finds the members of a json column that derived columns copy.
+struct Extractor {
+    /// Matches `"key"` for any wanted key: a fast test before parsing the object.
+    finder: aho_corasick::AhoCorasick,
+    members: hashbrown::HashMap<Box<str>, usize>,
+}
+
+impl Extractor {
+    fn new(e: &crate::schema::Extract) -> Self {
+        let needles: Vec<String> = e.members.iter().map(|(k, _)| format!("\"{k}\"")).collect();
+        Extractor {
+            // Literal needles of a schema that the test suite loads: cannot fail.
+            finder: aho_corasick::AhoCorasick::new(&needles)
+                .unwrap_or_else(|e| panic!("derived column keys: {e}")),
+            members: e
+                .members
+                .iter()
+                .map(|(k, c)| (k.as_str().into(), *c))
+                .collect(),
+        }
+    }
 }
 
 thread_local! {
@@ -84,9 +109,15 @@ thread_local! {
 
 impl Decoder {
     pub fn new(schema: &'static TableSchema, max_file_bytes: usize) -> Self {
+        let mut extracts: Vec<Option<Extractor>> =
+            (0..schema.columns.len()).map(|_| None).collect();
+        for e in &schema.extracts {
+            extracts[e.source] = Some(Extractor::new(e));
+        }
         Decoder {
             schema,
             root: Node::from_schema(schema),
+            extracts,
             kinds: schema.columns.iter().map(|c| c.ty).collect(),
             struct_keys: schema
                 .columns
@@ -241,9 +272,13 @@ impl<'a> Visitor<'a> for PairsSeed<'a> {
 }
 
 /// The members of `raw` if it is an object, reusing `vec`'s allocation.
-fn object_pairs<'a>(raw: &'a RawValue, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
+fn object_pairs<'a>(raw: &'a RawValue, vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
+    text_pairs(raw.get(), vec)
+}
+
+/// The members of the JSON text `text` (valid JSON) if it is an object.
+fn text_pairs<'a>(text: &'a str, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
     vec.clear();
-    let text = raw.get();
     if !text.starts_with('{') {
         return Err(vec);
     }
@@ -304,6 +339,8 @@ struct FileDecoder<'s, 'a> {
     path: Vec<Key<'a>>,
     /// Reusable pair vectors, one per nesting depth.
     scratch: Vec<Pairs<'a>>,
+    /// Reusable pair vector for derived-column extraction.
+    extract_scratch: Pairs<'a>,
     keys: Vec<RowKey>,
     filter: RowFilter,
     records: u64,
@@ -322,6 +359,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             unmapped: Unmapped::default(),
             path: Vec::with_capacity(8),
             scratch: Vec::new(),
+            extract_scratch: Vec::new(),
             keys: Vec::with_capacity(1024),
             filter,
             records: 0,
@@ -410,9 +448,39 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         let fits = !self.set[col] && self.append(col, raw);
         if fits {
             self.set[col] = true;
+            if let Some(ex) = &self.dec.extracts[col] {
+                self.extract(ex, raw);
+            }
         } else {
             self.unmapped.emit(&self.path, key, raw);
         }
+    }
+
+    /// Fill the derived columns of a json column from its top-level members (strings,
+    /// or numbers as their text); the json column keeps them.
+    fn extract(&mut self, ex: &'s Extractor, raw: &'a str) {
+        if !raw.starts_with('{') || !ex.finder.is_match(raw) {
+            return;
+        }
+        let vec = std::mem::take(&mut self.extract_scratch);
+        let pairs = match text_pairs(raw, vec) {
+            Ok(p) | Err(p) => p,
+        };
+        for (k, v) in &pairs {
+            let Some(&col) = ex.members.get(&**k) else {
+                continue;
+            };
+            if self.set[col] {
+                continue;
+            }
+            if let (ColumnBuilder::Str(b), Some(s)) =
+                (&mut self.cols.builders[col], string_value(v.get()))
+            {
+                b.append_value(&s);
+                self.set[col] = true;
+            }
+        }
+        self.extract_scratch = pairs;
     }
 
     /// Append `raw` to column `col` if it fits the column's type.

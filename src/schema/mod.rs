@@ -43,6 +43,19 @@ pub struct StructField {
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Unmapped,
+    /// A copy of one top-level member of a `json` column (path `<json path>.<key>`),
+    /// extracted so that queries filtering on it do not read the whole JSON column.
+    /// The JSON column keeps the member: derived columns add nothing to the record.
+    Derived,
+}
+
+/// The derived columns of one `json` column.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    /// Index of the `json` column.
+    pub source: usize,
+    /// (member key, derived column index).
+    pub members: Vec<(String, usize)>,
 }
 
 /// One column of the curated table.
@@ -159,6 +172,8 @@ pub struct TableSchema {
     pub event_time: usize,
     /// Index of the `eventid` column (path `eventID`).
     pub event_id: usize,
+    /// Derived columns, grouped by their `json` column.
+    pub extracts: Vec<Extract>,
     arrow: SchemaRef,
     fingerprint: String,
 }
@@ -234,6 +249,37 @@ impl TableSchema {
             &|c| c.path == "eventID" && c.ty == ColumnType::String,
             "eventID",
         )?;
+        let mut extracts: Vec<Extract> = Vec::new();
+        for (i, c) in columns.iter().enumerate() {
+            if c.role != Some(Role::Derived) {
+                continue;
+            }
+            let source = c.path.rsplit_once('.').and_then(|(parent, key)| {
+                columns
+                    .iter()
+                    .position(|p| p.role.is_none() && p.ty == ColumnType::Json && p.path == parent)
+                    .map(|s| (s, key))
+            });
+            let Some((source, key)) = source else {
+                return invalid(format!(
+                    "derived column {:?}: its path must be a json column's path plus one key",
+                    c.name
+                ));
+            };
+            if c.ty != ColumnType::String {
+                return invalid(format!("derived column {:?} must have type string", c.name));
+            }
+            match extracts.iter_mut().find(|e| e.source == source) {
+                Some(e) if e.members.iter().any(|(k, _)| k == key) => {
+                    return invalid(format!("duplicate path {:?}", c.path));
+                }
+                Some(e) => e.members.push((key.to_string(), i)),
+                None => extracts.push(Extract {
+                    source,
+                    members: vec![(key.to_string(), i)],
+                }),
+            }
+        }
         let arrow = Arc::new(Schema::new(
             columns
                 .iter()
@@ -246,6 +292,7 @@ impl TableSchema {
             unmapped,
             event_time,
             event_id,
+            extracts,
             arrow,
             fingerprint,
         })

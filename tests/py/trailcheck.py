@@ -123,8 +123,8 @@ class Canon:
         self.kinds = {}
         self.structs = {}
         for c in columns:
-            if c.get("role") == "unmapped":
-                continue
+            if c.get("role") in ("unmapped", "derived"):
+                continue  # derived: copies inside JSON columns, compared exactly
             self.kinds[tuple(c["path"].split("."))] = c["type"]
             if c["type"] == "struct_list":
                 self.structs[tuple(c["path"].split("."))] = {f["key"]: f["type"] for f in c["fields"]}
@@ -191,7 +191,7 @@ def rebuild(row, columns):
     rec = {}
     for c in columns:
         v = row[c["name"]]
-        if v is None or c.get("role") == "unmapped":
+        if v is None or c.get("role") in ("unmapped", "derived"):
             continue
         keys = c["path"].split(".")
         if c["type"] == "json":
@@ -202,6 +202,40 @@ def rebuild(row, columns):
     if row.get("unmapped") is not None:
         deep_merge(rec, json.loads(row["unmapped"]))
     return rec
+
+
+def derived_mismatches(rows, columns):
+    """Derived columns must equal the member of their JSON column: a string member as
+    itself, a number as its JSON text, anything else (or absence) as null."""
+    by_path = {c["path"]: c["name"] for c in columns if c.get("role") is None}
+    derived = []
+    for c in columns:
+        if c.get("role") == "derived":
+            parent, key = c["path"].rsplit(".", 1)
+            derived.append((c["name"], by_path[parent], key))
+    bad = []
+    for r in rows:
+        for name, source, key in derived:
+            text = r[source]
+            member = None
+            if text is not None:
+                obj = json.loads(text)
+                if isinstance(obj, dict):
+                    member = obj.get(key)
+            if isinstance(member, bool) or not isinstance(member, (str, int, float)):
+                want_null = True
+            else:
+                want_null = False
+            got = r[name]
+            if want_null:
+                ok = got is None
+            elif isinstance(member, str):
+                ok = got == member
+            else:
+                ok = got is not None and json.loads(got) == member
+            if not ok:
+                bad.append({"column": name, "value": got, "member": member})
+    return bad
 
 
 def dumps(o):
@@ -218,6 +252,12 @@ def roundtrip(in_dir, out_dir, schema_path):
         if extra:
             print(f"unexpected columns in a data file: {sorted(extra)}")
             return 1
+    bad = derived_mismatches(rows, columns)
+    if bad:
+        print(f"derived columns differ from their JSON members in {len(bad)} rows, e.g.:")
+        for b in bad[:3]:
+            print("  ", b)
+        return 1
     got = collections.Counter(dumps(canon(rebuild(r, columns))) for r in rows)
     want = collections.Counter(dumps(canon(r)) for r in input_records(in_dir))
     if got == want:
