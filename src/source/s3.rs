@@ -22,7 +22,7 @@ use crate::s3::{client, S3Error};
 
 /// Attempts for a download whose body is cut short (the SDK retries failed
 /// requests itself; a body that ends early after a good response is ours to retry).
-const BODY_ATTEMPTS: u32 = 4;
+const BODY_ATTEMPTS: u32 = 6;
 
 /// A download under way.
 type Fetch = JoinHandle<Result<Vec<u8>, S3Error>>;
