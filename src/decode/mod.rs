@@ -81,14 +81,17 @@ pub struct Decoder {
 
 /// Finds the members of a json column that derived columns copy.
 struct Extractor {
-    /// Matches `"key"` for any wanted key: a fast test before parsing the object.
+    /// Matches `"key"` for any wanted key (or a `\u` escape): a fast test before
+    /// parsing the object.
     finder: aho_corasick::AhoCorasick,
     members: hashbrown::HashMap<Box<str>, usize>,
 }
 
 impl Extractor {
     fn new(e: &crate::schema::Extract) -> Self {
-        let needles: Vec<String> = e.members.iter().map(|(k, _)| format!("\"{k}\"")).collect();
+        // `"key"` for every member, and `\u`: a key may be written with escapes.
+        let mut needles: Vec<String> = e.members.iter().map(|(k, _)| format!("\"{k}\"")).collect();
+        needles.push("\\u".to_string());
         Extractor {
             // Literal needles of a schema that the test suite loads: cannot fail.
             finder: aho_corasick::AhoCorasick::new(&needles)

@@ -192,3 +192,57 @@ fn bad_input_kinds() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn derived_columns_copy_top_level_members_only() {
+    let f = decode(
+        r#"{"Records":[
+{"eventTime":"2024-01-02T03:04:06Z","requestParameters":{"roleArn":"arn:aws:iam::1:role/R","roleSessionName":"s","durationSeconds":3600},"responseElements":{"ConsoleLogin":"Failure"},"additionalEventData":{"MFAUsed":"No"}},
+{"eventTime":"2024-01-02T03:04:07Z","requestParameters":{"policy":{"roleArn":"nested, not top-level"},"bucketName":12,"userName":true}},
+{"eventTime":"2024-01-02T03:04:08Z","requestParameters":"roleArn as a string","responseElements":null},
+{"eventTime":"2024-01-02T03:04:09Z","requestParameters":{"role\u0041rn":"escaped key","groupName":"G\"q"}},
+{"eventTime":"2024-01-02T03:04:10Z","requestParameters":{"bucket\u004eame":"only an escaped key"}}
+]}"#,
+    );
+    assert_eq!(f.batch.num_rows(), 5);
+    assert_eq!(
+        s(&f, "requestparameters_bucketname", 4).as_deref(),
+        Some("only an escaped key")
+    );
+    assert_eq!(
+        s(&f, "requestparameters_rolearn", 0).as_deref(),
+        Some("arn:aws:iam::1:role/R")
+    );
+    assert_eq!(
+        s(&f, "responseelements_consolelogin", 0).as_deref(),
+        Some("Failure")
+    );
+    assert_eq!(
+        s(&f, "additionaleventdata_mfaused", 0).as_deref(),
+        Some("No")
+    );
+    // The JSON column keeps the member.
+    assert!(s(&f, "requestparameters", 0)
+        .unwrap()
+        .contains(r#""roleArn":"arn:aws:iam::1:role/R""#));
+    // A nested key is not the member; a number is copied as its text; a boolean is not.
+    assert_eq!(s(&f, "requestparameters_rolearn", 1), None);
+    assert_eq!(
+        s(&f, "requestparameters_bucketname", 1).as_deref(),
+        Some("12")
+    );
+    assert_eq!(s(&f, "requestparameters_username", 1), None);
+    // Not an object: nothing to copy.
+    assert_eq!(s(&f, "requestparameters_rolearn", 2), None);
+    assert_eq!(s(&f, "responseelements_consolelogin", 2), None);
+    // An escaped key is the same key; escaped values are unescaped.
+    assert_eq!(
+        s(&f, "requestparameters_rolearn", 3).as_deref(),
+        Some("escaped key")
+    );
+    assert_eq!(
+        s(&f, "requestparameters_groupname", 3).as_deref(),
+        Some("G\"q")
+    );
+    assert_eq!(s(&f, "unmapped", 0), None);
+}

@@ -416,7 +416,7 @@ mod tests {
     fn name_follows_path() {
         // Column names are the lowercased path with `_` between levels.
         let s = TableSchema::embedded();
-        for c in s.columns.iter().filter(|c| c.role.is_none()) {
+        for c in s.columns.iter().filter(|c| c.role != Some(Role::Unmapped)) {
             let derived = c.path.to_ascii_lowercase().replace('.', "_");
             assert_eq!(c.name, derived, "column name must follow its path");
         }
@@ -432,6 +432,45 @@ mod tests {
         ];
         for text in bad {
             assert!(TableSchema::parse(text).is_err(), "accepted: {text}");
+        }
+    }
+
+    /// A minimal valid schema plus `extra` columns.
+    fn with(extra: &str) -> Result<TableSchema, SchemaError> {
+        let base = "[[column]]\nname='eventtime'\npath='eventTime'\ntype='timestamp'\ndescription=''\n\
+                    [[column]]\nname='eventid'\npath='eventID'\ntype='string'\ndescription=''\n\
+                    [[column]]\nname='requestparameters'\npath='requestParameters'\ntype='json'\ndescription=''\n\
+                    [[column]]\nname='unmapped'\npath=''\ntype='json'\nrole='unmapped'\ndescription=''\n";
+        TableSchema::parse(&format!("{base}{extra}"))
+    }
+
+    #[test]
+    fn derived_columns_copy_one_member_of_a_json_column() {
+        let ok = with("[[column]]\nname='requestparameters_rolearn'\npath='requestParameters.roleArn'\ntype='string'\nrole='derived'\ndescription=''\n").unwrap();
+        assert_eq!(ok.extracts.len(), 1);
+        assert_eq!(ok.extracts[0].source, 2);
+        assert_eq!(ok.extracts[0].members, vec![("roleArn".to_string(), 4)]);
+        let embedded = TableSchema::embedded();
+        assert!(
+            embedded
+                .extracts
+                .iter()
+                .map(|e| e.members.len())
+                .sum::<usize>()
+                >= 8
+        );
+        for bad in [
+            // not under a json column
+            "[[column]]\nname='eventid_x'\npath='eventID.x'\ntype='string'\nrole='derived'\ndescription=''\n",
+            // deeper than one member
+            "[[column]]\nname='requestparameters_a_b'\npath='requestParameters.a.b'\ntype='string'\nrole='derived'\ndescription=''\n",
+            // not a string
+            "[[column]]\nname='requestparameters_x'\npath='requestParameters.x'\ntype='boolean'\nrole='derived'\ndescription=''\n",
+            // the same member twice
+            "[[column]]\nname='requestparameters_x'\npath='requestParameters.x'\ntype='string'\nrole='derived'\ndescription=''\n\
+             [[column]]\nname='requestparameters_x2'\npath='requestParameters.x'\ntype='string'\nrole='derived'\ndescription=''\n",
+        ] {
+            assert!(with(bad).is_err(), "accepted: {bad}");
         }
     }
 }
