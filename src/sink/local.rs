@@ -40,6 +40,18 @@ impl LocalSink {
     fn live_dir(&self, key: &PartitionKey) -> PathBuf {
         self.root.join(key.rel_path())
     }
+
+    /// The folder holding a partition's `day=` folder (created), where its lease and
+    /// staging folder live.
+    fn parent_dir(&self, key: &PartitionKey) -> Result<PathBuf, SinkError> {
+        let live = self.live_dir(key);
+        let parent = live
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        fs::create_dir_all(&parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        Ok(parent)
+    }
 }
 
 impl Sink for LocalSink {
@@ -108,12 +120,7 @@ impl Sink for LocalSink {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Option<Box<dyn Lease>>, SinkError> {
-        let live = self.live_dir(key);
-        let parent = live
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.clone());
-        fs::create_dir_all(&parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        let parent = self.parent_dir(key)?;
         let path = parent.join(format!(".day={}.trailpack-lease", day_string(key.day)));
         for _ in 0..2 {
             match fs::OpenOptions::new()
@@ -167,12 +174,7 @@ impl Sink for LocalSink {
         key: &PartitionKey,
         run_id: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError> {
-        let live = self.live_dir(key);
-        let parent = live
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.clone());
-        fs::create_dir_all(&parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        let parent = self.parent_dir(key)?;
         let day = day_string(key.day);
         remove_stale_staging(&parent, &day);
         let staging = parent.join(format!(".day={day}.trailpack-{run_id}"));
@@ -182,7 +184,7 @@ impl Sink for LocalSink {
         fs::create_dir(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
         Ok(Box::new(LocalStaged {
             staging,
-            live,
+            live: self.live_dir(key),
             parent,
         }))
     }

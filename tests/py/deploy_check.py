@@ -25,7 +25,9 @@ empty folder and checked with `cargo check --locked --offline --bin trailpack`.
 
 Prints what it checked; exits 1 with the differences on failure.
 """
+import contextlib
 import fnmatch
+import io
 import json
 import os
 import re
@@ -37,6 +39,9 @@ import tempfile
 import time
 
 from cfnlint.decode import cfn_yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trailcheck  # noqa: E402  (the independent checker's S3 upload)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE = os.path.join(ROOT, "deploy", "cloudformation.yaml")
@@ -278,19 +283,16 @@ def run_task(binary, moto, template, r, label):
         base_env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing",
                     "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
                     "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-        os.environ.update({k: v for k, v in base_env.items() if k.startswith("AWS_")})
+        os.environ.update({k: v for k, v in base_env.items() if k.startswith("AWS_")},
+                          AWS_DEFAULT_REGION="us-east-1")
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
         kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
         p = r.params
-        s3.create_bucket(Bucket=p["SourceBucket"])
         s3.create_bucket(Bucket=p["CuratedBucket"])
-        samples = os.path.join(ROOT, "samples")
-        for d, _, files in os.walk(samples):
-            for f in files:
-                path = os.path.join(d, f)
-                # Keys AWSLogs/...: under SourcePrefix "AWSLogs/" or the bucket root.
-                s3.upload_file(path, p["SourceBucket"], os.path.relpath(path, samples))
+        # Keys AWSLogs/...: under SourcePrefix "AWSLogs/" or the bucket root.
+        with contextlib.redirect_stdout(io.StringIO()):
+            trailcheck.s3_put(endpoint, p["SourceBucket"], "", os.path.join(ROOT, "samples"))
         c, env = container(template, r)
         if "TRAILPACK_SSE_KMS_KEY_ID" in env:
             # The server must know the key: use one it made, in place of the parameter.

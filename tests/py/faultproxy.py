@@ -87,24 +87,23 @@ class Proxy(BaseHTTPRequestHandler):
         if object_get and n % 4 == 1:
             with LOCK:
                 STATS["cut"] += 1
-            self.send_response(resp.status)
-            for k, v in resp.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
+            self.relay_headers(resp, payload)
             self.wfile.write(payload[: len(payload) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
+        self.relay_headers(resp, payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def relay_headers(self, resp, payload):
+        """The upstream status and headers, with the full payload's Content-Length."""
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
