@@ -56,7 +56,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decode_to_arrow", |b| {
         b.iter(|| {
             decoder
-                .decode(&gz, RowFilter::All)
+                .decode(&gz, RowFilter::All, "bench")
                 .expect("decode")
                 .batch
                 .num_rows()
@@ -68,7 +68,9 @@ fn benches(c: &mut Criterion) {
     let pieces = || -> Vec<Piece> {
         (0..20)
             .map(|_| {
-                let f = decoder.decode(&gz, RowFilter::All).expect("decode");
+                let f = decoder
+                    .decode(&gz, RowFilter::All, "bench")
+                    .expect("decode");
                 let rows = (0..f.batch.num_rows() as u32).collect();
                 Piece {
                     batch: f.batch,

@@ -73,6 +73,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail` (
   `requestparameters_bucketname`                                      string COMMENT 'Copy of requestParameters.bucketName (S3 calls).',
   `responseelements_consolelogin`                                     string COMMENT 'Copy of responseElements.ConsoleLogin: Success or Failure of a console sign-in.',
   `additionaleventdata_mfaused`                                       string COMMENT 'Copy of additionalEventData.MFAUsed: Yes or No for a console sign-in.',
+  `source_object`                                                     string COMMENT 'Delivered log object the record was read from: s3://bucket/key, or the AWSLogs/... key of a local file.',
   `unmapped`                                                          string COMMENT 'JSON object with every key of the record no column holds and every value that did not fit its column\'s type, under its original key path. Null when there is none.'
 )
 PARTITIONED BY (`account` string, `region` string, `day` string)
@@ -81,5 +82,5 @@ LOCATION 's3://YOUR-BUCKET/curated/cloudtrail/'
 TBLPROPERTIES (
   'classification'='parquet',
   'parquet.compression'='ZSTD',
-  'trailpack.schema'='0b5a51ee03871490'
+  'trailpack.schema'='c5608cdf2add8f78'
 );

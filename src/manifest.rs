@@ -1,6 +1,9 @@
 //! The per-partition manifest, `_trailpack.json` (Athena skips names starting
-//! with `_`). It records what the partition was built from and what it holds, and
-//! decides whether a re-run has anything to do.
+//! with `_`): the single source of truth of a partition. It names the build whose
+//! data files are current, what that build read, which rows it carried over from
+//! inputs that are gone, and which older versions await deletion. A build publishes
+//! by replacing the manifest conditionally (see `sink`), so it also decides whether a
+//! re-run has anything to do.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +14,13 @@ pub const MANIFEST_NAME: &str = "_trailpack.json";
 
 /// Bumped when the output of the same input would change for a reason the schema
 /// fingerprint does not capture (e.g. a change in value conversion).
-pub const OUTPUT_FORMAT: u32 = 1;
+/// 2: row provenance (`source_object`), carried rows, per-build data folders on S3.
+pub const OUTPUT_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestInput {
+    /// The delivered object: `s3://bucket/key`, or the `AWSLogs/…` key of a local
+    /// file. Rows read from it carry the same value in `source_object`.
     pub key: String,
     pub size: u64,
     /// Modification time (local) or ETag (S3).
@@ -23,6 +29,12 @@ pub struct ManifestInput {
     /// Why the file was left out (`--skip-bad-files`), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+}
+
+impl ManifestInput {
+    fn identity(&self) -> (&str, u64, &str, InputRole) {
+        (&self.key, self.size, &self.version, self.role)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +51,53 @@ pub struct RecordCounts {
     pub rerouted_in: u64,
     /// Records of this day's folder left to the previous day's partition.
     pub rerouted_out: u64,
+    /// Rows kept from the previous version because their input is no longer listed
+    /// (expired raw logs, or another trail writing into the same output).
+    #[serde(default)]
+    pub carried: u64,
+    /// Rows of the previous version dropped on purpose (`--drop-vanished`).
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+impl RecordCounts {
+    pub fn add(&mut self, o: &RecordCounts) {
+        self.read += o.read;
+        self.written += o.written;
+        self.deduplicated += o.deduplicated;
+        self.eventid_conflicts += o.eventid_conflicts;
+        self.rerouted_in += o.rerouted_in;
+        self.rerouted_out += o.rerouted_out;
+        self.carried += o.carried;
+        self.dropped += o.dropped;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOutput {
+    /// Path of the data file below the partition folder (e.g. `<build>/part-00000.parquet`).
     pub file: String,
     pub bytes: u64,
     pub rows: u64,
     pub row_groups: u64,
+}
+
+/// A version of the partition's data that is no longer current, kept for readers
+/// that started before it was replaced, and deleted once `retired_at` is older than
+/// the grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retired {
+    /// Folder below the partition folder holding that version's data files.
+    pub folder: String,
+    /// Unix seconds.
+    pub retired_at: i64,
+}
+
+/// Settings of a whole output that every partition must share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// The day rule's late window: D and D+1 must split files the same way.
+    pub late_window_minutes: i64,
 }
 
 /// Settings that change the output of the same input.
@@ -60,43 +111,69 @@ pub struct BuildSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub trailpack_version: String,
+    /// Unique id of the build that wrote this version.
+    #[serde(default)]
+    pub build: String,
     pub built_at: String,
     pub account: String,
     pub region: String,
     pub day: String,
     pub settings: BuildSettings,
+    /// What this build read.
     pub inputs: Vec<ManifestInput>,
+    /// Inputs of earlier builds that are no longer listed; their rows were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<ManifestInput>,
     pub records: RecordCounts,
     pub outputs: Vec<ManifestOutput>,
+    /// Older versions awaiting deletion (S3 with registered partitions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<Retired>,
 }
 
 impl Manifest {
-    /// Whether this manifest describes a build of exactly `plan`'s inputs with
-    /// `settings`: then the partition is current and is not rebuilt.
+    /// Whether this version already holds everything `plan` would build with
+    /// `settings`: then the partition is current and is not rebuilt. Every planned
+    /// input must be one the partition holds (read by the build or carried over,
+    /// same size, version and role). Inputs of the partition that are no longer
+    /// listed do not make it stale: their rows are kept (see `carried`).
     pub fn is_current(&self, plan: &PartitionPlan, settings: &BuildSettings) -> bool {
-        if &self.settings != settings || self.inputs.len() != plan.inputs.len() {
+        if &self.settings != settings {
             return false;
         }
-        let mut have: Vec<(&str, u64, &str, InputRole)> = self
+        let held: std::collections::HashSet<(&str, u64, &str, InputRole)> = self
             .inputs
             .iter()
-            .map(|i| (i.key.as_str(), i.size, i.version.as_str(), i.role))
+            .chain(&self.carried)
+            .map(ManifestInput::identity)
             .collect();
-        let mut want: Vec<(&str, u64, &str, InputRole)> = plan
-            .inputs
+        plan.inputs.iter().all(|i| {
+            held.contains(&(
+                i.file.object.as_str(),
+                i.file.size,
+                i.file.version.as_str(),
+                i.role,
+            ))
+        })
+    }
+
+    /// Inputs of this version (read or carried) that `plan` does not list: their rows
+    /// are carried over by a rebuild.
+    pub fn vanished<'m>(&'m self, plan: &PartitionPlan) -> Vec<&'m ManifestInput> {
+        let listed: std::collections::HashSet<&str> =
+            plan.inputs.iter().map(|i| i.file.object.as_str()).collect();
+        self.inputs
             .iter()
-            .map(|i| {
-                (
-                    i.file.key.as_str(),
-                    i.file.size,
-                    i.file.version.as_str(),
-                    i.role,
-                )
-            })
-            .collect();
-        have.sort_unstable();
-        want.sort_unstable();
-        have == want
+            .chain(&self.carried)
+            .filter(|i| !listed.contains(i.key.as_str()))
+            .collect()
+    }
+
+    /// Whether every row of this version names its source object (versions written
+    /// before row provenance do not, and cannot be rebuilt without losing rows of
+    /// vanished inputs).
+    pub fn has_provenance(&self) -> bool {
+        self.settings.output_format >= 2
     }
 
     pub fn to_json(&self) -> String {

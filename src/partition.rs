@@ -48,7 +48,7 @@ impl fmt::Display for PartitionKey {
 
 /// Why a file is an input of a partition.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum InputRole {
@@ -159,6 +159,7 @@ mod tests {
         );
         InputFile {
             location: key.clone(),
+            object: key.clone(),
             log: LogPath::parse(&key).unwrap(),
             key,
             size: 1,

@@ -22,7 +22,7 @@ use aws_sdk_glue::types::{
     SerDeInfo, StorageDescriptor, TableInput,
 };
 
-use super::{Catalog, CatalogError, CatalogReport};
+use super::{Catalog, CatalogError, CatalogReport, PartitionLocation};
 use crate::aws::Aws;
 use crate::layout::day_string;
 use crate::partition::PartitionKey;
@@ -57,7 +57,11 @@ pub struct GlueCatalog {
     location: String,
     mode: Mode,
     schema: &'static TableSchema,
+    /// Accounts, regions and earliest day of the projection as last read or written.
+    projected: std::sync::Mutex<Option<Projected>>,
 }
+
+type Projected = (BTreeSet<String>, BTreeSet<String>, String);
 
 fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     action: &'static str,
@@ -75,6 +79,19 @@ fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
     }
 }
 
+/// The comma-separated values of a projection parameter.
+fn accounts_seen(params: &HashMap<String, String>, key: &str) -> BTreeSet<String> {
+    params
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A partition's values in key order: account, region, day.
 fn partition_values(k: &PartitionKey) -> Vec<String> {
     vec![k.account.clone(), k.region.clone(), day_string(k.day)]
@@ -86,6 +103,14 @@ fn value_list(k: &PartitionKey) -> PartitionValueList {
             .set_values(Some(partition_values(k)))
             .build(),
     )
+}
+
+fn with_slash(s: &str) -> String {
+    if s.ends_with('/') {
+        s.to_string()
+    } else {
+        format!("{s}/")
+    }
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -107,6 +132,7 @@ impl GlueCatalog {
             },
             mode,
             schema: TableSchema::embedded(),
+            projected: std::sync::Mutex::new(None),
         }
     }
 
@@ -176,11 +202,20 @@ impl GlueCatalog {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
             {
-                c.create_database()
+                let created = c
+                    .create_database()
                     .database_input(built(DatabaseInput::builder().name(&self.database).build()))
                     .send()
-                    .await
-                    .map_err(|e| service_err("CreateDatabase", &self.database, &e))?;
+                    .await;
+                match created {
+                    // Another run created it meanwhile: fine.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_already_exists_exception()) => {}
+                    other => {
+                        other.map_err(|e| service_err("CreateDatabase", &self.database, &e))?;
+                    }
+                }
             }
             Err(e) => return Err(service_err("GetDatabase", &self.database, &e)),
         }
@@ -201,14 +236,31 @@ impl GlueCatalog {
             Err(e) => return Err(service_err("GetTable", &self.target(), &e)),
         };
         let Some(table) = existing else {
-            c.create_table()
+            let created = c
+                .create_table()
                 .database_name(&self.database)
                 .table_input(self.table_input(self.columns(), HashMap::new()))
                 .send()
-                .await
-                .map_err(|e| service_err("CreateTable", &self.target(), &e))?;
-            report.table_created = true;
-            return Ok(());
+                .await;
+            return match created {
+                Ok(_) => {
+                    report.table_created = true;
+                    Ok(())
+                }
+                // Another run created it meanwhile: look again (it may need columns).
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_already_exists_exception()) =>
+                {
+                    Err(CatalogError::Service {
+                        action: "CreateTable",
+                        target: self.target(),
+                        code: " (ConcurrentModificationException)".into(),
+                        detail: "created by another run meanwhile".into(),
+                    })
+                }
+                Err(e) => Err(service_err("CreateTable", &self.target(), &e)),
+            };
         };
         // Evolve: add missing columns, never drop or retype.
         let have: Vec<Column> = table
@@ -255,6 +307,7 @@ impl GlueCatalog {
             c.update_table()
                 .database_name(&self.database)
                 .table_input(self.table_input(columns, params))
+                .set_version_id(table.version_id().map(str::to_string))
                 .send()
                 .await
                 .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
@@ -264,11 +317,19 @@ impl GlueCatalog {
 
     async fn register(
         &self,
-        partitions: &[PartitionKey],
+        located: &[PartitionLocation],
         report: &mut CatalogReport,
     ) -> Result<(), CatalogError> {
         let c = &self.client;
         let columns = self.columns();
+        let partitions: Vec<PartitionKey> = located.iter().map(|p| p.key.clone()).collect();
+        let location_of = |k: &PartitionKey| -> String {
+            located
+                .iter()
+                .find(|p| &p.key == k)
+                .map(|p| with_slash(&p.location))
+                .unwrap_or_else(|| self.partition_location(k))
+        };
         // What exists, in chunks of 1,000 (BatchGetPartition's limit).
         let mut existing: HashMap<Vec<String>, (Option<String>, Vec<Column>)> = HashMap::new();
         for chunk in partitions.chunks(1000) {
@@ -294,17 +355,16 @@ impl GlueCatalog {
         let input = |k: &PartitionKey| {
             PartitionInput::builder()
                 .set_values(Some(partition_values(k)))
-                .storage_descriptor(self.storage(&self.partition_location(k), columns.clone()))
+                .storage_descriptor(self.storage(&location_of(k), columns.clone()))
                 .build()
         };
         let mut to_create = Vec::new();
         let mut to_update = Vec::new();
-        for k in partitions {
+        for k in &partitions {
             match existing.get(&partition_values(k)) {
                 None => to_create.push(k),
                 Some((loc, cols))
-                    if loc.as_deref() != Some(self.partition_location(k).as_str())
-                        || cols != &columns =>
+                    if loc.as_deref() != Some(location_of(k).as_str()) || cols != &columns =>
                 {
                     to_update.push(k)
                 }
@@ -403,7 +463,48 @@ impl GlueCatalog {
         Ok(())
     }
 
+    /// Add the partitions' accounts, regions and days to the table's projection.
+    /// Concurrent runs (backfill shards) update the same table: each update names
+    /// the table version it read (`VersionId`) and is retried on a conflict, so no
+    /// run's values are lost. Values this process already saw in the table are not
+    /// written again.
     async fn project(
+        &self,
+        partitions: &[PartitionKey],
+        injected: bool,
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
+        if self.projection_covers(partitions) {
+            return Ok(());
+        }
+        for attempt in 0..20u32 {
+            match self.project_once(partitions, injected, report).await {
+                Err(CatalogError::Service { code, .. })
+                    if code.contains("ConcurrentModificationException") && attempt < 19 =>
+                {
+                    let ms = 50 + fastrand::u64(..100) * u64::from(attempt + 1);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                other => return other,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the projection seen last already holds these partitions' values.
+    fn projection_covers(&self, partitions: &[PartitionKey]) -> bool {
+        let seen = self.projected.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((accounts, regions, earliest)) = seen.as_ref() else {
+            return false;
+        };
+        partitions.iter().all(|k| {
+            accounts.contains(&k.account)
+                && regions.contains(&k.region)
+                && day_string(k.day).as_str() >= earliest.as_str()
+        })
+    }
+
+    async fn project_once(
         &self,
         partitions: &[PartitionKey],
         injected: bool,
@@ -448,7 +549,7 @@ impl GlueCatalog {
             (a, b) => a.or(b),
         };
         params.insert("projection.enabled".into(), "true".into());
-        if let Some(e) = earliest {
+        if let Some(e) = earliest.clone() {
             params.insert("projection.day.type".into(), "date".into());
             params.insert("projection.day.format".into(), "yyyy-MM-dd".into());
             params.insert("projection.day.range".into(), format!("{e},NOW"));
@@ -474,20 +575,28 @@ impl GlueCatalog {
                 self.location
             ),
         );
-        if params == before {
-            return Ok(());
+        let seen = (
+            accounts_seen(&params, "projection.account.values"),
+            accounts_seen(&params, "projection.region.values"),
+            earliest.clone().unwrap_or_default(),
+        );
+        if params != before {
+            let columns = table
+                .storage_descriptor()
+                .map(|sd| sd.columns().to_vec())
+                .unwrap_or_default();
+            c.update_table()
+                .database_name(&self.database)
+                .table_input(self.table_input(columns, params))
+                .set_version_id(table.version_id().map(str::to_string))
+                .send()
+                .await
+                .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
+            report.projection_updated = true;
         }
-        let columns = table
-            .storage_descriptor()
-            .map(|sd| sd.columns().to_vec())
-            .unwrap_or_default();
-        c.update_table()
-            .database_name(&self.database)
-            .table_input(self.table_input(columns, params))
-            .send()
-            .await
-            .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
-        report.projection_updated = true;
+        if !injected {
+            *self.projected.lock().unwrap_or_else(|e| e.into_inner()) = Some(seen);
+        }
         Ok(())
     }
 }
@@ -539,20 +648,61 @@ impl Catalog for GlueCatalog {
         }
     }
 
+    /// Concurrent first runs race to create and evolve the table: a lost race is
+    /// looked at again.
     fn ensure_table(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
-        self.rt.block_on(self.ensure(report))
+        self.rt.block_on(async {
+            for attempt in 0..10u32 {
+                match self.ensure(report).await {
+                    Err(CatalogError::Service { code, .. })
+                        if code.contains("ConcurrentModificationException") && attempt < 9 =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(..200))).await;
+                    }
+                    other => return other,
+                }
+            }
+            Ok(())
+        })
     }
 
     fn publish(
         &self,
-        partitions: &[PartitionKey],
+        partitions: &[PartitionLocation],
         report: &mut CatalogReport,
     ) -> Result<(), CatalogError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
         match self.mode {
             Mode::Register => self.rt.block_on(self.register(partitions, report)),
             Mode::Projection { injected } => {
-                self.rt.block_on(self.project(partitions, injected, report))
+                let keys: Vec<PartitionKey> = partitions.iter().map(|p| p.key.clone()).collect();
+                self.rt.block_on(self.project(&keys, injected, report))
             }
         }
+    }
+
+    fn location(&self, key: &PartitionKey) -> Result<Option<String>, CatalogError> {
+        if self.mode != Mode::Register {
+            return Ok(None);
+        }
+        self.rt.block_on(async {
+            let out = self
+                .client
+                .batch_get_partition()
+                .database_name(&self.database)
+                .table_name(&self.table)
+                .partitions_to_get(value_list(key))
+                .send()
+                .await
+                .map_err(|e| service_err("BatchGetPartition", &self.target(), &e))?;
+            Ok(out
+                .partitions()
+                .first()
+                .and_then(|p| p.storage_descriptor())
+                .and_then(|sd| sd.location())
+                .map(str::to_string))
+        })
     }
 }

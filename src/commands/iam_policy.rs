@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{IamPolicyArgs, UsageError};
+use clap::Args;
+
+use super::convert::GlueArgs;
+use super::UsageError;
 use crate::location::Location;
 use crate::permissions::{policy, GlueScope, PolicyScope, S3Scope};
 
@@ -64,4 +67,53 @@ pub fn scope(args: &IamPolicyArgs) -> Result<PolicyScope, UsageError> {
         source,
         curated,
     })
+}
+
+pub const IAM_POLICY_AFTER_HELP: &str = "\
+The policy grants exactly the S3 and Glue actions trailpack calls (one list in the code,
+checked against its SDK calls): ListBucket limited to the input and output prefixes,
+GetObject on the input, Get/Put/DeleteObject and AbortMultipartUpload on the output, the
+Glue actions on the catalog, database and table (no partition actions with
+--glue-projection), and KMS for the given keys. Local folders need no statement.
+
+The options read the same TRAILPACK_* environment variables as convert/daily/backfill,
+so in a configured task `trailpack iam-policy` prints the policy of its own run.
+
+Example:
+  trailpack iam-policy --input s3://my-org-trail/AWSLogs/ --output s3://my-lake/cloudtrail/ \\
+    --glue-database security --aws-region eu-west-1 --account-id 111122223333 \\
+    --trail-kms-key arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// CloudTrail logs the run reads (s3://bucket/prefix; a folder adds nothing).
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub input: Option<String>,
+
+    /// Curated output the run writes (s3://bucket/prefix; a folder adds nothing).
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub output: Option<String>,
+
+    #[command(flatten)]
+    pub glue: GlueArgs,
+
+    /// Region of the Glue catalog (default: any, `*`).
+    #[arg(long, value_name = "REGION", default_value = "*")]
+    pub aws_region: String,
+
+    /// AWS account of the Glue catalog (default: any, `*`).
+    #[arg(long, value_name = "ID", default_value = "*")]
+    pub account_id: String,
+
+    /// AWS partition of the ARNs.
+    #[arg(long, value_name = "PARTITION", default_value = "aws")]
+    pub aws_partition: String,
+
+    /// KMS key ARN the trail is encrypted with (kms:Decrypt; repeatable).
+    #[arg(long, value_name = "ARN")]
+    pub trail_kms_key: Vec<String>,
+
+    /// KMS key ARN the run encrypts written objects with (kms:GenerateDataKey, kms:Decrypt).
+    #[arg(long, value_name = "ARN")]
+    pub sse_kms_key_id: Option<String>,
 }

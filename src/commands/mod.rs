@@ -1,7 +1,11 @@
-//! One module per subcommand: turn parsed arguments into library calls and print
-//! the result.
+//! One module per subcommand: each owns its arguments (clap structs), turns them
+//! into library calls and prints the result. `cli` dispatches to them; they never
+//! import `cli`.
 
 pub mod convert;
 pub mod iam_policy;
 pub mod queries;
 pub mod schema;
+mod values;
+
+pub use values::{parse_duration, parse_size, UsageError};

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{QueriesCommand, UsageError};
+use clap::Subcommand;
+
+use super::UsageError;
 use crate::queries;
 
 pub fn run(cmd: &QueriesCommand) -> anyhow::Result<ExitCode> {
@@ -31,4 +33,18 @@ pub fn run(cmd: &QueriesCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// List the queries with what each answers.
+    List,
+    /// Print a query, parameters filled in (defaults unless given with --param).
+    Show {
+        /// Query name (see `trailpack queries list`).
+        name: String,
+        /// Parameter value, e.g. --param from_day=2024-03-01 (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{SchemaArgs, SchemaFormat};
 use crate::schema::{athena_ddl, glue_columns_json, markdown, DdlOptions, TableSchema};
+use clap::{Args, ValueEnum};
 
 /// The compatibility view template (`schema/athena-compat-view.sql`).
 pub const COMPAT_VIEW: &str = include_str!("../../schema/athena-compat-view.sql");
@@ -50,4 +50,37 @@ fn arrow_text(schema: &TableSchema) -> String {
         .iter()
         .map(|f| format!("{}: {}\n", f.name(), f.data_type()))
         .collect()
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
+    pub format: SchemaFormat,
+
+    /// Table location for athena-ddl (the curated output prefix).
+    #[arg(long, value_name = "S3_URI")]
+    pub location: Option<String>,
+
+    /// Database name for athena-ddl and athena-compat-view.
+    #[arg(long, default_value = "default")]
+    pub database: String,
+
+    /// Table name for athena-ddl and athena-compat-view (the view is `<table>_compat`).
+    #[arg(long, default_value = "cloudtrail")]
+    pub table: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    /// The Arrow schema of the data files.
+    Arrow,
+    /// Glue StorageDescriptor columns and partition keys (JSON).
+    GlueJson,
+    /// Athena CREATE EXTERNAL TABLE statement.
+    AthenaDdl,
+    /// Athena CREATE VIEW presenting the table like AWS's documented CloudTrail table.
+    AthenaCompatView,
+    /// Markdown column reference.
+    Markdown,
 }

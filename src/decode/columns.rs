@@ -7,7 +7,8 @@ use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, ListBuilder, StringBuilder, StructBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field};
 use hashbrown::HashMap;
 
@@ -66,11 +67,16 @@ pub enum ColumnBuilder {
     Bool(BooleanBuilder),
     Ts(TimestampMicrosecondBuilder),
     List(ListBuilder<StructBuilder>, usize),
+    /// The source column: one value for the whole batch, so only rows are counted.
+    Source(usize),
 }
 
 impl ColumnBuilder {
     fn new(schema: &TableSchema, col: usize, capacity: usize, value_bytes: usize) -> Self {
         let c = &schema.columns[col];
+        if col == schema.source {
+            return ColumnBuilder::Source(0);
+        }
         match c.ty {
             ColumnType::String | ColumnType::Json => {
                 ColumnBuilder::Str(StringBuilder::with_capacity(capacity, value_bytes))
@@ -102,6 +108,7 @@ impl ColumnBuilder {
             ColumnBuilder::Bool(b) => b.len(),
             ColumnBuilder::Ts(b) => b.len(),
             ColumnBuilder::List(b, _) => b.len(),
+            ColumnBuilder::Source(n) => *n,
         }
     }
 
@@ -111,15 +118,17 @@ impl ColumnBuilder {
             ColumnBuilder::Bool(b) => b.append_null(),
             ColumnBuilder::Ts(b) => b.append_null(),
             ColumnBuilder::List(b, _) => b.append_null(),
+            ColumnBuilder::Source(n) => *n += 1,
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self, source: &str) -> ArrayRef {
         match self {
             ColumnBuilder::Str(b) => Arc::new(b.finish()),
             ColumnBuilder::Bool(b) => Arc::new(b.finish()),
             ColumnBuilder::Ts(b) => Arc::new(b.finish()),
             ColumnBuilder::List(b, _) => Arc::new(b.finish()),
+            ColumnBuilder::Source(n) => Arc::new(source_array(source, std::mem::take(n))),
         }
     }
 }
@@ -189,8 +198,17 @@ impl Columns {
         }
     }
 
-    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+    /// The batch, with `source` as every row's source object.
+    pub fn finish(&mut self, source: &str) -> Result<RecordBatch, ArrowError> {
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(source)).collect();
         RecordBatch::try_new(self.schema.clone(), arrays)
     }
+}
+
+/// `rows` rows of one value, dictionary-encoded: 4 bytes a row.
+pub fn source_array(source: &str, rows: usize) -> DictionaryArray<Int32Type> {
+    DictionaryArray::new(
+        Int32Array::from(vec![0; rows]),
+        Arc::new(StringArray::from(vec![source])),
+    )
 }

@@ -1,6 +1,8 @@
 //! Whole-file decompression. CloudTrail files are small (typically under a few
-//! MiB), so they are inflated in one call with libdeflate into a reused buffer;
-//! multi-member gzip and the error paths fall back to a streaming decoder.
+//! MiB), so they are inflated in one call with libdeflate into a reused buffer.
+//! That fast path is taken only when one gzip member spans the whole input; a
+//! multi-member file (RFC 1952 §2.2: the content is the members' concatenation) and
+//! the error paths go to a streaming decoder.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -9,9 +11,51 @@ use super::DecodeError;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// A libdeflate decompressor, used through `libdeflate_gzip_decompress_ex`, which
+/// (unlike the `libdeflater` wrapper) reports how much input one member used.
+struct RawDecompressor(*mut libdeflate_sys::libdeflate_decompressor);
+
+impl RawDecompressor {
+    fn new() -> Self {
+        // SAFETY: plain allocation; a null result is checked before every use.
+        RawDecompressor(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() })
+    }
+
+    /// Inflate the first gzip member of `data` into `out`: (input used, output size),
+    /// or `None` on any error (the streaming decoder then classifies it).
+    fn first_member(&mut self, data: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+        if self.0.is_null() {
+            return None;
+        }
+        let (mut used, mut n) = (0usize, 0usize);
+        // SAFETY: the decompressor is live and owned by this thread; the pointers and
+        // lengths describe valid slices; libdeflate writes at most `out.len()` bytes.
+        let rc = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress_ex(
+                self.0,
+                data.as_ptr().cast(),
+                data.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut used,
+                &mut n,
+            )
+        };
+        (rc == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS).then_some((used, n))
+    }
+}
+
+impl Drop for RawDecompressor {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+            unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0) };
+        }
+    }
+}
+
 thread_local! {
-    static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
-        RefCell::new(libdeflater::Decompressor::new());
+    static DECOMPRESSOR: RefCell<RawDecompressor> = RefCell::new(RawDecompressor::new());
 }
 
 /// Run `f` over the file's content: the bytes themselves for plain JSON, the
@@ -54,11 +98,11 @@ fn inflate(data: &[u8], max_bytes: usize, buf: &mut Vec<u8>) -> Result<usize, De
         if buf.len() < want {
             buf.resize(want, 0);
         }
-        let result = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(data, &mut buf[..want]));
-        if let Ok(n) = result {
-            // A single member fills exactly ISIZE bytes; anything else means more
-            // members (or a lying trailer): let the streaming decoder settle it.
-            if n == isize_hint {
+        let result = DECOMPRESSOR.with(|d| d.borrow_mut().first_member(data, &mut buf[..want]));
+        // One member that used the whole input is the whole content (its CRC and
+        // size were checked by libdeflate). Input left over means more members.
+        if let Some((used, n)) = result {
+            if used == data.len() {
                 return Ok(n);
             }
         }
@@ -113,6 +157,14 @@ mod tests {
         let mut two = gz(b"hello ");
         two.extend(gz(b"world"));
         assert_eq!(content(&two, 100).unwrap(), b"hello world");
+        // Members of equal length: the last trailer matches the first member's size.
+        let mut same = gz(b"abc");
+        same.extend(gz(b"xyz"));
+        assert_eq!(content(&same, 100).unwrap(), b"abcxyz");
+        // The first member larger than the last one's ISIZE.
+        let mut big_first = gz(&[b'a'; 5000]);
+        big_first.extend(gz(b"z"));
+        assert_eq!(content(&big_first, 10_000).unwrap().len(), 5001);
     }
 
     #[test]

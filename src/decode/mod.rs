@@ -51,6 +51,12 @@ pub struct RowKey {
     pub content: u64,
 }
 
+/// The de-duplication hash of an eventID value as its column holds it (so rows
+/// read back from Parquet hash like freshly decoded ones).
+pub fn event_id_hash(id: &str) -> u64 {
+    xxh3_64(id.as_bytes())
+}
+
 /// The kept records of one file, as an Arrow batch, plus what was seen.
 #[derive(Debug)]
 pub struct DecodedFile {
@@ -135,12 +141,18 @@ impl Decoder {
         self.schema
     }
 
-    /// Decode one file's bytes (gzip or plain JSON).
-    pub fn decode(&self, bytes: &[u8], filter: RowFilter) -> Result<DecodedFile, DecodeError> {
+    /// Decode one file's bytes (gzip or plain JSON); `source` names the delivered
+    /// object, written to every row's source column.
+    pub fn decode(
+        &self,
+        bytes: &[u8],
+        filter: RowFilter,
+        source: &str,
+    ) -> Result<DecodedFile, DecodeError> {
         CONTENT_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
-                self.decode_content(content, filter)
+                self.decode_content(content, filter, source)
             })?
         })
     }
@@ -149,6 +161,7 @@ impl Decoder {
         &self,
         content: &[u8],
         filter: RowFilter,
+        source: &str,
     ) -> Result<DecodedFile, DecodeError> {
         let text = simdutf8::basic::from_utf8(content).map_err(|_| {
             let offset = simdutf8::compat::from_utf8(content)
@@ -165,18 +178,28 @@ impl Decoder {
         };
         let mut fd = FileDecoder::new(self, filter, &hint);
         let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = FileSeed { fd: &mut fd }
-            .deserialize(&mut de)
-            .and_then(|()| de.end());
-        if let Err(e) = parsed {
-            return Err(classify(e, fd.state.get()));
+        // One `{"Records":[…]}` document, or several one after another (a file of
+        // concatenated gzip members each holding a whole document): all are read.
+        loop {
+            if let Err(e) = (FileSeed { fd: &mut fd }).deserialize(&mut de) {
+                return Err(classify(e, fd.state.get()));
+            }
+            match de.end() {
+                Ok(()) => break,
+                Err(e) if e.classify() == serde_json::error::Category::Syntax => {
+                    // Trailing characters: another document follows (or garbage,
+                    // which the next round reports as not JSON / not an object).
+                    fd.state.set(State::TopLevel);
+                }
+                Err(e) => return Err(classify(e, fd.state.get())),
+            }
         }
         if !matches!(filter, RowFilter::OnlyDay(_)) && fd.keys.len() >= hint.rows / 2 {
             SIZE_HINT.with(|h| *h.borrow_mut() = fd.cols.size_hint());
         }
         let batch = fd
             .cols
-            .finish()
+            .finish(source)
             .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
         Ok(DecodedFile {
             batch,
@@ -403,10 +426,13 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             h.update(v.get().as_bytes());
             h.update(&[1]);
         }
-        let event_id = pairs
-            .iter()
-            .find(|(k, _)| &**k == "eventID")
-            .map(|(_, v)| xxh3_64(v.get().as_bytes()));
+        let event_id =
+            pairs.iter().find(|(k, _)| &**k == "eventID").map(|(_, v)| {
+                match string_value(v.get()) {
+                    Some(s) => event_id_hash(&s),
+                    None => xxh3_64(v.get().as_bytes()),
+                }
+            });
         self.keys.push(RowKey {
             event_id,
             content: h.digest(),
@@ -515,6 +541,8 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                 }
                 None => false,
             },
+            // Not from the record: filled for the whole batch when it is finished.
+            (ColumnBuilder::Source(_), _) => false,
             (ColumnBuilder::List(b, nfields), _) => {
                 let nfields = *nfields;
                 match struct_list(raw, &self.dec.struct_keys[col]) {

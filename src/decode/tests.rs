@@ -9,7 +9,7 @@ fn decoder() -> Decoder {
 
 fn decode(text: &str) -> DecodedFile {
     decoder()
-        .decode(text.as_bytes(), RowFilter::All)
+        .decode(text.as_bytes(), RowFilter::All, "test")
         .expect("decodes")
 }
 
@@ -139,14 +139,16 @@ fn row_filter_by_event_day() {
     let text = r#"{"Records":[{"eventTime":"2024-01-01T23:59:00Z","eventID":"a"},{"eventTime":"2024-01-02T00:01:00Z","eventID":"b"},{"eventID":"c"}]}"#;
     let d = decoder();
     let day = timestamp::epoch_day(time::macros::date!(2024 - 01 - 01));
-    let only = d.decode(text.as_bytes(), RowFilter::OnlyDay(day)).unwrap();
+    let only = d
+        .decode(text.as_bytes(), RowFilter::OnlyDay(day), "test")
+        .unwrap();
     assert_eq!(
         (only.batch.num_rows(), only.filtered_out, only.records),
         (1, 2, 3)
     );
     assert_eq!(s(&only, "eventid", 0).as_deref(), Some("a"));
     let except = d
-        .decode(text.as_bytes(), RowFilter::ExceptDay(day))
+        .decode(text.as_bytes(), RowFilter::ExceptDay(day), "test")
         .unwrap();
     assert_eq!(except.batch.num_rows(), 2);
     assert_eq!(s(&except, "eventid", 1).as_deref(), Some("c"));
@@ -173,7 +175,7 @@ fn empty_records_and_extra_top_level_keys() {
 #[test]
 fn bad_input_kinds() {
     let d = decoder();
-    let kind = |text: &[u8]| d.decode(text, RowFilter::All).unwrap_err().kind();
+    let kind = |text: &[u8]| d.decode(text, RowFilter::All, "test").unwrap_err().kind();
     assert_eq!(kind(b""), "empty");
     assert_eq!(kind(b"{\"Records\":[{}"), "not_json");
     assert_eq!(kind(b"hello"), "not_json");
@@ -183,11 +185,11 @@ fn bad_input_kinds() {
     assert_eq!(kind(b"{\"Records\":[{},\"x\"]}"), "record_not_object");
     assert_eq!(kind(b"{\"Records\":[]} trailing"), "not_json");
     assert_eq!(kind(b"{\"Records\":[{\"a\":\"\xff\"}]}"), "invalid_utf8");
-    match d.decode(b"{\"Records\":[{},{},7]}", RowFilter::All) {
+    match d.decode(b"{\"Records\":[{},{},7]}", RowFilter::All, "test") {
         Err(DecodeError::RecordNotObject { index, .. }) => assert_eq!(index, 2),
         other => panic!("{other:?}"),
     }
-    match d.decode(b"{\"a\":\"\xc3\x28\"}", RowFilter::All) {
+    match d.decode(b"{\"a\":\"\xc3\x28\"}", RowFilter::All, "test") {
         Err(DecodeError::InvalidUtf8 { offset }) => assert_eq!(offset, 6),
         other => panic!("{other:?}"),
     }

@@ -47,6 +47,9 @@ pub enum Role {
     /// extracted so that queries filtering on it do not read the whole JSON column.
     /// The JSON column keeps the member: derived columns add nothing to the record.
     Derived,
+    /// Not from the record: the delivered object the row was read from (`s3://…` or
+    /// the `AWSLogs/…` key of a local file). Dictionary-encoded: one value per file.
+    Source,
 }
 
 /// The derived columns of one `json` column.
@@ -87,6 +90,10 @@ impl Column {
 
     /// Arrow data type of the column.
     pub fn arrow_type(&self) -> DataType {
+        if self.role == Some(Role::Source) {
+            // One value per input file: a dictionary in memory and in Parquet.
+            return DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        }
         match self.ty {
             ColumnType::String | ColumnType::Json => DataType::Utf8,
             ColumnType::Boolean => DataType::Boolean,
@@ -168,6 +175,8 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// Index of the `unmapped` column.
     pub unmapped: usize,
+    /// Index of the `source` column (the row's delivered object).
+    pub source: usize,
     /// Index of the `eventtime` column (path `eventTime`).
     pub event_time: usize,
     /// Index of the `eventid` column (path `eventID`).
@@ -241,6 +250,18 @@ impl TableSchema {
         if columns[unmapped].ty != ColumnType::Json {
             return invalid("the unmapped column must have type json".into());
         }
+        let source = find(&|c| c.role == Some(Role::Source), "source")?;
+        if columns[source].ty != ColumnType::String || !columns[source].path.is_empty() {
+            return invalid("the source column must have type string and an empty path".into());
+        }
+        if columns
+            .iter()
+            .filter(|c| c.role == Some(Role::Source))
+            .count()
+            > 1
+        {
+            return invalid("more than one source column".into());
+        }
         let event_time = find(
             &|c| c.path == "eventTime" && c.ty == ColumnType::Timestamp,
             "eventTime timestamp",
@@ -290,6 +311,7 @@ impl TableSchema {
         Ok(Self {
             columns,
             unmapped,
+            source,
             event_time,
             event_id,
             extracts,
@@ -416,7 +438,11 @@ mod tests {
     fn name_follows_path() {
         // Column names are the lowercased path with `_` between levels.
         let s = TableSchema::embedded();
-        for c in s.columns.iter().filter(|c| c.role != Some(Role::Unmapped)) {
+        for c in s
+            .columns
+            .iter()
+            .filter(|c| !matches!(c.role, Some(Role::Unmapped | Role::Source)))
+        {
             let derived = c.path.to_ascii_lowercase().replace('.', "_");
             assert_eq!(c.name, derived, "column name must follow its path");
         }
@@ -440,8 +466,28 @@ mod tests {
         let base = "[[column]]\nname='eventtime'\npath='eventTime'\ntype='timestamp'\ndescription=''\n\
                     [[column]]\nname='eventid'\npath='eventID'\ntype='string'\ndescription=''\n\
                     [[column]]\nname='requestparameters'\npath='requestParameters'\ntype='json'\ndescription=''\n\
-                    [[column]]\nname='unmapped'\npath=''\ntype='json'\nrole='unmapped'\ndescription=''\n";
+                    [[column]]\nname='unmapped'\npath=''\ntype='json'\nrole='unmapped'\ndescription=''\n\
+                    [[column]]\nname='source_object'\npath=''\ntype='string'\nrole='source'\ndescription=''\n";
         TableSchema::parse(&format!("{base}{extra}"))
+    }
+
+    #[test]
+    fn one_source_column_of_strings_dictionary_encoded() {
+        let s = with("").unwrap();
+        assert_eq!(s.source, 4);
+        assert!(matches!(
+            s.arrow_schema().field(4).data_type(),
+            DataType::Dictionary(_, v) if **v == DataType::Utf8
+        ));
+        assert_eq!(s.columns[4].glue_type(), "string");
+        let second =
+            "[[column]]\nname='source2'\npath=''\ntype='string'\nrole='source'\ndescription=''\n";
+        assert!(with(second).is_err());
+        let no_source =
+            "[[column]]\nname='eventtime'\npath='eventTime'\ntype='timestamp'\ndescription=''\n\
+             [[column]]\nname='eventid'\npath='eventID'\ntype='string'\ndescription=''\n\
+             [[column]]\nname='unmapped'\npath=''\ntype='json'\nrole='unmapped'\ndescription=''\n";
+        assert!(TableSchema::parse(no_source).is_err());
     }
 
     #[test]
@@ -449,7 +495,7 @@ mod tests {
         let ok = with("[[column]]\nname='requestparameters_rolearn'\npath='requestParameters.roleArn'\ntype='string'\nrole='derived'\ndescription=''\n").unwrap();
         assert_eq!(ok.extracts.len(), 1);
         assert_eq!(ok.extracts[0].source, 2);
-        assert_eq!(ok.extracts[0].members, vec![("roleArn".to_string(), 4)]);
+        assert_eq!(ok.extracts[0].members, vec![("roleArn".to_string(), 5)]);
         let embedded = TableSchema::embedded();
         assert!(
             embedded

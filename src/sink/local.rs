@@ -1,25 +1,30 @@
 //! A local folder as the curated output.
 //!
-//! A partition is staged in a hidden sibling folder (`.day=…​.trailpack-<run>`),
-//! which neither Athena-style readers nor `day=*` globs see, and published by
-//! swapping that folder with the live `day=…` folder in one `renameat2(2)`
-//! `RENAME_EXCHANGE` call. The swap is atomic for any number of files: readers see
-//! the old folder or the new one. Where the exchange is unsupported (non-Linux, or
-//! a filesystem without it), the live folder is renamed aside and the new one
-//! renamed in: then, for a moment, the partition is absent but never mixed.
+//! A build stages its partition in a hidden sibling folder (`.day=…​.trailpack-<build>`),
+//! which neither Athena-style readers nor `day=*` globs see, and holds an `flock(2)`
+//! on `<staging>.lock` while it lives: a staging folder whose lock is free belongs to
+//! a dead build (on this host or another one sharing the folder) and is removed.
+//! Publication takes the output's commit lock (`.trailpack-commit.lock`), checks that
+//! the live manifest still names the build this one started from, and swaps the
+//! staging folder with the live `day=…` folder in one `renameat2(2)`
+//! `RENAME_EXCHANGE`: atomic for any number of files. Where the exchange is
+//! unsupported (non-Linux, or a filesystem without it), the live folder is renamed
+//! aside and the new one renamed in: for a moment the partition is absent, never
+//! mixed.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use super::{FilePart, Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
+use super::{
+    Commit, Current, DataFile, FileLock, FilePart, PartOutput, Sink, SinkError, StagedPartition,
+    DATASET_NAME,
+};
 use crate::layout::day_string;
-use crate::manifest::{Manifest, MANIFEST_NAME};
+use crate::manifest::{Dataset, Manifest, MANIFEST_NAME};
 use crate::partition::PartitionKey;
 
-/// Staging folders left by a killed run are removed once this old.
-const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
+const COMMIT_LOCK: &str = ".trailpack-commit.lock";
 
 pub struct LocalSink {
     root: PathBuf,
@@ -41,8 +46,8 @@ impl LocalSink {
         self.root.join(key.rel_path())
     }
 
-    /// The folder holding a partition's `day=` folder (created), where its lease and
-    /// staging folder live.
+    /// The folder holding a partition's `day=` folder (created), where its staging
+    /// folders live.
     fn parent_dir(&self, key: &PartitionKey) -> Result<PathBuf, SinkError> {
         let live = self.live_dir(key);
         let parent = live
@@ -54,24 +59,83 @@ impl LocalSink {
     }
 }
 
+fn read_manifest(path: &Path) -> Result<Option<Manifest>, SinkError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SinkError::io(path.display(), e)),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| SinkError::BadManifest {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
 impl Sink for LocalSink {
     fn describe(&self) -> String {
         self.root.display().to_string()
     }
 
-    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError> {
-        let path = self.live_dir(key).join(MANIFEST_NAME);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(SinkError::io(path.display(), e)),
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| SinkError::BadManifest {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })
+    fn current(&self, key: &PartitionKey) -> Result<Option<Current>, SinkError> {
+        Ok(
+            read_manifest(&self.live_dir(key).join(MANIFEST_NAME))?.map(|manifest| Current {
+                token: manifest.build.clone(),
+                manifest,
+            }),
+        )
+    }
+
+    fn open(&self, key: &PartitionKey, file: &str) -> Result<DataFile, SinkError> {
+        Ok(DataFile::local(self.live_dir(key).join(file)))
+    }
+
+    fn data_location(&self, key: &PartitionKey, _manifest: &Manifest) -> String {
+        self.live_dir(key).display().to_string()
+    }
+
+    /// Checks that the output folder can be written: creates and removes a file.
+    fn check(&self) -> Result<(), SinkError> {
+        let probe = self
+            .root
+            .join(format!(".trailpack-check-{}", std::process::id()));
+        File::create(&probe).map_err(|e| SinkError::io(self.root.display(), e))?;
+        let _ = fs::remove_file(&probe);
+        Ok(())
+    }
+
+    fn read_dataset(&self) -> Result<Option<Dataset>, SinkError> {
+        let path = self.root.join(DATASET_NAME);
+        match fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| SinkError::BadManifest {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SinkError::io(path.display(), e)),
+        }
+    }
+
+    fn create_dataset(&self, d: &Dataset) -> Result<Dataset, SinkError> {
+        let path = self.root.join(DATASET_NAME);
+        let tmp = self
+            .root
+            .join(format!(".trailpack-dataset-{}", std::process::id()));
+        let text = serde_json::to_string_pretty(d).unwrap_or_default() + "\n";
+        fs::write(&tmp, text).map_err(|e| SinkError::io(tmp.display(), e))?;
+        // A hard link fails if the file exists: the first writer wins.
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(d.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self
+                .read_dataset()?
+                .ok_or_else(|| SinkError::io(path.display(), e)),
+            Err(e) => Err(SinkError::io(path.display(), e)),
+        }
     }
 
     fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError> {
@@ -104,6 +168,8 @@ impl Sink for LocalSink {
 
     fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError> {
         let live = self.live_dir(key);
+        let _commit = FileLock::acquire(&self.root.join(COMMIT_LOCK))
+            .map_err(|e| SinkError::io(self.root.join(COMMIT_LOCK).display(), e))?;
         // Out of readers' sight in one rename, then removed.
         let gone = live.with_file_name(format!(
             ".day={}.trailpack-deleting-{}",
@@ -114,132 +180,78 @@ impl Sink for LocalSink {
         fs::remove_dir_all(&gone).map_err(|e| SinkError::io(gone.display(), e))
     }
 
-    fn lease(
-        &self,
-        key: &PartitionKey,
-        run_id: &str,
-        ttl: Duration,
-    ) -> Result<Option<Box<dyn Lease>>, SinkError> {
-        let parent = self.parent_dir(key)?;
-        let path = parent.join(format!(".day={}.trailpack-lease", day_string(key.day)));
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let info =
-                        serde_json::to_string(&LeaseInfo::new(run_id, ttl)).unwrap_or_default();
-                    f.write_all(info.as_bytes())
-                        .map_err(|e| SinkError::io(path.display(), e))?;
-                    return Ok(Some(Box::new(LocalLease { path })));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder: Option<LeaseInfo> = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| serde_json::from_str(&t).ok());
-                    let dead = holder.as_ref().is_none_or(|h| {
-                        h.expired() || (cfg!(target_os = "linux") && !run_alive(&h.run_id))
-                    });
-                    if !dead {
-                        return Ok(None);
-                    }
-                    // Expired or abandoned: take it over.
-                    let _ = fs::remove_file(&path);
-                }
-                Err(e) => return Err(SinkError::io(path.display(), e)),
-            }
-        }
-        Ok(None)
-    }
-
     fn clean_up(&self, key: &PartitionKey) {
-        let live = self.live_dir(key);
-        let Some(parent) = live.parent() else { return };
-        let day = day_string(key.day);
-        remove_stale_staging(parent, &day);
-        let lease = parent.join(format!(".day={day}.trailpack-lease"));
-        let dead = fs::read_to_string(&lease)
-            .ok()
-            .and_then(|t| serde_json::from_str::<LeaseInfo>(&t).ok())
-            .is_some_and(|h| h.expired() || (cfg!(target_os = "linux") && !run_alive(&h.run_id)));
-        if dead {
-            let _ = fs::remove_file(&lease);
+        if let Some(parent) = self.live_dir(key).parent() {
+            remove_dead_staging(parent, &day_string(key.day));
         }
     }
 
     fn stage(
         &self,
         key: &PartitionKey,
-        run_id: &str,
+        build: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError> {
         let parent = self.parent_dir(key)?;
         let day = day_string(key.day);
-        remove_stale_staging(&parent, &day);
-        let staging = parent.join(format!(".day={day}.trailpack-{run_id}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
-        }
+        let staging = parent.join(format!(".day={day}.trailpack-{build}"));
+        // The lock first: a staging folder without a held lock is a dead build's.
+        let lock_path = lock_of(&staging);
+        let lock =
+            FileLock::acquire(&lock_path).map_err(|e| SinkError::io(lock_path.display(), e))?;
         fs::create_dir(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
         Ok(Box::new(LocalStaged {
             staging,
             live: self.live_dir(key),
             parent,
+            commit_lock: self.root.join(COMMIT_LOCK),
+            lock: Some((lock, lock_path)),
         }))
     }
 }
 
-/// Whether the run `run_id` (`<pid>-<nanos>`) is a live process on this machine.
-fn run_alive(run_id: &str) -> bool {
-    run_id
-        .split('-')
-        .next()
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_none_or(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
+/// `path` with `suffix` appended to its name.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
-struct LocalLease {
-    path: PathBuf,
+/// The lock file of a staging folder.
+fn lock_of(staging: &Path) -> PathBuf {
+    suffixed(staging, ".lock")
 }
 
-impl Lease for LocalLease {}
-
-impl Drop for LocalLease {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Remove staging folders of runs that are gone: killed runs on this machine (their
-/// process id, the first part of the run id, no longer exists), or any run's folder
-/// older than `STALE_STAGING` (e.g. from another machine sharing the folder).
-fn remove_stale_staging(parent: &Path, day: &str) {
+/// Remove the staging folders (and leftovers) of builds that are gone: their lock
+/// is free. A live build's folder is never touched, whichever host it runs on.
+fn remove_dead_staging(parent: &Path, day: &str) {
     let prefix = format!(".day={day}.trailpack-");
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(run) = name.strip_prefix(&prefix) else {
+        let Some(rest) = name.strip_prefix(&prefix) else {
             continue;
         };
-        let dead_local_run = cfg!(target_os = "linux")
-            && run
-                .split('-')
-                .next()
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| {
-                    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-                });
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age > STALE_STAGING);
-        if dead_local_run || old {
-            let _ = fs::remove_dir_all(e.path());
+        let path = e.path();
+        // A lease file of an older version of trailpack: no longer used.
+        if rest == "lease" {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
+        let base = rest
+            .strip_suffix(".lock")
+            .or_else(|| rest.strip_suffix(".previous"))
+            .unwrap_or(rest);
+        let staging = parent.join(format!("{prefix}{base}"));
+        let Ok(Some(_held)) = FileLock::try_acquire(&lock_of(&staging)) else {
+            continue;
+        };
+        if path.is_dir() {
+            let _ = fs::remove_dir_all(&path);
+        }
+        if !staging.exists() && !suffixed(&staging, ".previous").exists() {
+            let _ = fs::remove_file(lock_of(&staging));
         }
     }
 }
@@ -248,36 +260,54 @@ struct LocalStaged {
     staging: PathBuf,
     live: PathBuf,
     parent: PathBuf,
+    commit_lock: PathBuf,
+    lock: Option<(FileLock, PathBuf)>,
 }
 
 impl StagedPartition for LocalStaged {
+    fn data_folder(&self) -> &str {
+        ""
+    }
+
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
         // Published in place by a rename: made durable before that.
         Ok(Box::new(FilePart::create(self.staging.join(name), true)?))
     }
 
-    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
+    fn commit(
+        self: Box<Self>,
+        manifest: &Manifest,
+        previous: Option<&Current>,
+    ) -> Result<Commit, SinkError> {
+        let expected = previous.map(|p| p.token.as_str());
         let mpath = self.staging.join(MANIFEST_NAME);
         let mut f = File::create(&mpath).map_err(|e| SinkError::io(mpath.display(), e))?;
         f.write_all(manifest.to_json().as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(|e| SinkError::io(mpath.display(), e))?;
         sync_dir(&self.staging)?;
+        let _commit = FileLock::acquire(&self.commit_lock)
+            .map_err(|e| SinkError::io(self.commit_lock.display(), e))?;
+        let live = read_manifest(&self.live.join(MANIFEST_NAME)).ok().flatten();
+        if live.as_ref().map(|m| m.build.as_str()) != expected {
+            return Ok(Commit::Lost);
+        }
         publish(&self.staging, &self.live)?;
-        sync_dir(&self.parent)
-    }
-
-    fn abort(self: Box<Self>) {
-        // Dropping removes the staging folder.
+        sync_dir(&self.parent)?;
+        Ok(Commit::Published(manifest.build.clone()))
     }
 }
 
 impl Drop for LocalStaged {
-    /// Whatever happens (commit, abort, error, panic), nothing staged is left behind:
+    /// Whatever happens (commit, loss, error, panic), nothing staged is left behind:
     /// after a commit the staging path is gone or holds the replaced version.
     fn drop(&mut self) {
         if self.staging.exists() {
             let _ = fs::remove_dir_all(&self.staging);
+        }
+        if let Some((lock, path)) = self.lock.take() {
+            let _ = fs::remove_file(&path);
+            drop(lock);
         }
     }
 }
@@ -288,16 +318,16 @@ fn sync_dir(dir: &Path) -> Result<(), SinkError> {
         .map_err(|e| SinkError::io(dir.display(), e))
 }
 
-/// Put `staging` in place of `live`; afterwards `staging` no longer exists.
+/// Put `staging` in place of `live`; afterwards `staging` no longer exists or
+/// holds the replaced version.
 fn publish(staging: &Path, live: &Path) -> Result<(), SinkError> {
     if !live.exists() {
         return fs::rename(staging, live).map_err(|e| SinkError::io(live.display(), e));
     }
     if exchange(staging, live).is_ok() {
-        // `staging` now holds the previous version; dropping the stage removes it.
         return Ok(());
     }
-    let aside = staging.with_extension("previous");
+    let aside = suffixed(staging, ".previous");
     fs::rename(live, &aside).map_err(|e| SinkError::io(live.display(), e))?;
     if let Err(e) = fs::rename(staging, live) {
         // Put the previous version back: a failed publish leaves it untouched.

@@ -1,13 +1,26 @@
-//! Where curated partitions are written. A sink stages a partition's files out of
-//! readers' sight and publishes them atomically: a reader sees the previous
-//! complete partition or the new complete one, never a mix, never half.
+//! Where curated partitions are written, and the commit protocol that keeps them
+//! whole.
+//!
+//! A partition's manifest is its single source of truth. A build reads the current
+//! manifest (with a token: the build id locally, the ETag on S3), writes its data
+//! files out of readers' sight under names of its own, and publishes with one
+//! conditional step that succeeds only if the manifest is still the one it read: a
+//! folder exchange under a lock locally, a conditional PutObject (`If-Match`, or
+//! `If-None-Match: *` for a first version) on S3. A build that loses the race
+//! publishes nothing and removes its files. Files no current manifest names are
+//! deleted only after the commit (on S3 with registered partitions, after a grace
+//! period, so running queries are not cut).
 
 pub mod local;
 pub mod s3;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Dataset, Manifest};
+
+/// File name of the dataset settings at the output root.
+pub const DATASET_NAME: &str = "_trailpack_dataset.json";
 use crate::partition::PartitionKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,39 +52,65 @@ pub trait PartOutput: Write + Send {
     fn finish(self: Box<Self>) -> Result<u64, SinkError>;
 }
 
-/// A held partition lease; released when dropped.
-pub trait Lease: Send {}
-
-/// The content of a lease: who holds it until when (Unix seconds).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct LeaseInfo {
-    pub run_id: String,
-    pub expires: i64,
+/// The current version of a partition.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub manifest: Manifest,
+    /// What the conditional commit compares with (build id locally, ETag on S3).
+    pub token: String,
 }
 
-impl LeaseInfo {
-    pub fn new(run_id: &str, ttl: std::time::Duration) -> LeaseInfo {
-        LeaseInfo {
-            run_id: run_id.to_string(),
-            expires: time::OffsetDateTime::now_utc().unix_timestamp() + ttl.as_secs() as i64,
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The new version is current; its token.
+    Published(String),
+    /// Another build replaced the version this one started from: nothing published,
+    /// this build's files removed.
+    Lost,
+}
+
+/// A data file of a published version, readable as a local file (a temporary
+/// download for S3, removed when dropped).
+pub struct DataFile {
+    pub path: PathBuf,
+    temporary: bool,
+}
+
+impl DataFile {
+    pub fn local(path: PathBuf) -> Self {
+        DataFile {
+            path,
+            temporary: false,
         }
     }
 
-    pub fn expired(&self) -> bool {
-        self.expires < time::OffsetDateTime::now_utc().unix_timestamp()
+    pub fn temporary(path: PathBuf) -> Self {
+        DataFile {
+            path,
+            temporary: true,
+        }
+    }
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
 /// A data file written to a local path through a buffer; `durable` makes `finish`
 /// fsync it (for files that are published in place).
 pub struct FilePart {
-    path: std::path::PathBuf,
+    path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
     durable: bool,
 }
 
 impl FilePart {
-    pub fn create(path: std::path::PathBuf, durable: bool) -> Result<FilePart, SinkError> {
+    pub fn create(path: PathBuf, durable: bool) -> Result<FilePart, SinkError> {
         let file = std::fs::File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
         Ok(FilePart {
             path,
@@ -110,40 +149,54 @@ impl PartOutput for FilePart {
 
 /// A partition being built, invisible to readers until `commit`.
 pub trait StagedPartition: Send {
+    /// The folder (below the partition folder) the data files go to; empty when
+    /// they sit in the partition folder itself. Output names in the manifest start
+    /// with it.
+    fn data_folder(&self) -> &str;
     /// Create a data file of the partition.
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError>;
-    /// Publish the staged files and manifest atomically, replacing the previous
-    /// version of the partition.
-    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError>;
-    /// Drop everything staged; the published partition is untouched.
-    fn abort(self: Box<Self>);
+    /// Publish the staged files with `manifest`, provided the current version is
+    /// still `previous` (compared by its token; `None`: there was none).
+    fn commit(
+        self: Box<Self>,
+        manifest: &Manifest,
+        previous: Option<&Current>,
+    ) -> Result<Commit, SinkError>;
 }
 
 /// A place curated partitions are written to.
 pub trait Sink: Send + Sync {
     fn describe(&self) -> String;
-    /// The published manifest of a partition, if there is one.
-    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError>;
-    /// Start staging a new version of a partition.
-    fn stage(
+    /// The current version of a partition, if there is one.
+    fn current(&self, key: &PartitionKey) -> Result<Option<Current>, SinkError>;
+    /// Start staging a new version of a partition, built by `build`.
+    fn stage(&self, key: &PartitionKey, build: &str)
+        -> Result<Box<dyn StagedPartition>, SinkError>;
+    /// A data file (`ManifestOutput::file`) of the current version, to read rows from.
+    fn open(&self, key: &PartitionKey, file: &str) -> Result<DataFile, SinkError>;
+    /// Where readers find the data of `manifest`'s version (for the catalog).
+    fn data_location(&self, key: &PartitionKey, manifest: &Manifest) -> String;
+    /// Delete what the current version no longer needs: older versions past their
+    /// grace period (never `pinned`, the folder a catalog points readers at) and
+    /// files of builds that died. Returns the objects deleted.
+    fn collect_garbage(
         &self,
-        key: &PartitionKey,
-        run_id: &str,
-    ) -> Result<Box<dyn StagedPartition>, SinkError>;
-    /// Take the partition's lease for `ttl`, so two runs never build the same
-    /// partition at once. `None`: another live run holds it.
-    fn lease(
-        &self,
-        key: &PartitionKey,
-        run_id: &str,
-        ttl: std::time::Duration,
-    ) -> Result<Option<Box<dyn Lease>>, SinkError>;
-    /// Remove what dead runs left next to a partition (staging, leases).
+        _key: &PartitionKey,
+        _current: &Current,
+        _pinned: Option<&str>,
+    ) -> Result<usize, SinkError> {
+        Ok(0)
+    }
+    /// Remove what dead runs left next to a partition (staging folders).
     fn clean_up(&self, _key: &PartitionKey) {}
-    /// Check up front that the output can be reached (before any work).
+    /// Check up front that the output can be written (before any work).
     fn check(&self) -> Result<(), SinkError> {
         Ok(())
     }
+    /// The output's dataset settings (`_trailpack_dataset.json` at its root).
+    fn read_dataset(&self) -> Result<Option<Dataset>, SinkError>;
+    /// Write the dataset settings unless some exist; returns the ones in force.
+    fn create_dataset(&self, d: &Dataset) -> Result<Dataset, SinkError>;
     /// Every published partition (for retention).
     fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError>;
     /// Delete a published partition: data files and manifest.
@@ -157,4 +210,59 @@ pub fn parse_partition(account: &str, region: &str, day: &str) -> Option<Partiti
         region: region.strip_prefix("region=")?.to_string(),
         day: crate::layout::parse_day(day.strip_prefix("day=")?)?,
     })
+}
+
+/// An exclusive `flock(2)` on a file, held until dropped (or the process dies: the
+/// kernel releases it, so a lock held is proof of a live holder, on this host or,
+/// on NFS/EFS, any host).
+pub struct FileLock {
+    file: std::fs::File,
+}
+
+impl FileLock {
+    fn open(path: &Path) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    }
+
+    /// Wait for the lock.
+    pub fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        let file = Self::open(path)?;
+        flock(&file, libc::LOCK_EX)?;
+        Ok(FileLock { file })
+    }
+
+    /// The lock if nobody holds it, else `None`.
+    pub fn try_acquire(path: &Path) -> std::io::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = flock(&self.file, libc::LOCK_UN);
+    }
+}
+
+fn flock(file: &std::fs::File, op: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: a valid open file descriptor owned by `file`.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }

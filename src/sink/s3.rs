@@ -1,14 +1,21 @@
 //! An S3 prefix as the curated output.
 //!
-//! A partition's data files are written to a local temporary folder while they are
-//! encoded, then uploaded to their final keys (`…/day=D/part-00000.parquet`):
-//! PutObject for small files, multipart upload beyond 64 MiB (aborted on failure,
-//! so no partial object ever appears under a visible key). The manifest is uploaded
-//! last, then part files the new version no longer has are deleted. Each object is
-//! replaced atomically; a partition of one file (the normal case, below
-//! `--target-file-size`) is therefore swapped atomically. A multi-file partition is
-//! replaced file by file: for the moments of its commit a reader may see new and old
-//! parts side by side. Server-side encryption: SSE-S3 by default, SSE-KMS with a key.
+//! Layout of a partition: `…/day=D/_trailpack.json` (the manifest) and one folder
+//! per build, `…/day=D/<build>/part-00000.parquet`. A build encodes its files into a
+//! local temporary folder, uploads them to its own folder (PutObject, or multipart
+//! beyond 64 MiB, aborted on failure), then publishes by writing the manifest with
+//! a conditional PutObject: `If-Match` the ETag it read, or `If-None-Match: *` when
+//! there was none. If another build published in between, the write fails, this
+//! build deletes its folder and publishes nothing.
+//!
+//! What readers see: with registered Glue partitions, a partition's location is one
+//! build's folder, switched to the new one after the commit (one catalog update):
+//! readers see one whole version. The replaced folder stays for the grace period
+//! (`--gc-grace`) for queries already running, then is deleted. Without registered
+//! partitions (projection, or no catalog), readers list `day=D/` recursively: while
+//! a build uploads and until the previous folder is deleted right after the commit,
+//! they see both versions. Folders of builds that died are deleted once older than
+//! the grace period. Server-side encryption: SSE-S3 by default, SSE-KMS with a key.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -19,9 +26,12 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
-use super::{FilePart, Lease, LeaseInfo, PartOutput, Sink, SinkError, StagedPartition};
+use super::{
+    Commit, Current, DataFile, FileLock, FilePart, PartOutput, Sink, SinkError, StagedPartition,
+    DATASET_NAME,
+};
 use crate::aws::Aws;
-use crate::manifest::{Manifest, MANIFEST_NAME};
+use crate::manifest::{Dataset, Manifest, Retired, MANIFEST_NAME};
 use crate::partition::PartitionKey;
 use crate::s3::{client, S3Error};
 
@@ -49,14 +59,30 @@ impl Encryption {
     }
 }
 
+/// How replaced versions are retired.
+#[derive(Debug, Clone, Copy)]
+pub struct Retirement {
+    /// Readers are pointed at one build's folder (registered catalog partitions):
+    /// the replaced folder is kept for `grace`. Otherwise it is deleted at once.
+    pub pointed: bool,
+    /// How long a replaced or abandoned folder is kept.
+    pub grace: std::time::Duration,
+}
+
+impl Default for Retirement {
+    fn default() -> Self {
+        Retirement {
+            pointed: false,
+            grace: std::time::Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
 pub struct S3Sink {
-    client: aws_sdk_s3::Client,
-    bucket: String,
+    io: S3SinkRef,
     prefix: String,
-    rt: Arc<tokio::runtime::Runtime>,
-    encryption: Encryption,
     temp_root: PathBuf,
-    multipart_threshold: u64,
+    retirement: Retirement,
 }
 
 impl S3Sink {
@@ -68,19 +94,27 @@ impl S3Sink {
         temp_root: &Path,
     ) -> S3Sink {
         S3Sink {
-            client: client(aws),
-            bucket: bucket.to_string(),
+            io: S3SinkRef {
+                client: client(aws),
+                bucket: bucket.to_string(),
+                rt: aws.rt.clone(),
+                encryption,
+                multipart_threshold: MULTIPART_THRESHOLD,
+            },
             prefix: prefix.to_string(),
-            rt: aws.rt.clone(),
-            encryption,
             temp_root: temp_root.to_path_buf(),
-            multipart_threshold: MULTIPART_THRESHOLD,
+            retirement: Retirement::default(),
         }
     }
 
     /// Upload files larger than `bytes` in parts.
     pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
-        self.multipart_threshold = bytes;
+        self.io.multipart_threshold = bytes;
+        self
+    }
+
+    pub fn with_retirement(mut self, r: Retirement) -> Self {
+        self.retirement = r;
         self
     }
 
@@ -88,25 +122,31 @@ impl S3Sink {
         format!("{}{}/", self.prefix, key.rel_path())
     }
 
-    /// The upload side of this sink, handed to staged partitions.
-    fn io(&self) -> S3SinkRef {
-        S3SinkRef {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            rt: self.rt.clone(),
-            encryption: self.encryption.clone(),
-            multipart_threshold: self.multipart_threshold,
-        }
+    /// The bucket and prefix this sink writes to.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.io.bucket, self.prefix)
     }
 
-    /// The bucket, prefix and client this sink writes with (for the catalog).
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
+    fn block_on<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, S3Error>>,
+    ) -> Result<T, SinkError> {
+        self.io.rt.block_on(f).map_err(SinkError::S3)
     }
 }
 
-fn s3_err(e: S3Error) -> SinkError {
-    SinkError::S3(e)
+/// The folder of `manifest`'s data below the partition folder: its build's, or
+/// the partition folder itself for versions written before per-build folders.
+fn data_folder(manifest: &Manifest) -> String {
+    if manifest.settings.output_format >= 2 && !manifest.build.is_empty() {
+        format!("{}/", manifest.build)
+    } else {
+        String::new()
+    }
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 impl Sink for S3Sink {
@@ -114,210 +154,307 @@ impl Sink for S3Sink {
         self.url()
     }
 
-    fn read_manifest(&self, key: &PartitionKey) -> Result<Option<Manifest>, SinkError> {
+    fn current(&self, key: &PartitionKey) -> Result<Option<Current>, SinkError> {
         let object = format!("{}{}", self.partition_prefix(key), MANIFEST_NAME);
-        let result = self.rt.block_on(async {
-            let out = self
+        let io = &self.io;
+        let got = self.block_on(async {
+            let out = match io
                 .client
                 .get_object()
-                .bucket(&self.bucket)
+                .bucket(&io.bucket)
                 .key(&object)
                 .send()
                 .await
-                .map_err(|e| S3Error::new("GetObject", &self.bucket, &object, &e))?;
-            out.body
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    let e = S3Error::new("GetObject", &io.bucket, &object, &e);
+                    return if e.is_not_found() { Ok(None) } else { Err(e) };
+                }
+            };
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            let body = out
+                .body
                 .collect()
                 .await
                 .map(|b| b.to_vec())
-                .map_err(|e| S3Error::other("GetObject", &self.bucket, &object, e))
+                .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e))?;
+            Ok(Some((etag, body)))
+        })?;
+        let Some((token, body)) = got else {
+            return Ok(None);
+        };
+        let manifest = serde_json::from_slice(&body).map_err(|e| SinkError::BadManifest {
+            path: format!("s3://{}/{object}", io.bucket),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(Current { manifest, token }))
+    }
+
+    fn open(&self, key: &PartitionKey, file: &str) -> Result<DataFile, SinkError> {
+        let object = format!("{}{file}", self.partition_prefix(key));
+        let path = self.temp_root.join(format!(
+            "trailpack-read-{}-{:016x}.parquet",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let data = DataFile::temporary(path.clone());
+        let io = &self.io;
+        self.block_on(async {
+            let out = io
+                .client
+                .get_object()
+                .bucket(&io.bucket)
+                .key(&object)
+                .send()
+                .await
+                .map_err(|e| S3Error::new("GetObject", &io.bucket, &object, &e))?;
+            let mut body = out.body.into_async_read();
+            let mut f = tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e))?;
+            tokio::io::copy(&mut body, &mut f)
+                .await
+                .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e))?;
+            Ok(())
+        })?;
+        Ok(data)
+    }
+
+    fn data_location(&self, key: &PartitionKey, manifest: &Manifest) -> String {
+        format!(
+            "s3://{}/{}{}",
+            self.io.bucket,
+            self.partition_prefix(key),
+            data_folder(manifest)
+        )
+    }
+
+    fn collect_garbage(
+        &self,
+        key: &PartitionKey,
+        current: &Current,
+        pinned: Option<&str>,
+    ) -> Result<usize, SinkError> {
+        let prefix = self.partition_prefix(key);
+        let keep_folder = data_folder(&current.manifest);
+        let pinned = pinned.and_then(|p| {
+            p.strip_prefix(&format!("s3://{}/{prefix}", self.io.bucket))
+                .map(str::to_string)
         });
-        match result {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| SinkError::BadManifest {
-                        path: format!("s3://{}/{object}", self.bucket),
-                        reason: e.to_string(),
-                    })
+        let grace = self.retirement.grace.as_secs() as i64;
+        let now = now_secs();
+        let retired = &current.manifest.retired;
+        let io = &self.io;
+        let deleted = self.block_on(async {
+            let folders = io.folders(&prefix).await?;
+            let mut deleted = 0;
+            for (folder, (keys, newest)) in folders {
+                if folder == keep_folder || Some(&folder) == pinned.as_ref() {
+                    continue;
+                }
+                let due = match retired.iter().find(|r| format!("{}/", r.folder) == folder) {
+                    Some(r) => r.retired_at + grace <= now,
+                    // Not current, never retired: a build that died (or one still
+                    // uploading, which is why it must be older than the grace period).
+                    None => newest + grace <= now,
+                };
+                if due {
+                    deleted += io.delete_all(&keys).await?;
+                }
             }
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(s3_err(e)),
+            Ok(deleted)
+        })?;
+        // Forget the retired folders that are gone (best effort: a lost race only
+        // means the entries are pruned by a later build).
+        let gone: Vec<&Retired> = retired
+            .iter()
+            .filter(|r| {
+                r.retired_at + grace <= now && Some(&format!("{}/", r.folder)) != pinned.as_ref()
+            })
+            .collect();
+        if !gone.is_empty() {
+            let mut m = current.manifest.clone();
+            m.retired.retain(|r| !gone.contains(&r));
+            let object = format!("{prefix}{MANIFEST_NAME}");
+            let _ = self.block_on(io.put_manifest(&object, &m, Some(&current.token)));
+        }
+        Ok(deleted)
+    }
+
+    fn read_dataset(&self) -> Result<Option<Dataset>, SinkError> {
+        let object = format!("{}{DATASET_NAME}", self.prefix);
+        let io = &self.io;
+        let body = self.block_on(async {
+            match io
+                .client
+                .get_object()
+                .bucket(&io.bucket)
+                .key(&object)
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| Some(b.to_vec()))
+                    .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e)),
+                Err(e) => {
+                    let e = S3Error::new("GetObject", &io.bucket, &object, &e);
+                    if e.is_not_found() {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        })?;
+        body.map(|b| {
+            serde_json::from_slice(&b).map_err(|e| SinkError::BadManifest {
+                path: format!("s3://{}/{object}", io.bucket),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    fn create_dataset(&self, d: &Dataset) -> Result<Dataset, SinkError> {
+        let object = format!("{}{DATASET_NAME}", self.prefix);
+        let body = serde_json::to_vec_pretty(d).unwrap_or_default();
+        let io = &self.io;
+        match self.block_on(io.put_if(&object, body, None))? {
+            Some(_) => Ok(d.clone()),
+            None => self.read_dataset()?.ok_or_else(|| {
+                SinkError::S3(S3Error::other("GetObject", &io.bucket, &object, "vanished"))
+            }),
         }
     }
 
     fn list_partitions(&self) -> Result<Vec<PartitionKey>, SinkError> {
-        self.rt
-            .block_on(async {
-                let mut keys = Vec::new();
-                let mut stack = vec![(self.prefix.clone(), 0)];
-                while let Some((prefix, depth)) = stack.pop() {
-                    let mut pages = self
-                        .client
-                        .list_objects_v2()
-                        .bucket(&self.bucket)
-                        .prefix(&prefix)
-                        .delimiter("/")
-                        .into_paginator()
-                        .send();
-                    while let Some(page) = pages.next().await {
-                        let page = page.map_err(|e| {
-                            S3Error::new("ListObjectsV2", &self.bucket, &prefix, &e)
-                        })?;
-                        for cp in page.common_prefixes() {
-                            let Some(p) = cp.prefix() else { continue };
-                            if depth < 2 {
-                                stack.push((p.to_string(), depth + 1));
-                                continue;
-                            }
-                            let parts: Vec<&str> = p[self.prefix.len()..]
-                                .split('/')
-                                .filter(|c| !c.is_empty())
-                                .collect();
-                            if let [a, r, d] = parts[..] {
-                                if let Some(k) = super::parse_partition(a, r, d) {
-                                    keys.push(k);
-                                }
+        let io = &self.io;
+        self.block_on(async {
+            let mut keys = Vec::new();
+            let mut stack = vec![(self.prefix.clone(), 0)];
+            while let Some((prefix, depth)) = stack.pop() {
+                let mut pages = io
+                    .client
+                    .list_objects_v2()
+                    .bucket(&io.bucket)
+                    .prefix(&prefix)
+                    .delimiter("/")
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page =
+                        page.map_err(|e| S3Error::new("ListObjectsV2", &io.bucket, &prefix, &e))?;
+                    for cp in page.common_prefixes() {
+                        let Some(p) = cp.prefix() else { continue };
+                        if depth < 2 {
+                            stack.push((p.to_string(), depth + 1));
+                            continue;
+                        }
+                        let parts: Vec<&str> = p[self.prefix.len()..]
+                            .split('/')
+                            .filter(|c| !c.is_empty())
+                            .collect();
+                        if let [a, r, d] = parts[..] {
+                            if let Some(k) = super::parse_partition(a, r, d) {
+                                keys.push(k);
                             }
                         }
                     }
                 }
-                keys.sort();
-                Ok(keys)
-            })
-            .map_err(s3_err)
+            }
+            keys.sort();
+            Ok(keys)
+        })
     }
 
     fn delete_partition(&self, key: &PartitionKey) -> Result<(), SinkError> {
         let prefix = self.partition_prefix(key);
-        let sink = self.io();
-        self.rt
-            .block_on(async {
-                // Data files first, the manifest last.
-                sink.delete_stale(&prefix, &[]).await?;
-                let manifest = format!("{prefix}{MANIFEST_NAME}");
-                sink.client
-                    .delete_object()
-                    .bucket(&sink.bucket)
-                    .key(&manifest)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| S3Error::new("DeleteObject", &sink.bucket, &manifest, &e))
-            })
-            .map_err(s3_err)
-    }
-
-    fn lease(
-        &self,
-        key: &PartitionKey,
-        run_id: &str,
-        ttl: std::time::Duration,
-    ) -> Result<Option<Box<dyn Lease>>, SinkError> {
-        let object = format!("{}_trailpack.lease", self.partition_prefix(key));
-        let body = serde_json::to_vec(&LeaseInfo::new(run_id, ttl)).unwrap_or_default();
-        let result: Result<Option<Box<dyn Lease>>, S3Error> = self.rt.block_on(async {
-            for _ in 0..2 {
-                // Created only if absent: S3's conditional write is the lock.
-                let put = self
-                    .client
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(&object)
-                    .if_none_match("*")
-                    .body(ByteStream::from(body.clone()))
-                    .send()
-                    .await;
-                match put {
-                    Ok(_) => {
-                        return Ok(Some(Box::new(S3Lease {
-                            client: self.client.clone(),
-                            bucket: self.bucket.clone(),
-                            key: object.clone(),
-                            rt: self.rt.clone(),
-                        }) as Box<dyn Lease>))
-                    }
-                    Err(e)
-                        if e.code() == Some("PreconditionFailed")
-                            || e.code() == Some("ConditionalRequestConflict") =>
-                    {
-                        let holder: Option<LeaseInfo> = match self
-                            .client
-                            .get_object()
-                            .bucket(&self.bucket)
-                            .key(&object)
-                            .send()
-                            .await
-                        {
-                            Ok(out) => out
-                                .body
-                                .collect()
-                                .await
-                                .ok()
-                                .and_then(|b| serde_json::from_slice(&b.to_vec()).ok()),
-                            Err(_) => None,
-                        };
-                        if holder.as_ref().is_some_and(|h| !h.expired()) {
-                            return Ok(None);
-                        }
-                        let _ = self
-                            .client
-                            .delete_object()
-                            .bucket(&self.bucket)
-                            .key(&object)
-                            .send()
-                            .await;
-                    }
-                    Err(e) => return Err(S3Error::new("PutObject", &self.bucket, &object, &e)),
-                }
-            }
-            Ok(None)
-        });
-        result.map_err(s3_err)
+        let io = &self.io;
+        self.block_on(async {
+            // Data first, the manifest last.
+            let manifest = format!("{prefix}{MANIFEST_NAME}");
+            let mut keys: Vec<String> = io
+                .folders(&prefix)
+                .await?
+                .into_values()
+                .flat_map(|(k, _)| k)
+                .collect();
+            keys.push(manifest);
+            io.delete_all(&keys).await?;
+            Ok(())
+        })
     }
 
     /// One ListObjectsV2 of the output prefix: the call (and the permission, which
     /// may be scoped to the prefix) every run needs, unlike HeadBucket, which a
-    /// prefix-conditioned `s3:ListBucket` grant does not allow.
+    /// prefix-conditioned `s3:ListBucket` grant does not allow. Also reclaims the
+    /// temporary folders of builds that died on this machine.
     fn check(&self) -> Result<(), SinkError> {
-        self.rt
-            .block_on(
-                self.client
-                    .list_objects_v2()
-                    .bucket(&self.bucket)
-                    .prefix(&self.prefix)
-                    .max_keys(1)
-                    .send(),
-            )
-            .map(|_| ())
-            .map_err(|e| {
-                s3_err(S3Error::new(
-                    "ListObjectsV2",
-                    &self.bucket,
-                    &self.prefix,
-                    &e,
-                ))
-            })
+        remove_dead_temp(&self.temp_root);
+        let io = &self.io;
+        self.block_on(async {
+            io.client
+                .list_objects_v2()
+                .bucket(&io.bucket)
+                .prefix(&self.prefix)
+                .max_keys(1)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| S3Error::new("ListObjectsV2", &io.bucket, &self.prefix, &e))
+        })
     }
 
     fn stage(
         &self,
         key: &PartitionKey,
-        run_id: &str,
+        build: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError> {
-        let dir = self
-            .temp_root
-            .join(format!("trailpack-{run_id}"))
-            .join(key.rel_path());
-        fs::create_dir_all(&dir).map_err(|e| SinkError::io(dir.display(), e))?;
+        let top = self.temp_root.join(format!("trailpack-{build}"));
+        let lock_path = self.temp_root.join(format!("trailpack-{build}.lock"));
+        fs::create_dir_all(&self.temp_root)
+            .map_err(|e| SinkError::io(self.temp_root.display(), e))?;
+        let lock =
+            FileLock::acquire(&lock_path).map_err(|e| SinkError::io(lock_path.display(), e))?;
+        fs::create_dir_all(&top).map_err(|e| SinkError::io(top.display(), e))?;
         Ok(Box::new(S3Staged {
-            sink: self.io(),
-            dir,
+            sink: self.io.clone(),
+            top,
+            lock: Some((lock, lock_path)),
             prefix: self.partition_prefix(key),
+            folder: format!("{build}/"),
             parts: Vec::new(),
+            retirement: self.retirement,
         }))
     }
 }
 
+/// Remove `trailpack-<build>` temporary folders whose lock is free (their build died).
+fn remove_dead_temp(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(build) = name.strip_prefix("trailpack-") else {
+            continue;
+        };
+        if build.starts_with("read-") || build.ends_with(".lock") || !e.path().is_dir() {
+            continue;
+        }
+        let lock = root.join(format!("{name}.lock"));
+        if let Ok(Some(_held)) = FileLock::try_acquire(&lock) {
+            let _ = fs::remove_dir_all(e.path());
+            let _ = fs::remove_file(&lock);
+        }
+    }
+}
+
+#[derive(Clone)]
 struct S3SinkRef {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -328,11 +465,21 @@ struct S3SinkRef {
 
 struct S3Staged {
     sink: S3SinkRef,
-    dir: PathBuf,
+    /// Local temporary folder of the build.
+    top: PathBuf,
+    lock: Option<(FileLock, PathBuf)>,
     /// `…/day=D/` in the bucket.
     prefix: String,
+    /// `<build>/`: the build's folder below the partition folder.
+    folder: String,
     parts: Vec<String>,
+    retirement: Retirement,
 }
+
+/// Objects below a partition folder, by data folder (`<build>/`, or `` for files
+/// directly in it), with the newest LastModified of each (Unix seconds). The
+/// manifest is not included.
+type Folders = std::collections::BTreeMap<String, (Vec<String>, i64)>;
 
 impl S3SinkRef {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
@@ -435,8 +582,57 @@ impl S3SinkRef {
             .map_err(|e| S3Error::new("CompleteMultipartUpload", &self.bucket, key, &e))
     }
 
-    /// Delete the data files under `prefix` that are not in `keep`.
-    async fn delete_stale(&self, prefix: &str, keep: &[String]) -> Result<(), S3Error> {
+    /// Write a manifest on condition: `If-Match` the ETag of the version it replaces,
+    /// or `If-None-Match: *` for the first one. `Ok(None)`: another build won;
+    /// else the new ETag.
+    async fn put_manifest(
+        &self,
+        key: &str,
+        manifest: &Manifest,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, S3Error> {
+        self.put_if(key, manifest.to_json().into_bytes(), expected)
+            .await
+    }
+
+    /// PutObject of `body` on condition (see `put_manifest`).
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, S3Error> {
+        let (sse, kms_key) = self.encryption.headers();
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .server_side_encryption(sse)
+            .set_ssekms_key_id(kms_key);
+        req = match expected {
+            Some(etag) => req.if_match(etag),
+            None => req.if_none_match("*"),
+        };
+        match req.send().await {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) || e
+                    .raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 412 | 409)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(S3Error::new("PutObject", &self.bucket, key, &e)),
+        }
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Folders, S3Error> {
         let mut pages = self
             .client
             .list_objects_v2()
@@ -444,97 +640,110 @@ impl S3SinkRef {
             .prefix(prefix)
             .into_paginator()
             .send();
-        let mut stale = Vec::new();
+        let mut out = Folders::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| S3Error::new("ListObjectsV2", &self.bucket, prefix, &e))?;
             for o in page.contents() {
-                if let Some(k) = o.key() {
-                    let name = &k[prefix.len().min(k.len())..];
-                    if name.ends_with(".parquet")
-                        && !name.contains('/')
-                        && !keep.iter().any(|x| x == name)
-                    {
-                        stale.push(k.to_string());
-                    }
+                let Some(k) = o.key() else { continue };
+                let rest = &k[prefix.len().min(k.len())..];
+                if rest == MANIFEST_NAME || rest.is_empty() {
+                    continue;
                 }
+                let folder = match rest.split_once('/') {
+                    Some((f, _)) => format!("{f}/"),
+                    None => String::new(),
+                };
+                let modified = o.last_modified().map_or(0, |t| t.secs());
+                let entry = out.entry(folder).or_insert_with(|| (Vec::new(), 0));
+                entry.0.push(k.to_string());
+                entry.1 = entry.1.max(modified);
             }
         }
-        for k in stale {
+        Ok(out)
+    }
+
+    async fn delete_all(&self, keys: &[String]) -> Result<usize, S3Error> {
+        for k in keys {
             self.client
                 .delete_object()
                 .bucket(&self.bucket)
-                .key(&k)
+                .key(k)
                 .send()
                 .await
-                .map_err(|e| S3Error::new("DeleteObject", &self.bucket, &k, &e))?;
+                .map_err(|e| S3Error::new("DeleteObject", &self.bucket, k, &e))?;
         }
-        Ok(())
+        Ok(keys.len())
     }
 }
 
 impl StagedPartition for S3Staged {
+    fn data_folder(&self) -> &str {
+        &self.folder
+    }
+
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
         self.parts.push(name.to_string());
         // A temporary copy, uploaded at commit: no need to fsync.
-        Ok(Box::new(FilePart::create(self.dir.join(name), false)?))
+        Ok(Box::new(FilePart::create(self.top.join(name), false)?))
     }
 
-    fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), SinkError> {
+    fn commit(
+        self: Box<Self>,
+        manifest: &Manifest,
+        previous: Option<&Current>,
+    ) -> Result<Commit, SinkError> {
         let s = &self.sink;
-        s.rt.block_on(async {
-            for name in &self.parts {
-                s.upload_file(&format!("{}{name}", self.prefix), &self.dir.join(name))
-                    .await?;
-            }
-            s.put(
-                &format!("{}{MANIFEST_NAME}", self.prefix),
-                manifest.to_json().into_bytes(),
-            )
-            .await?;
-            s.delete_stale(&self.prefix, &self.parts).await
-        })
-        .map_err(s3_err)
-    }
-
-    fn abort(self: Box<Self>) {}
-}
-
-struct S3Lease {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    key: String,
-    rt: Arc<tokio::runtime::Runtime>,
-}
-
-impl Lease for S3Lease {}
-
-impl Drop for S3Lease {
-    fn drop(&mut self) {
-        let released = self.rt.block_on(
-            self.client
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .send(),
-        );
-        if let Err(e) = released {
-            let e = S3Error::new("DeleteObject", &self.bucket, &self.key, &e);
-            tracing::warn!(
-                "lease not released: {e}; other runs treat the partition as busy until it expires"
-            );
+        let mut manifest = manifest.clone();
+        let old_folder = previous.map(|p| data_folder(&p.manifest));
+        if let (Some(p), Some(old), true) = (previous, &old_folder, self.retirement.pointed) {
+            // Readers of the old folder get the grace period to finish.
+            manifest.retired = p.manifest.retired.clone();
+            manifest.retired.push(Retired {
+                folder: old.trim_end_matches('/').to_string(),
+                retired_at: now_secs(),
+            });
         }
+        let object = format!("{}{MANIFEST_NAME}", self.prefix);
+        let token =
+            s.rt.block_on(async {
+                for name in &self.parts {
+                    let key = format!("{}{}{name}", self.prefix, self.folder);
+                    s.upload_file(&key, &self.top.join(name)).await?;
+                }
+                let token = s
+                    .put_manifest(&object, &manifest, previous.map(|p| p.token.as_str()))
+                    .await?;
+                let mine: Vec<String> = self
+                    .parts
+                    .iter()
+                    .map(|n| format!("{}{}{n}", self.prefix, self.folder))
+                    .collect();
+                if token.is_none() {
+                    // Nobody points at this build's folder: gone at once.
+                    s.delete_all(&mine).await?;
+                } else if let (Some(old), false) = (&old_folder, self.retirement.pointed) {
+                    // Readers list the partition folder: the old version goes now.
+                    let folders = s.folders(&self.prefix).await?;
+                    if let Some((keys, _)) = folders.get(old) {
+                        s.delete_all(keys).await?;
+                    }
+                }
+                Ok(token)
+            })
+            .map_err(SinkError::S3)?;
+        Ok(match token {
+            Some(t) => Commit::Published(t),
+            None => Commit::Lost,
+        })
     }
 }
 
 impl Drop for S3Staged {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-        // Remove the emptied `trailpack-<run>/account=…/region=…` folders too
-        // (`remove_dir` leaves a folder another partition still uses).
-        for parent in self.dir.ancestors().skip(1).take(3) {
-            if fs::remove_dir(parent).is_err() {
-                break;
-            }
+        let _ = fs::remove_dir_all(&self.top);
+        if let Some((lock, path)) = self.lock.take() {
+            let _ = fs::remove_file(&path);
+            drop(lock);
         }
     }
 }

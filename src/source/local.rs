@@ -86,9 +86,11 @@ impl Source for LocalSource {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
+            let key = log.canonical_key();
             listing.files.push(InputFile {
                 location: text,
-                key: log.canonical_key(),
+                object: key.clone(),
+                key,
                 size: meta.len(),
                 version: format!("mtime:{mtime}"),
                 log,

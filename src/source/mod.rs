@@ -16,6 +16,9 @@ pub struct InputFile {
     pub location: String,
     /// Canonical layout key (`AWSLogs/…`), independent of the chosen root.
     pub key: String,
+    /// The delivered object as rows name it (`source_object`): `s3://bucket/key`,
+    /// or the canonical key of a local file.
+    pub object: String,
     pub size: u64,
     /// Changes when the content changes: modification time locally, ETag on S3.
     pub version: String,

@@ -183,6 +183,7 @@ impl S3Source {
                         Some(log) if log.kind == FileKind::Events && filter.accepts(&log) => {
                             listing.files.push(InputFile {
                                 location: key.to_string(),
+                                object: format!("s3://{}/{key}", self.bucket),
                                 key: log.canonical_key(),
                                 size: obj.size().unwrap_or(0).max(0) as u64,
                                 version: format!(

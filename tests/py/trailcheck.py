@@ -52,6 +52,11 @@ def load_schema(path):
 
 def input_records(root):
     """Every record of every event file under root (digests and others skipped)."""
+    return [r for _, r in keyed_input_records(root)]
+
+
+def keyed_input_records(root):
+    """(AWSLogs/... key of its file, record) for every record under root."""
     out = []
     for d, _, files in os.walk(root):
         for name in sorted(files):
@@ -68,7 +73,9 @@ def input_records(root):
             except ValueError:
                 continue  # bad files are tested elsewhere
             if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
-                out.extend(doc["Records"])
+                rel = p.replace(os.sep, "/")
+                key = rel[rel.index("AWSLogs/"):] if "AWSLogs/" in rel else rel
+                out.extend((key, r) for r in doc["Records"])
     return out
 
 
@@ -123,7 +130,7 @@ class Canon:
         self.kinds = {}
         self.structs = {}
         for c in columns:
-            if c.get("role") in ("unmapped", "derived"):
+            if c.get("role") in ("unmapped", "derived", "source"):
                 continue  # derived: copies inside JSON columns, compared exactly
             self.kinds[tuple(c["path"].split("."))] = c["type"]
             if c["type"] == "struct_list":
@@ -191,7 +198,7 @@ def rebuild(row, columns):
     rec = {}
     for c in columns:
         v = row[c["name"]]
-        if v is None or c.get("role") in ("unmapped", "derived"):
+        if v is None or c.get("role") in ("unmapped", "derived", "source"):
             continue
         keys = c["path"].split(".")
         if c["type"] == "json":
@@ -258,8 +265,16 @@ def roundtrip(in_dir, out_dir, schema_path):
         for b in bad[:3]:
             print("  ", b)
         return 1
+    keyed = keyed_input_records(in_dir)
     got = collections.Counter(dumps(canon(rebuild(r, columns))) for r in rows)
-    want = collections.Counter(dumps(canon(r)) for r in input_records(in_dir))
+    want = collections.Counter(dumps(canon(r)) for _, r in keyed)
+    # Provenance: each row names an input object that holds exactly that record.
+    held = {(k, dumps(canon(r))) for k, r in keyed}
+    strays = [r.get("source_object") for r in rows
+              if (r.get("source_object"), dumps(canon(rebuild(r, columns)))) not in held]
+    if strays:
+        print(f"provenance FAILED: {len(strays)} rows name an object that does not hold them, e.g. {strays[:3]}")
+        return 1
     if got == want:
         print(f"roundtrip OK: {sum(got.values())} records")
         return 0

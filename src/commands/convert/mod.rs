@@ -1,23 +1,28 @@
-//! `trailpack convert`: validate options, run the conversion, print the summary.
+//! `trailpack convert`, `daily` and `backfill`: validate options, run the
+//! conversion, print the summary.
+
+mod args;
+
+pub use args::{
+    AwsArgs, BackfillArgs, ConvertArgs, DailyArgs, GlueArgs, Metrics, RunArgs, CONVERT_AFTER_HELP,
+};
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::{parse_duration, parse_size, UsageError};
 use crate::aws::{Aws, AwsOptions};
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
-use crate::cli::{
-    parse_duration, parse_size, BackfillArgs, ConvertArgs, DailyArgs, Metrics, RunArgs, UsageError,
-};
 use crate::convert::{self, ConvertOptions, RetentionReport, RunReport, Status};
 use crate::encode::EncodeOptions;
 use crate::layout::parse_day;
 use crate::location::Location;
 use crate::progress::Progress;
 use crate::sink::local::LocalSink;
-use crate::sink::s3::{Encryption, S3Sink};
+use crate::sink::s3::{Encryption, Retirement, S3Sink};
 use crate::sink::Sink;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
@@ -85,6 +90,7 @@ pub fn options(
         to,
         late_window,
         force: args.force,
+        drop_vanished: args.drop_vanished,
         dry_run: args.dry_run,
         skip_bad_files: args.skip_bad_files,
         target_file_size: parse_size(&args.target_file_size)?,
@@ -214,9 +220,16 @@ fn run(
             };
             let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
             let threshold = parse_size(&args.aws.s3_multipart_threshold)?;
+            let grace = parse_duration(&args.gc_grace)?;
+            let retirement = Retirement {
+                // Registered partitions point readers at one build's folder.
+                pointed: args.glue.glue_database.is_some() && !args.glue.glue_projection,
+                grace: std::time::Duration::from_secs(grace.whole_seconds().max(0) as u64),
+            };
             Box::new(
                 S3Sink::new(aws, bucket, prefix, encryption, &temp)
-                    .with_multipart_threshold(threshold),
+                    .with_multipart_threshold(threshold)
+                    .with_retirement(retirement),
             )
         }
         (Location::Local(p), _) => {
@@ -265,17 +278,20 @@ fn run(
             .context("starting worker threads")?;
     }
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
-    let mut report = convert::run(source.as_ref(), sink.as_ref(), &opts, &progress)?;
-    if let (Some(c), false) = (&catalog, args.dry_run) {
-        // Only partitions whose data is published; never before the data exists.
-        match c.publish(&report.published(), &mut catalog_report) {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!("catalog: {e}");
-                report.catalog_error = Some(e.to_string());
-            }
-        }
-        report.catalog = Some(catalog_report);
+    let catalog_ref = catalog.as_ref().map(|c| c as &dyn Catalog);
+    let mut report = match convert::run(
+        source.as_ref(),
+        sink.as_ref(),
+        catalog_ref,
+        &opts,
+        &progress,
+    ) {
+        Ok(r) => r,
+        Err(convert::ConvertError::Settings(m)) => return Err(UsageError(m).into()),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(c) = report.catalog.as_mut() {
+        c.add(&catalog_report);
     }
     if let Some(n) = args.retain_days {
         report.retention = Some(retain(
@@ -398,14 +414,15 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
     let mut s = String::new();
     let verb = if r.dry_run { "planned" } else { "converted" };
     s.push_str(&format!(
-        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}{}\n",
+        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}{}{}\n",
         p.planned,
         r.seconds,
         p.written,
         p.unchanged,
         p.empty,
         p.failed,
-        if p.busy > 0 { format!(", {} left to another run building them", p.busy) } else { String::new() },
+        if p.built_elsewhere > 0 { format!(", {} published meanwhile by another run", p.built_elsewhere) } else { String::new() },
+        if p.kept > 0 { format!(", {} kept as they are (see below)", p.kept) } else { String::new() },
         if r.dry_run {
             format!(
                 ", {} would be built (dry run: nothing written)",
@@ -443,6 +460,12 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
         "  records  {} read, {} written, {} duplicates dropped, {} moved to the previous day by the day rule",
         c.read, c.written, c.deduplicated, c.rerouted_out
     ));
+    if c.carried > 0 {
+        s.push_str(&format!(
+            ", {} kept from earlier versions (inputs no longer listed)",
+            c.carried
+        ));
+    }
     if c.eventid_conflicts > 0 {
         s.push_str(&format!(
             ", {} eventID conflicts (kept)",
@@ -497,7 +520,23 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
             s.push_str(&format!("  FAILED   retention: {e}\n"));
         }
     }
+    if r.added_for_day_rule > 0 {
+        s.push_str(&format!(
+            "  day rule {} earlier partition(s) also committed: the next day's early files were new to them\n",
+            r.added_for_day_rule
+        ));
+    }
     for pr in &r.partition_reports {
+        if matches!(pr.status, Status::Kept) {
+            s.push_str(&format!(
+                "  KEPT     {}: {}\n",
+                pr.partition,
+                pr.error.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(e) = &pr.catalog_error {
+            s.push_str(&format!("  FAILED   catalog, {}: {e}\n", pr.partition));
+        }
         if matches!(pr.status, Status::Failed) {
             s.push_str(&format!(
                 "  FAILED   {}: {}\n",

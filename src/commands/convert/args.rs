@@ -1,0 +1,268 @@
+//! The arguments of `convert`, `daily` and `backfill`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+pub const CONVERT_AFTER_HELP: &str = "\
+Input layout (any root works: the folder holding AWSLogs, AWSLogs itself, or deeper):
+  AWSLogs/[o-<orgid>/]<account>/CloudTrail/<region>/<YYYY>/<MM>/<DD>/<file>.json.gz
+  CloudTrail-NetworkActivity/ and CloudTrail-Insight/ folders are converted too;
+  CloudTrail-Digest/ files and ConfigWritabilityCheckFile objects are skipped and counted.
+  Files may be gzip (detected by content) or plain JSON: {\"Records\":[...]}.
+
+Output layout (Hive-style; readers that skip names starting with _ or . see only data):
+  <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/part-00000.parquet
+  <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/_trailpack.json   (manifest)
+  One zstd Parquet file per partition (split beyond --target-file-size), rows sorted by
+  eventtime within each row group. A partition is published atomically; a failed
+  partition keeps its previous version. Re-runs skip partitions whose inputs did not
+  change (see the manifest); --force rebuilds them.
+
+Day rule (partition day = UTC date of eventTime):
+  CloudTrail files a record under its delivery time, so the last minutes of day D arrive
+  in folder D+1. A record found in folder F whose eventTime is on day F-1 goes to
+  partition F-1 when its file's name time is within --late-window after midnight of F.
+  Every other record stays in partition F. So building day D also reads the early files
+  of folder D+1. No record is dropped or written twice.
+
+Examples:
+  trailpack convert --input samples --output out
+  trailpack convert --input /logs --output /curated --day 2024-03-05 --account 111122223333
+  trailpack convert --input /logs --output /curated --from 2024-01-01 --to 2024-01-31 --json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metrics {
+    None,
+    Emf,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Only this partition day (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    pub day: Option<String>,
+
+    /// First partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+
+    /// Last partition day to build (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DailyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Also re-check this many days before yesterday for late or changed files (only
+    /// partitions whose inputs changed are rebuilt).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub lookback_days: u32,
+
+    /// Also build today's (incomplete) partition; a later run completes it.
+    #[arg(long)]
+    pub include_today: bool,
+
+    /// The current time, for tests and reruns (RFC 3339, e.g. 2024-03-06T01:30:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// First partition day (default: 90 days before --to).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+
+    /// Last partition day (default: yesterday, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+
+    /// Build only shard I of N (0-based): a stable split of the partitions by
+    /// account/region/day, so N workers share a backfill with no overlap and no gap.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// The current time, for tests and reruns (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// Options shared by convert, daily and backfill.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// CloudTrail logs: a folder or s3://bucket/prefix (holding AWSLogs/, AWSLogs/
+    /// itself, or deeper).
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub input: String,
+
+    /// Where to write the curated dataset: a folder (created if missing) or
+    /// s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub output: String,
+
+    /// Only this account ID (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+
+    /// Only this AWS region, e.g. us-east-1 (repeatable).
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+
+    /// How long after midnight a file may still carry the previous day's late records
+    /// (e.g. 2h, 90m, 0 to turn the day rule off; at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "2h")]
+    pub late_window: String,
+
+    /// Worker threads for decoding and encoding (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Partitions built at the same time.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub parallel_partitions: usize,
+
+    /// Split a partition's data into several files beyond this size.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub target_file_size: String,
+
+    /// Reject an input file whose decompressed size exceeds this (gzip bombs).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_file_bytes: String,
+
+    /// In-memory size of a row group before it is sorted and written; bounds memory.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB")]
+    pub row_group_size: String,
+
+    /// zstd compression level of the Parquet output (1-22; higher is smaller and slower).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
+    pub zstd_level: i32,
+
+    /// Show what would be built, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Rebuild partitions even when their inputs did not change. Rows of inputs that
+    /// are no longer listed (expired raw logs, another trail) are kept.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Rebuild partitions some of whose inputs are no longer listed, without the
+    /// rows read from those inputs: shrinks the curated data on purpose (by default
+    /// their rows are kept when a partition is rebuilt).
+    #[arg(long)]
+    pub drop_vanished: bool,
+
+    /// How long a replaced version of an S3 partition is kept for queries already
+    /// reading it (with registered Glue partitions), and how old an abandoned
+    /// build's files must be before they are deleted.
+    #[arg(long, value_name = "DURATION", default_value = "6h")]
+    pub gc_grace: String,
+
+    /// Publish a partition without its undecodable files (listed in the manifest
+    /// and the summary) instead of failing it.
+    #[arg(long)]
+    pub skip_bad_files: bool,
+
+    /// Print the summary as JSON on standard output (indented on a terminal, one line
+    /// otherwise, e.g. for a log collector).
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Delete curated partitions whose day is more than N days before today (UTC):
+    /// data, manifest and Glue partition. Never touches the CloudTrail input. With
+    /// --dry-run, lists what would be deleted.
+    #[arg(long, value_name = "N")]
+    pub retain_days: Option<u32>,
+
+    /// Print run metrics for CloudWatch: `emf` writes one Embedded Metric Format line
+    /// to standard error (records, bytes in/out, partitions written/unchanged/failed,
+    /// bad files, duration), which Fargate's log driver turns into metrics.
+    #[arg(long, value_enum, default_value_t = Metrics::None)]
+    pub metrics: Metrics,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub glue: GlueArgs,
+}
+
+/// The AWS Glue table that makes the output queryable in Athena.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Glue catalog (needs an s3:// --output)")]
+pub struct GlueArgs {
+    /// Register the output in this Glue database (created if missing).
+    #[arg(long, value_name = "DB")]
+    pub glue_database: Option<String>,
+
+    /// Glue table name (created if missing; missing columns are added).
+    #[arg(
+        long,
+        value_name = "TABLE",
+        default_value = "cloudtrail",
+        requires = "glue_database"
+    )]
+    pub glue_table: String,
+
+    /// Use partition projection instead of registering partitions (Athena only; no
+    /// partition API calls; account and region kept as enums of what was written).
+    #[arg(long, requires = "glue_database")]
+    pub glue_projection: bool,
+
+    /// With --glue-projection: account and region are `injected` (queries must
+    /// give them) instead of enums.
+    #[arg(long, requires = "glue_projection")]
+    pub glue_projection_injected: bool,
+}
+
+/// AWS settings, used when an input or output is on S3.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS (for s3:// locations)")]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files (default: the usual credential chain).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region for API calls (default: AWS_REGION or the profile's region). Not to
+    /// be confused with --region, which filters CloudTrail regions.
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// Endpoint of an S3/Glue-compatible service (AWS_ENDPOINT_URL also works).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Path-style S3 addressing (for S3-compatible stores).
+    #[arg(long)]
+    pub s3_force_path_style: bool,
+
+    /// Concurrent S3 downloads.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_concurrent_requests: usize,
+
+    /// Encrypt written objects with this KMS key (SSE-KMS); default SSE-S3.
+    #[arg(long, value_name = "KEY_ID|ARN")]
+    pub sse_kms_key_id: Option<String>,
+
+    /// Local folder for data files before they are uploaded to S3.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// Upload files larger than this in parts (multipart upload).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", hide = true)]
+    pub s3_multipart_threshold: String,
+}

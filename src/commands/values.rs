@@ -1,0 +1,86 @@
+//! Values of command-line options shared by several commands, and the error that
+//! makes a command exit with code 2.
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parse a byte size: `1048576`, `64KiB`, `256MiB`, `1GiB`, `10MB`, `2G`.
+pub fn parse_size(s: &str) -> Result<u64, UsageError> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| UsageError(format!("invalid size {s:?} (e.g. 256MiB)")))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        _ => {
+            return Err(UsageError(format!(
+                "invalid size unit in {s:?} (use KiB, MiB, GiB)"
+            )))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| UsageError(format!("invalid size {s:?}")))
+}
+
+/// Parse a duration: `0`, `90s`, `90m`, `2h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<time::Duration, UsageError> {
+    let bad = || UsageError(format!("invalid duration {s:?} (e.g. 2h, 90m, 0)"));
+    let t = s.trim();
+    if t == "0" {
+        return Ok(time::Duration::ZERO);
+    }
+    let mut total = 0i64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600,
+            'm' => n * 60,
+            's' => n,
+            _ => return Err(bad()),
+        };
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(time::Duration::seconds(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(parse_duration("2h").unwrap(), time::Duration::hours(2));
+        assert_eq!(
+            parse_duration("1h30m").unwrap(),
+            time::Duration::minutes(90)
+        );
+        assert_eq!(parse_duration("0").unwrap(), time::Duration::ZERO);
+        assert!(parse_duration("2 days").is_err());
+        assert!(parse_duration("15").is_err());
+    }
+}

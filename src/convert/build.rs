@@ -1,0 +1,305 @@
+//! The build stage: decode, de-duplicate, sort and encode one partition's rows into
+//! a staged version, and describe it in a manifest.
+//!
+//! Rows carried over from the current version come first (see `carry`), then the
+//! inputs in delivery order, in chunks sized to fill one row group. Each step runs
+//! two things at once on the rayon pool: decoding the next chunk of files (one task
+//! per file) and encoding the previous row group (one task per leaf column). Memory
+//! is bounded by about three row groups (the one being filled, the one being
+//! encoded and its sorted copy) plus the de-duplication table.
+
+use std::collections::HashSet;
+
+use arrow_array::RecordBatch;
+use rayon::prelude::*;
+
+use super::carry::{for_each_carried, CarryError};
+use super::dedup::Dedup;
+use super::{BadFile, Builder, PartitionFailure, PartitionReport};
+use crate::decode::DecodedFile;
+use crate::encode::{assemble, PartFile, Piece};
+use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
+use crate::partition::{InputRole, PartitionPlan, PlannedInput};
+use crate::sink::{Current, PartOutput, StagedPartition};
+
+/// The data file being written and the files finished so far.
+struct Output {
+    current: Option<(PartFile<Box<dyn PartOutput>>, String)>,
+    done: Vec<ManifestOutput>,
+}
+
+/// One partition's build in progress.
+struct Build<'b, 'r> {
+    builder: &'b Builder<'r>,
+    staged: &'b mut dyn StagedPartition,
+    dedup: Dedup,
+    counts: RecordCounts,
+    inputs: Vec<ManifestInput>,
+    pieces: Vec<Piece>,
+    pieces_mem: usize,
+    out: Output,
+    bad_files: Vec<BadFile>,
+}
+
+impl Builder<'_> {
+    /// Build `plan` into `staged` as build `build`, carrying over the rows of
+    /// `previous`'s inputs that `plan` no longer lists (unless `--drop-vanished`).
+    pub(super) fn fill(
+        &self,
+        plan: &PartitionPlan,
+        build: &str,
+        previous: Option<&Current>,
+        staged: &mut dyn StagedPartition,
+        report: &mut PartitionReport,
+    ) -> Result<Manifest, PartitionFailure> {
+        let gz: u64 = plan.inputs.iter().map(|i| i.file.size).sum();
+        let mut b = Build {
+            builder: self,
+            staged,
+            dedup: Dedup::for_inputs(self.schema, gz),
+            counts: RecordCounts::default(),
+            inputs: Vec::with_capacity(plan.inputs.len()),
+            pieces: Vec::new(),
+            pieces_mem: 0,
+            out: Output {
+                current: None,
+                done: Vec::new(),
+            },
+            bad_files: Vec::new(),
+        };
+        let mut carried = Vec::new();
+        if let (Some(p), false) = (previous, self.opts.drop_vanished) {
+            carried = p.manifest.vanished(plan).into_iter().cloned().collect();
+            if !carried.is_empty() {
+                b.carry(plan, &p.manifest)?;
+            }
+        }
+        b.decode_inputs(plan)?;
+        let (manifest, bad_files) = b.finish(plan, build, carried)?;
+        report.bad_files = bad_files;
+        report.records = manifest.records.clone();
+        Ok(manifest)
+    }
+}
+
+impl Build<'_, '_> {
+    /// Rows of `current` whose source object `plan` does not list.
+    fn carry(&mut self, plan: &PartitionPlan, current: &Manifest) -> Result<(), PartitionFailure> {
+        let listed: HashSet<&str> = plan.inputs.iter().map(|i| i.file.object.as_str()).collect();
+        let schema = self.builder.schema;
+        let sink = self.builder.sink;
+        for_each_carried(sink, &plan.key, current, &listed, schema, |batch, rows| {
+            let rows = self.dedup.carry(&batch, &rows, schema.event_id);
+            self.counts.carried += rows.len() as u64;
+            self.push(Piece { batch, rows });
+            if self.pieces_mem >= self.builder.opts.row_group_bytes {
+                self.flush().map_err(|e| CarryError::Read {
+                    file: "row group".into(),
+                    reason: e.to_string(),
+                })?;
+            }
+            Ok(())
+        })
+        .map_err(PartitionFailure::Carry)
+    }
+
+    fn push(&mut self, piece: Piece) {
+        if !piece.rows.is_empty() {
+            self.pieces_mem += piece.memory();
+            self.pieces.push(piece);
+        }
+    }
+
+    /// Sort and encode the pieces gathered so far as one row group.
+    fn flush(&mut self) -> Result<(), PartitionFailure> {
+        if let Some(rg) = self.take_row_group()? {
+            self.write_row_group(&rg)?;
+        }
+        Ok(())
+    }
+
+    fn take_row_group(&mut self) -> Result<Option<RecordBatch>, PartitionFailure> {
+        if self.pieces.is_empty() {
+            return Ok(None);
+        }
+        let schema = self.builder.schema;
+        let rg = assemble(&schema.arrow_schema(), schema.event_time, &self.pieces)?;
+        self.pieces.clear();
+        self.pieces_mem = 0;
+        Ok(Some(rg))
+    }
+
+    /// Decode the inputs in chunks, encoding the previous row group meanwhile.
+    fn decode_inputs(&mut self, plan: &PartitionPlan) -> Result<(), PartitionFailure> {
+        let opts = self.builder.opts;
+        let mut pending: Option<RecordBatch> = None;
+        // Arrow bytes per compressed input byte, learnt as files are decoded.
+        let mut expansion = 8.0f64;
+        let min_chunk = rayon::current_num_threads() * 2;
+        let mut i = 0;
+        while i < plan.inputs.len() || pending.is_some() {
+            let budget = opts.row_group_bytes.saturating_sub(self.pieces_mem) as f64 / expansion;
+            let mut j = i;
+            let mut chunk_bytes = 0f64;
+            while j < plan.inputs.len()
+                && (j - i < min_chunk || chunk_bytes < budget)
+                && j - i < 1024
+            {
+                chunk_bytes += plan.inputs[j].file.size as f64;
+                j += 1;
+            }
+            let chunk = &plan.inputs[i..j];
+            // Let a remote source fetch this chunk and the next while we work.
+            let ahead = (j + (j - i)).min(plan.inputs.len());
+            let upcoming: Vec<_> = plan.inputs[i..ahead].iter().map(|p| &p.file).collect();
+            self.builder.source.prefetch(&upcoming);
+            let to_encode = pending.take();
+            let builder = self.builder;
+            let (encoded, decoded) = rayon::join(
+                || match to_encode {
+                    Some(rg) => self.write_row_group(&rg),
+                    None => Ok(()),
+                },
+                || {
+                    chunk
+                        .par_iter()
+                        .map(|input| builder.decode(input))
+                        .collect::<Vec<_>>()
+                },
+            );
+            encoded?;
+            for (input, result) in chunk.iter().zip(decoded) {
+                self.take_decoded(input, result, &mut expansion)?;
+            }
+            i = j;
+            if self.pieces_mem >= opts.row_group_bytes || (i == plan.inputs.len()) {
+                pending = self.take_row_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Account for one decoded input: keep its fresh rows, or record it as bad.
+    fn take_decoded(
+        &mut self,
+        input: &PlannedInput,
+        result: Result<DecodedFile, PartitionFailure>,
+        expansion: &mut f64,
+    ) -> Result<(), PartitionFailure> {
+        let mut entry = ManifestInput {
+            key: input.file.object.clone(),
+            size: input.file.size,
+            version: input.file.version.clone(),
+            role: input.role,
+            skipped: None,
+        };
+        match result {
+            Ok(df) => {
+                let kept = df.records - df.filtered_out;
+                self.counts.read += kept;
+                match input.role {
+                    InputRole::Own => self.counts.rerouted_out += df.filtered_out,
+                    InputRole::Late => self.counts.rerouted_in += kept,
+                }
+                for k in &df.ignored_top_level_keys {
+                    tracing::warn!(file = %input.file.location, key = %k, "top-level key other than Records ignored");
+                }
+                if input.file.size > 0 {
+                    let mem = df.batch.get_array_memory_size() as f64;
+                    *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
+                }
+                let rows = self.dedup.keep(&df.batch, &df.keys, &mut self.counts);
+                self.push(Piece {
+                    batch: df.batch,
+                    rows,
+                });
+            }
+            Err(failure) => {
+                let (kind, reason) = match &failure {
+                    PartitionFailure::BadFile { reason, .. } => (reason.kind(), reason.to_string()),
+                    other => ("read_error", other.to_string()),
+                };
+                if !self.builder.opts.skip_bad_files || kind == "read_error" {
+                    return Err(failure);
+                }
+                tracing::warn!(file = %input.file.location, "bad file skipped: {reason}");
+                self.bad_files.push(BadFile {
+                    path: input.file.location.clone(),
+                    kind,
+                    reason: reason.clone(),
+                });
+                entry.skipped = Some(format!("{kind}: {reason}"));
+            }
+        }
+        self.inputs.push(entry);
+        Ok(())
+    }
+
+    fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), PartitionFailure> {
+        let b = self.builder;
+        if self.out.current.is_none() {
+            let name = format!("part-{:05}.parquet", self.out.done.len());
+            let w = self.staged.create(&name)?;
+            self.out.current = Some((
+                PartFile::new(w, b.schema.arrow_schema(), b.props.clone())?,
+                name,
+            ));
+        }
+        if let Some((file, _)) = self.out.current.as_mut() {
+            file.write_row_group(batch)?;
+            if file.bytes_written() as u64 >= b.opts.target_file_size {
+                self.close_file()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close_file(&mut self) -> Result<(), PartitionFailure> {
+        if let Some((file, name)) = self.out.current.take() {
+            let rows = file.rows();
+            let row_groups = file.row_groups();
+            let bytes = file.finish()?.finish()?;
+            self.out.done.push(ManifestOutput {
+                file: format!("{}{name}", self.staged.data_folder()),
+                bytes,
+                rows,
+                row_groups,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        plan: &PartitionPlan,
+        build: &str,
+        carried: Vec<ManifestInput>,
+    ) -> Result<(Manifest, Vec<BadFile>), PartitionFailure> {
+        self.flush()?;
+        self.close_file()?;
+        let b = self.builder;
+        self.counts.written = self.out.done.iter().map(|o| o.rows).sum();
+        if self.counts.eventid_conflicts > 0 {
+            tracing::warn!(
+                partition = %plan.key,
+                conflicts = self.counts.eventid_conflicts,
+                "records share an eventID with a different record; all were kept"
+            );
+        }
+        Ok(Manifest {
+            trailpack_version: env!("CARGO_PKG_VERSION").to_string(),
+            build: build.to_string(),
+            built_at: super::now_rfc3339(),
+            account: plan.key.account.clone(),
+            region: plan.key.region.clone(),
+            day: crate::layout::day_string(plan.key.day),
+            settings: b.settings.clone(),
+            inputs: self.inputs,
+            carried,
+            records: self.counts,
+            outputs: self.out.done,
+            retired: Vec::new(),
+        })
+        .map(|m| (m, self.bad_files))
+    }
+}

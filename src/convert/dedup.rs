@@ -1,0 +1,200 @@
+//! De-duplication within a partition build.
+//!
+//! Freshly decoded rows are identified by (eventID hash, hash of the record's raw
+//! keys and values): the same record delivered twice is written once; records that
+//! share an eventID but differ are all kept and counted as conflicts. Rows carried
+//! over from the previous version (see `carry`) have no raw text any more: they are
+//! identified by (eventID hash, hash of their column values), and a decoded row
+//! whose eventID matches a carried one is compared the same way, so the same event
+//! read from two trails is kept once.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use hashbrown::hash_map::Entry;
+use hashbrown::{HashMap, HashSet};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::decode::RowKey;
+use crate::manifest::RecordCounts;
+use crate::schema::{Role, TableSchema};
+
+pub struct Dedup {
+    /// eventID → content hash of the first record seen with it.
+    first: HashMap<u64, u64>,
+    /// Further (eventID, content) pairs of eventID conflicts.
+    extra: HashSet<(u64, u64)>,
+    /// eventIDs of carried rows, and (eventID, column-value hash) of each.
+    carried_ids: HashSet<u64>,
+    carried: HashSet<(u64, u64)>,
+    /// Columns that identify a row by value: all but the source and derived ones.
+    value_columns: Vec<usize>,
+}
+
+impl Dedup {
+    /// A table sized for inputs of `gz_bytes` compressed bytes: sized once, so the
+    /// table is not rehashed — a rehash briefly holds the old and the new table.
+    pub fn for_inputs(schema: &TableSchema, gz_bytes: u64) -> Self {
+        // CloudTrail compresses to roughly 150-250 bytes per record.
+        let expected = (gz_bytes / 160).min(64 << 20) as usize;
+        Dedup {
+            first: HashMap::with_capacity(expected),
+            extra: HashSet::new(),
+            carried_ids: HashSet::new(),
+            carried: HashSet::new(),
+            value_columns: schema
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !matches!(c.role, Some(Role::Source | Role::Derived)))
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// Register carried rows `rows` of `batch` (eventIDs in column `event_id`);
+    /// returns the rows to keep (carried rows identical to one another are kept once).
+    pub fn carry(&mut self, batch: &RecordBatch, rows: &[u32], event_id: usize) -> Vec<u32> {
+        let ids = batch.column(event_id).as_string::<i32>();
+        let mut keep = Vec::with_capacity(rows.len());
+        for &r in rows {
+            let r_us = r as usize;
+            if ids.is_null(r_us) {
+                keep.push(r);
+                continue;
+            }
+            let id = crate::decode::event_id_hash(ids.value(r_us));
+            let value = row_hash(batch, r_us, &self.value_columns);
+            self.carried_ids.insert(id);
+            if self.carried.insert((id, value)) {
+                keep.push(r);
+            }
+        }
+        keep
+    }
+
+    /// Rows of a decoded file to keep; counts duplicates and eventID conflicts.
+    pub fn keep(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &[RowKey],
+        counts: &mut RecordCounts,
+    ) -> Vec<u32> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let fresh = match k.event_id {
+                None => true,
+                Some(id)
+                    if self.carried_ids.contains(&id)
+                        && self
+                            .carried
+                            .contains(&(id, row_hash(batch, i, &self.value_columns))) =>
+                {
+                    false
+                }
+                Some(id) => match self.first.entry(id) {
+                    Entry::Vacant(v) => {
+                        v.insert(k.content);
+                        true
+                    }
+                    Entry::Occupied(o) if *o.get() == k.content => false,
+                    Entry::Occupied(_) => {
+                        let new = self.extra.insert((id, k.content));
+                        if new {
+                            counts.eventid_conflicts += 1;
+                        }
+                        new
+                    }
+                },
+            };
+            if fresh {
+                rows.push(i as u32);
+            } else {
+                counts.deduplicated += 1;
+            }
+        }
+        rows
+    }
+}
+
+/// A hash of one row's values in `columns` (nulls, strings, booleans, timestamps,
+/// lists of structs).
+pub fn row_hash(batch: &RecordBatch, row: usize, columns: &[usize]) -> u64 {
+    let mut h = Xxh3::new();
+    for &c in columns {
+        hash_value(&mut h, batch.column(c).as_ref(), row);
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+fn hash_value(h: &mut Xxh3, a: &dyn Array, row: usize) {
+    if a.is_null(row) {
+        h.update(&[0]);
+        return;
+    }
+    h.update(&[1]);
+    match a.data_type() {
+        DataType::Utf8 => h.update(a.as_string::<i32>().value(row).as_bytes()),
+        DataType::Boolean => h.update(&[a.as_boolean().value(row) as u8]),
+        DataType::Timestamp(..) => h.update(
+            &a.as_primitive::<TimestampMicrosecondType>()
+                .value(row)
+                .to_le_bytes(),
+        ),
+        DataType::List(_) => {
+            let items = a.as_list::<i32>().value(row);
+            h.update(&(items.len() as u64).to_le_bytes());
+            for i in 0..items.len() {
+                hash_value(h, items.as_ref(), i);
+            }
+        }
+        DataType::Struct(_) => {
+            for child in a.as_struct().columns() {
+                hash_value(h, child.as_ref(), row);
+                h.update(&[0xfe]);
+            }
+        }
+        // The schema has no other types; a new one must be added here.
+        other => h.update(format!("{other}").as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Decoder, RowFilter};
+
+    #[test]
+    fn a_decoded_row_equal_to_a_carried_one_is_a_duplicate() {
+        let schema = TableSchema::embedded();
+        let d = Decoder::new(schema, 1 << 20);
+        let text = r#"{"Records":[
+            {"eventID":"e1","eventTime":"2024-03-05T10:00:00Z","eventName":"A","resources":[{"ARN":"x","type":"t"}]},
+            {"eventID":"e2","eventTime":"2024-03-05T10:00:01Z","eventName":"B"}]}"#;
+        let carried = d
+            .decode(text.as_bytes(), RowFilter::All, "s3://b/trail-a")
+            .unwrap();
+        let text2 = r#"{"Records":[
+            {"eventID":"e1","eventTime":"2024-03-05T10:00:00Z","eventName":"A","resources":[{"ARN":"x","type":"t"}]},
+            {"eventID":"e2","eventTime":"2024-03-05T10:00:01Z","eventName":"B-changed"},
+            {"eventID":"e3","eventTime":"2024-03-05T10:00:02Z","eventName":"C"}]}"#;
+        let fresh = d
+            .decode(text2.as_bytes(), RowFilter::All, "s3://b/trail-b")
+            .unwrap();
+        let mut dd = Dedup::for_inputs(schema, 1000);
+        assert_eq!(
+            dd.carry(&carried.batch, &[0, 1], schema.event_id),
+            vec![0, 1]
+        );
+        let mut counts = RecordCounts::default();
+        // e1 is the same event (other source object): dropped; e2 differs: kept.
+        assert_eq!(dd.keep(&fresh.batch, &fresh.keys, &mut counts), vec![1, 2]);
+        assert_eq!(counts.deduplicated, 1);
+        // The same carried rows twice are kept once.
+        assert!(dd
+            .carry(&carried.batch, &[0, 1], schema.event_id)
+            .is_empty());
+    }
+}
