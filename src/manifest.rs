@@ -55,9 +55,6 @@ pub struct RecordCounts {
     /// (expired raw logs, or another trail writing into the same output).
     #[serde(default)]
     pub carried: u64,
-    /// Rows of the previous version dropped on purpose (`--drop-vanished`).
-    #[serde(default)]
-    pub dropped: u64,
 }
 
 impl RecordCounts {
@@ -69,7 +66,6 @@ impl RecordCounts {
         self.rerouted_in += o.rerouted_in;
         self.rerouted_out += o.rerouted_out;
         self.carried += o.carried;
-        self.dropped += o.dropped;
     }
 }
 

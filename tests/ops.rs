@@ -493,6 +493,7 @@ fn snapshot(out: &Path) -> Vec<(String, String)> {
                 let mut m: Value =
                     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
                 m.as_object_mut().unwrap().remove("built_at");
+                m.as_object_mut().unwrap().remove("build");
                 m.to_string()
             } else {
                 format!("{} bytes", std::fs::metadata(&p).unwrap().len())
@@ -691,22 +692,21 @@ fn retention_deletes_exactly_the_partitions_past_the_cutoff() {
 }
 
 #[test]
-fn a_partition_leased_by_a_live_run_is_left_to_it_and_stale_leases_are_taken_over() {
+fn a_live_builds_staging_is_never_reclaimed_and_a_dead_ones_is() {
     let t = backfill_tree();
     let (i, o) = (t.input(), t.output());
     let region_dir = t.output().join(format!("account={A}/region=us-east-1"));
     std::fs::create_dir_all(&region_dir).unwrap();
-    let lease = region_dir.join(".day=2024-03-05.trailpack-lease");
-    let far = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-    // Held by a live process (this test) until far in the future.
-    std::fs::write(
-        &lease,
-        format!(
-            "{{\"run_id\":\"{}-1\",\"expires\":{far}}}",
-            std::process::id()
-        ),
-    )
-    .unwrap();
+    // A build in progress elsewhere (another container sharing the folder: its
+    // process id means nothing here): it holds the flock on its staging lock.
+    let staging = region_dir.join(".day=2024-03-05.trailpack-20240305T000000Z-0000beef");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("part-00000.parquet"), b"in progress").unwrap();
+    let lock_path = region_dir.join(".day=2024-03-05.trailpack-20240305T000000Z-0000beef.lock");
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor of a file this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
     let args = [
         "convert",
         "--input",
@@ -718,26 +718,21 @@ fn a_partition_leased_by_a_live_run_is_left_to_it_and_stale_leases_are_taken_ove
     ];
     let (code, r, e) = run(&args, &[]);
     assert_eq!(code, 0, "{e}");
-    assert_eq!(r["partitions"]["busy"], 1);
-    assert_eq!(r["partitions"]["written"], 5);
-    assert!(!region_dir.join("day=2024-03-05").exists());
-    assert!(lease.exists(), "someone else's lease is not removed");
-    // Held by a process that is gone: taken over.
-    std::fs::write(
-        &lease,
-        format!("{{\"run_id\":\"{}-1\",\"expires\":{far}}}", u32::MAX - 7),
-    )
-    .unwrap();
+    assert_eq!(r["partitions"]["written"], 6, "{r}");
+    assert!(
+        staging.join("part-00000.parquet").exists(),
+        "a live build's staging is left alone"
+    );
+    // The build dies: the kernel releases its lock; the next run reclaims it.
+    drop(lock);
     let (code, r, _) = run(&args, &[]);
     assert_eq!(code, 0);
-    assert_eq!(
-        (
-            r["partitions"]["busy"].clone(),
-            r["partitions"]["written"].clone()
-        ),
-        (Value::from(0), Value::from(1))
+    assert_eq!(r["partitions"]["unchanged"], 6, "{r}");
+    assert!(
+        !staging.exists() && !lock_path.exists(),
+        "{:?}",
+        list_files(&region_dir)
     );
-    assert!(!lease.exists(), "released after the build");
 }
 
 #[test]

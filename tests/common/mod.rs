@@ -258,11 +258,8 @@ extern "C" fn stop_moto() {
 pub fn moto() -> &'static Moto {
     static MOTO: std::sync::OnceLock<Moto> = std::sync::OnceLock::new();
     MOTO.get_or_init(|| {
-        let server = python().with_file_name("moto_server");
-        assert!(
-            server.exists(),
-            "no moto_server in the test environment: run `bash scripts/test.sh`"
-        );
+        // moto's server, with Glue's UpdateTable VersionId check (see the script).
+        let server = repo().join("tests/py/moto_server.py");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -270,7 +267,8 @@ pub fn moto() -> &'static Moto {
             .port();
         // Stopped by `stop_moto` when the test binary exits; not waited for.
         #[allow(clippy::zombie_processes)]
-        let child = Command::new(server)
+        let child = Command::new(python())
+            .arg(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -4,8 +4,10 @@ and, for a deterministic share of requests, answers 503 SlowDown or 500 instead,
 cuts a GetObject response body short; requests for buckets named `*-denied-*` get
 403 AccessDenied. GET /__stats returns the counts as JSON.
 
-usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY]
+usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY [PUT_DELAY_MS]]
   Listens on 127.0.0.1 at a free port, written to PORT_FILE once ready.
+  FAULT_EVERY 0: no faults. PUT_DELAY_MS: every S3 PUT (uploads, manifests) is held
+  that long before it is forwarded, so a test can kill a run in the middle of a commit.
 """
 import http.client
 import json
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 UPSTREAM = urlsplit(sys.argv[1])
 EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+PUT_DELAY = (int(sys.argv[4]) if len(sys.argv) > 4 else 0) / 1000.0
 LOCK = threading.Lock()
 STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0}
 
@@ -64,13 +67,19 @@ class Proxy(BaseHTTPRequestHandler):
             with LOCK:
                 STATS["denied"] += 1
             return self.reply(403, S3_ERROR.format(code="AccessDenied", msg="Access Denied").encode())
-        if n % EVERY == 0:
+        if PUT_DELAY and self.command == "PUT" and not is_glue:
+            import time
+
+            time.sleep(PUT_DELAY)
+        if EVERY == 0:
+            pass
+        elif n % EVERY == 0:
             with LOCK:
                 STATS["slowdown"] += 1
             if is_glue:
                 return self.reply(400, b'{"__type":"ThrottlingException","message":"Rate exceeded"}', "application/x-amz-json-1.1")
             return self.reply(503, S3_ERROR.format(code="SlowDown", msg="Please reduce your request rate.").encode())
-        if n % (EVERY * 3 + 1) == 0:
+        if EVERY and n % (EVERY * 3 + 1) == 0:
             with LOCK:
                 STATS["internal"] += 1
             return self.reply(500, S3_ERROR.format(code="InternalError", msg="We encountered an internal error.").encode())
@@ -84,7 +93,7 @@ class Proxy(BaseHTTPRequestHandler):
         # Cut every fourth successful object download short (not listings, not Glue).
         object_get = self.command == "GET" and resp.status == 200 and "list-type" not in self.path \
             and not is_glue and len(payload) > 64 and self.path.count("/") >= 2
-        if object_get and n % 4 == 1:
+        if EVERY and object_get and n % 4 == 1:
             with LOCK:
                 STATS["cut"] += 1
             self.relay_headers(resp, payload)
