@@ -114,11 +114,27 @@ fn table_and_partitions_are_registered_once_and_kept_current() {
         g["input_format"],
         "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     );
+    // Each partition points at its build's folder, the one its manifest names.
+    let built = |region: &str| -> String {
+        let p = r["partition_reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["partition"].as_str().unwrap().contains(region))
+            .unwrap();
+        p["location"].as_str().unwrap().to_string()
+    };
+    for region in ["eu-west-1", "us-east-1"] {
+        let loc = built(region);
+        let day = format!("{output}/account=111122223333/region={region}/day=2024-03-05/");
+        let build = loc.strip_prefix(&day).unwrap_or_else(|| panic!("{loc}"));
+        assert!(build.ends_with('/') && build.len() > 10, "{loc}");
+    }
     assert_eq!(
         g["partitions"],
         json!([
-            {"values": ["111122223333", "eu-west-1", "2024-03-05"], "location": format!("{output}/account=111122223333/region=eu-west-1/day=2024-03-05/"), "columns": schema_columns().len()},
-            {"values": ["111122223333", "us-east-1", "2024-03-05"], "location": format!("{output}/account=111122223333/region=us-east-1/day=2024-03-05/"), "columns": schema_columns().len()},
+            {"values": ["111122223333", "eu-west-1", "2024-03-05"], "location": built("eu-west-1"), "columns": schema_columns().len()},
+            {"values": ["111122223333", "us-east-1", "2024-03-05"], "location": built("us-east-1"), "columns": schema_columns().len()},
         ])
     );
 
@@ -379,9 +395,14 @@ fn retention_deletes_s3_data_and_glue_partitions() {
         .map(|o| o["key"].as_str().unwrap())
         .collect();
     assert!(
-        left.iter()
-            .all(|k| k.contains("day=2024-03-03") || k.contains("day=2024-03-04")),
+        left.iter().all(|k| k.contains("day=2024-03-03")
+            || k.contains("day=2024-03-04")
+            || k.ends_with("_trailpack_dataset.json")),
         "{left:?}"
     );
-    assert_eq!(left.len(), 4);
+    assert_eq!(
+        left.len(),
+        5,
+        "two partitions (data + manifest) and the dataset file"
+    );
 }

@@ -108,7 +108,8 @@ fn s3_to_s3_equals_the_local_conversion() {
         stdout(&cmp)
     );
 
-    // Objects: SSE-S3, one data file and a manifest per partition, nothing else.
+    // Objects: SSE-S3, one data file (in its build's folder) and a manifest per
+    // partition, nothing else.
     let keys: Value =
         serde_json::from_slice(&py_aws(&["s3-keys", &outb, "curated/"]).stdout).unwrap();
     let objects = keys["objects"].as_array().unwrap();
@@ -121,9 +122,13 @@ fn s3_to_s3_equals_the_local_conversion() {
         .iter()
         .filter(|o| o["key"].as_str().unwrap().ends_with("/_trailpack.json"))
         .count();
-    assert_eq!((parts, manifests, objects.len()), (13, 13, 26), "{keys}");
-    assert!(objects.iter().any(|o| o["key"]
-        == "curated/account=444455556666/region=eu-west-1/day=2024-03-05/part-00000.parquet"));
+    // Plus the dataset settings at the root.
+    assert_eq!((parts, manifests, objects.len()), (13, 13, 27), "{keys}");
+    assert!(objects.iter().any(|o| {
+        let k = o["key"].as_str().unwrap();
+        k.starts_with("curated/account=444455556666/region=eu-west-1/day=2024-03-05/")
+            && k.ends_with("/part-00000.parquet")
+    }));
 
     // Re-running finds every partition current (manifests read from S3).
     let o = trailpack_aws(&["convert", "--input", &input, "--output", &output, "--json"]);
@@ -277,70 +282,6 @@ fn missing_buckets_fail_with_a_clear_message() {
     assert!(o.stdout.is_empty(), "nothing was done");
 }
 
-/// The fault-injecting proxy in front of moto; killed when dropped.
-struct FaultProxy {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl FaultProxy {
-    fn start(every: u32) -> FaultProxy {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        // Killed and waited for in Drop; on the panic below it is killed first.
-        #[allow(clippy::zombie_processes)]
-        let mut child = std::process::Command::new(python())
-            .arg(repo().join("tests/py/faultproxy.py"))
-            .arg(&moto().endpoint)
-            .arg(&port_file)
-            .arg(every.to_string())
-            .spawn()
-            .expect("start fault proxy");
-        for _ in 0..200 {
-            if let Ok(port) = std::fs::read_to_string(&port_file) {
-                return FaultProxy {
-                    child,
-                    endpoint: format!("http://127.0.0.1:{}", port.trim()),
-                };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("fault proxy did not start");
-    }
-
-    fn stats(&self) -> Value {
-        let port = self.endpoint.rsplit(':').next().unwrap();
-        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        use std::io::{Read, Write};
-        write!(
-            s,
-            "GET /__stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-    }
-
-    fn trailpack(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
-        aws_env(&mut cmd)
-            .args(args)
-            .args(["--endpoint-url", &self.endpoint, "--s3-force-path-style"])
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn faults_are_retried_and_the_output_is_identical() {
     let mut t = Tree::new();
@@ -380,7 +321,7 @@ fn faults_are_retried_and_the_output_is_identical() {
     .status
     .success());
 
-    let proxy = FaultProxy::start(5);
+    let proxy = FaultProxy::start(5, 0);
     let db = bucket("db").replace('-', "_");
     let o = proxy.trailpack(&[
         "convert",
@@ -415,7 +356,7 @@ fn faults_are_retried_and_the_output_is_identical() {
 
 #[test]
 fn access_denied_is_exit_1_naming_bucket_and_action() {
-    let proxy = FaultProxy::start(1_000_000);
+    let proxy = FaultProxy::start(1_000_000, 0);
     let never = tempfile::tempdir().unwrap();
     let o = proxy.trailpack(&[
         "convert",
@@ -429,89 +370,5 @@ fn access_denied_is_exit_1_naming_bucket_and_action() {
     assert!(
         e.contains("ListObjectsV2 s3://tp-denied-in/AWSLogs/ failed (AccessDenied)"),
         "{e}"
-    );
-}
-
-#[test]
-fn s3_leases_use_conditional_writes() {
-    let mut t = Tree::new();
-    t.file(
-        None,
-        "111122223333",
-        "us-east-1",
-        "2024-03-05",
-        "1000",
-        &[record("a", "2024-03-05T09:59:00Z", "a")],
-    );
-    let out = bucket("lease");
-    assert!(py_aws(&[
-        "s3-put",
-        &out,
-        "x/",
-        t.dir.path().join("none").to_str().unwrap()
-    ])
-    .status
-    .success());
-    // Another run's lease, valid for an hour.
-    let lease_dir = t
-        .dir
-        .path()
-        .join("lease/c/account=111122223333/region=us-east-1/day=2024-03-05");
-    std::fs::create_dir_all(&lease_dir).unwrap();
-    let far = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-    std::fs::write(
-        lease_dir.join("_trailpack.lease"),
-        format!("{{\"run_id\":\"other-1\",\"expires\":{far}}}"),
-    )
-    .unwrap();
-    assert!(py_aws(&[
-        "s3-put",
-        &out,
-        "",
-        t.dir.path().join("lease").to_str().unwrap()
-    ])
-    .status
-    .success());
-    let input = t.input();
-    let output = format!("s3://{out}/c");
-    let args = [
-        "convert",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        &output,
-        "--json",
-    ];
-    let o = trailpack_aws(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["partitions"]["busy"], 1);
-    // Expired: taken over, built, released.
-    std::fs::write(
-        lease_dir.join("_trailpack.lease"),
-        "{\"run_id\":\"other-1\",\"expires\":1}",
-    )
-    .unwrap();
-    assert!(py_aws(&[
-        "s3-put",
-        &out,
-        "",
-        t.dir.path().join("lease").to_str().unwrap()
-    ])
-    .status
-    .success());
-    let o = trailpack_aws(&args);
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["partitions"]["written"], 1, "{}", stderr(&o));
-    let keys: Value = serde_json::from_slice(&py_aws(&["s3-keys", &out, "c/"]).stdout).unwrap();
-    let names: Vec<&str> = keys["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["key"].as_str().unwrap())
-        .collect();
-    assert!(
-        !names.iter().any(|k| k.ends_with("_trailpack.lease")),
-        "{names:?}"
     );
 }

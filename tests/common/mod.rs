@@ -329,3 +329,75 @@ pub fn py_aws(args: &[&str]) -> Output {
         .output()
         .expect("run python checker")
 }
+
+/// The fault-injecting proxy in front of moto; killed when dropped.
+pub struct FaultProxy {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    /// Faults every `every` requests (0: none); S3 PUTs held `put_delay_ms`.
+    pub fn start(every: u32, put_delay_ms: u32) -> FaultProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        // Killed and waited for in Drop; on the panic below it is killed first.
+        #[allow(clippy::zombie_processes)]
+        let mut child = std::process::Command::new(python())
+            .arg(repo().join("tests/py/faultproxy.py"))
+            .arg(&moto().endpoint)
+            .arg(&port_file)
+            .arg(every.to_string())
+            .arg(put_delay_ms.to_string())
+            .spawn()
+            .expect("start fault proxy");
+        for _ in 0..200 {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                return FaultProxy {
+                    child,
+                    endpoint: format!("http://127.0.0.1:{}", port.trim()),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("fault proxy did not start");
+    }
+
+    pub fn stats(&self) -> Value {
+        let port = self.endpoint.rsplit(':').next().unwrap();
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "GET /__stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+
+    pub fn trailpack(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The binary with `args`, talking to moto through this proxy.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailpack"));
+        aws_env(&mut cmd).args(args).args([
+            "--endpoint-url",
+            &self.endpoint,
+            "--s3-force-path-style",
+        ]);
+        cmd
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

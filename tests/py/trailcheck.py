@@ -357,6 +357,13 @@ def dataset_table(fs, root):
                    partitioning=ds.partitioning(flavor="hive"), exclude_invalid_files=False,
                    ignore_prefixes=[".", "_"])
     t = d.to_table()
+    if "source_object" in t.column_names:
+        # s3://bucket/prefix/AWSLogs/... and a local AWSLogs/... key name the same object.
+        import pyarrow.compute as pc
+
+        i = t.column_names.index("source_object")
+        col = pc.replace_substring_regex(t["source_object"].cast("string"), "^.*?AWSLogs/", "AWSLogs/")
+        t = t.set_column(i, "source_object", col)
     cols = [c for c in ["account", "region", "day"] if c in t.column_names]
     t = t.select(sorted(t.column_names))
     for c in cols:
@@ -388,6 +395,67 @@ def s3_keys(endpoint, bucket, prefix):
             out.append({"key": o["Key"], "size": o["Size"], "sse": head.get("ServerSideEncryption")})
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     print(json.dumps({"objects": out, "open_multipart_uploads": len(uploads)}))
+    return 0
+
+
+def glue_watch(endpoint, db, table, values, seconds, out_file):
+    """A reader of one partition, as Athena reads it: ask Glue where the partition
+    is, read every Parquet file under that location with pyarrow, and record
+    (rows, distinct eventIDs) of what it saw, over and over for `seconds`. Writes
+    {"seen": [[rows, distinct], ...] (distinct pairs, with counts), "reads": n,
+    "errors": [...]} to out_file."""
+    import time
+
+    import boto3
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3fs = fs.S3FileSystem(endpoint_override=endpoint, scheme="http", access_key="testing",
+                           secret_key="testing", region="us-east-1")
+    values = json.loads(values)
+    seen = collections.Counter()
+    errors = []
+    reads = 0
+    end = time.time() + float(seconds)
+    while time.time() < end:
+        try:
+            p = glue.get_partition(DatabaseName=db, TableName=table, PartitionValues=values)
+        except glue.exceptions.EntityNotFoundException:
+            seen[(0, 0)] += 1
+            reads += 1
+            continue
+        loc = p["Partition"]["StorageDescriptor"]["Location"]
+        path = loc[len("s3://"):].rstrip("/")
+        try:
+            t = ds.dataset(path, filesystem=s3fs, format="parquet",
+                           ignore_prefixes=[".", "_"]).to_table(columns=["eventid"])
+            seen[(t.num_rows, len(pc.unique(t["eventid"])))] += 1
+        except Exception as e:  # a torn or vanished version is what this looks for
+            errors.append(f"{loc}: {e}")
+        reads += 1
+    with open(out_file + ".tmp", "w") as f:
+        json.dump({"seen": [[r, d, n] for (r, d), n in sorted(seen.items())], "reads": reads,
+                   "errors": errors[:20]}, f)
+    os.replace(out_file + ".tmp", out_file)
+    return 0
+
+
+def s3_manifests(endpoint, bucket, prefix):
+    """{partition folder: {"build", "outputs", "retired"}} of every manifest under prefix."""
+    s3 = s3_client(endpoint)
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            if o["Key"].endswith("/_trailpack.json"):
+                m = json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+                out[o["Key"][: -len("_trailpack.json")]] = {
+                    "build": m.get("build"), "outputs": [x["file"] for x in m["outputs"]],
+                    "retired": [r["folder"] for r in m.get("retired", [])],
+                    "rows": m["records"]["written"]}
+    print(json.dumps(out))
     return 0
 
 
@@ -501,6 +569,10 @@ def main(argv):
         return s3_compare(*argv[1:])
     if len(argv) == 4 and argv[0] == "s3-keys":
         return s3_keys(*argv[1:])
+    if len(argv) == 7 and argv[0] == "glue-watch":
+        return glue_watch(*argv[1:])
+    if len(argv) == 4 and argv[0] == "s3-manifests":
+        return s3_manifests(*argv[1:])
     if len(argv) == 4 and argv[0] == "glue-table":
         return glue_table(*argv[1:])
     if len(argv) == 5 and argv[0] == "glue-create-table":
