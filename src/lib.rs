@@ -10,7 +10,7 @@
 //! - [`partition`]: partitions and the day rule.
 //! - [`manifest`]: the per-partition manifest that makes re-runs idempotent.
 //! - [`encode`]: sorted row groups and parallel Parquet encoding.
-//! - [`sink`]: leases, staging and atomic publication of partitions (local, S3).
+//! - [`sink`]: staging and the conditional commit of partitions (local, S3).
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).

@@ -82,9 +82,10 @@ pub const CALLS: &[Call] = &[
     call(SOURCE, "get_object", "s3:GetObject", SourceObjects),
     // Writing the curated prefix: reachability check and listings of partitions.
     call(SINK, "list_objects_v2", "s3:ListBucket", CuratedBucket),
-    // Manifests and leases read back.
+    // Manifests and the dataset settings read back; data files of a version whose
+    // rows are carried over into a rebuild.
     call(SINK, "get_object", "s3:GetObject", CuratedObjects),
-    // Data files, manifests, leases (If-None-Match).
+    // Data files; manifests and dataset settings (conditional: If-Match/If-None-Match).
     call(SINK, "put_object", "s3:PutObject", CuratedObjects),
     call(
         SINK,
@@ -105,7 +106,7 @@ pub const CALLS: &[Call] = &[
         "s3:AbortMultipartUpload",
         CuratedObjects,
     ),
-    // Released leases, part files a new version no longer has, retention.
+    // Files of replaced or abandoned versions (garbage collection), retention.
     call(SINK, "delete_object", "s3:DeleteObject", CuratedObjects),
     // The table: created if missing, evolved, projection properties kept current.
     call(GLUE, "get_database", "glue:GetDatabase", Catalog),

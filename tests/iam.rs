@@ -180,7 +180,7 @@ fn the_printed_policy_allows_every_run_and_each_action_is_needed() {
     };
 
     // A first run creates the database, table and partitions; data goes up in
-    // multipart uploads (threshold lowered) as well as PutObject (manifests, leases).
+    // multipart uploads (threshold lowered) as well as PutObject (manifests).
     let args = convert(&[
         "--from",
         "2024-03-05",
@@ -211,7 +211,7 @@ fn the_printed_policy_allows_every_run_and_each_action_is_needed() {
     assert_eq!(summary["partitions"]["written"], 2, "{summary}");
 
     // Retention deletes curated objects and Glue partitions: not without
-    // s3:DeleteObject (which also releases leases: a warning names it).
+    // s3:DeleteObject.
     let mut daily = vec!["daily".to_string()];
     daily.extend(base.iter().map(|s| s.to_string()));
     daily.extend(["--now", "2024-05-01T03:00:00Z", "--retain-days", "30"].map(String::from));

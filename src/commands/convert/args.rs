@@ -14,17 +14,23 @@ Input layout (any root works: the folder holding AWSLogs, AWSLogs itself, or dee
 Output layout (Hive-style; readers that skip names starting with _ or . see only data):
   <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/part-00000.parquet
   <output>/account=<id>/region=<region>/day=<YYYY-MM-DD>/_trailpack.json   (manifest)
+  (on S3 the data files sit in a folder per build: day=<YYYY-MM-DD>/<build>/part-….parquet)
   One zstd Parquet file per partition (split beyond --target-file-size), rows sorted by
-  eventtime within each row group. A partition is published atomically; a failed
-  partition keeps its previous version. Re-runs skip partitions whose inputs did not
-  change (see the manifest); --force rebuilds them.
+  eventtime within each row group; each row names its source object (source_object).
+  A partition is published by a conditional commit of its manifest: readers see one
+  whole version, concurrent runs never mix; a failed partition keeps its previous
+  version. Re-runs skip partitions that hold every listed input (see the manifest);
+  --force rebuilds them. Rows of inputs no longer listed (expired raw logs, another
+  trail) are kept by any rebuild; --drop-vanished drops them on purpose.
 
 Day rule (partition day = UTC date of eventTime):
   CloudTrail files a record under its delivery time, so the last minutes of day D arrive
   in folder D+1. A record found in folder F whose eventTime is on day F-1 goes to
   partition F-1 when its file's name time is within --late-window after midnight of F.
   Every other record stays in partition F. So building day D also reads the early files
-  of folder D+1. No record is dropped or written twice.
+  of folder D+1, and a run that builds D+1 also commits D when D+1's early files are new
+  to D. No record is dropped or written twice. The window is fixed per output: another
+  --late-window is refused (exit 2).
 
 Examples:
   trailpack convert --input samples --output out
