@@ -75,6 +75,7 @@ fn benches(c: &mut Criterion) {
                 Piece {
                     batch: f.batch,
                     rows,
+                    keys: None,
                 }
             })
             .collect()

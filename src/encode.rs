@@ -68,6 +68,9 @@ pub struct Piece {
     pub batch: RecordBatch,
     /// Row indices of `batch` to write (duplicates already removed).
     pub rows: Vec<u32>,
+    /// Per row of `batch`, its (eventID hash, value hash), when de-duplication is
+    /// left until the whole partition is written (see `convert::spill`).
+    pub keys: Option<Vec<(Option<u64>, u64)>>,
 }
 
 impl Piece {
@@ -83,6 +86,15 @@ pub fn assemble(
     event_time: usize,
     pieces: &[Piece],
 ) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    assemble_in_order(schema, event_time, pieces).map(|(batch, _)| batch)
+}
+
+/// `assemble`, also returning which (piece, row) each output row came from.
+pub fn assemble_in_order(
+    schema: &SchemaRef,
+    event_time: usize,
+    pieces: &[Piece],
+) -> Result<(RecordBatch, Vec<(usize, usize)>), arrow_schema::ArrowError> {
     let total: usize = pieces.iter().map(|p| p.rows.len()).sum();
     let mut order: Vec<(i64, u32, u32)> = Vec::with_capacity(total);
     for (pi, p) in pieces.iter().enumerate() {
@@ -114,7 +126,7 @@ pub fn assemble(
             arrow_select::interleave::interleave(&arrays, &indices)
         })
         .collect();
-    RecordBatch::try_new(schema.clone(), columns?)
+    Ok((RecordBatch::try_new(schema.clone(), columns?)?, indices))
 }
 
 /// A Parquet file being written, one row group at a time.

@@ -293,3 +293,72 @@ fn multi_member_gzip_decodes_fully() {
         vec![json!("m1"), json!("m2"), json!("w1"), json!("w2")]
     );
 }
+
+#[test]
+fn de_duplication_beyond_its_memory_budget_spills_and_gives_the_same_rows() {
+    let mut t = Tree::new();
+    let mut files = Vec::new();
+    for f in 0..30 {
+        let recs: Vec<Value> = (0..2000)
+            .map(|j| {
+                record(
+                    &format!("{f}-{j}"),
+                    &format!("2024-03-05T{:02}:{:02}:{:02}Z", f % 24, j / 60 % 60, j % 60),
+                    "u",
+                )
+            })
+            .collect();
+        t.file(
+            None,
+            A,
+            "us-east-1",
+            "2024-03-05",
+            &format!("{:02}00", f % 24),
+            &recs,
+        );
+        files.push(recs);
+    }
+    // Six files delivered twice under other names (12,000 duplicates), and three
+    // records that reuse an eventID with other content (conflicts, kept).
+    for recs in files.iter().take(6) {
+        t.file(None, A, "us-east-1", "2024-03-05", "2300", recs);
+    }
+    let mut conflicting = files[10][..3].to_vec();
+    for r in &mut conflicting {
+        r["eventName"] = json!("SomethingElse");
+    }
+    t.file(None, A, "us-east-1", "2024-03-05", "2310", &conflicting);
+    let memory = t.dir.path().join("memory");
+    let spilled = t.dir.path().join("spilled");
+    let small = ["--row-group-size", "256KiB"];
+    let a = convert_ok(&t.input(), &memory, &small);
+    let b = convert_ok(
+        &t.input(),
+        &spilled,
+        &["--row-group-size", "256KiB", "--dedup-memory", "64KiB"],
+    );
+    for r in [&a, &b] {
+        assert_eq!(r["records"]["written"], 60_003, "{r}");
+        assert_eq!(r["records"]["deduplicated"], 12_000, "{r}");
+        assert_eq!(r["records"]["eventid_conflicts"], 3, "{r}");
+    }
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(spilled.join(format!(
+            "account={A}/region=us-east-1/day=2024-03-05/_trailpack.json"
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    let row_groups: u64 = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["row_groups"].as_u64().unwrap())
+        .sum();
+    assert!(row_groups >= 8, "far above the row-group size: {m}");
+    assert!(assert_same_rows(&memory, &spilled).contains("equal: 60003 rows"));
+    assert_eq!(
+        sql1(&spilled, "SELECT count(DISTINCT eventid) FROM t"),
+        60_000
+    );
+}

@@ -15,9 +15,10 @@ use rayon::prelude::*;
 
 use super::carry::{for_each_carried, CarryError};
 use super::dedup::Dedup;
+use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::DecodedFile;
-use crate::encode::{assemble, PartFile, Piece};
+use crate::encode::{assemble_in_order, PartFile, Piece};
 use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
 use crate::sink::{Current, PartOutput, StagedPartition};
@@ -28,11 +29,17 @@ struct Output {
     done: Vec<ManifestOutput>,
 }
 
+/// Keys of a row group's rows in output order (spilled de-duplication only).
+type RowKeys = Option<Vec<(Option<u64>, u64)>>;
+
 /// One partition's build in progress.
 struct Build<'b, 'r> {
     builder: &'b Builder<'r>,
     staged: &'b mut dyn StagedPartition,
     dedup: Dedup,
+    /// Set when the partition is too large for the in-memory table: keys of every
+    /// written row go to disk and duplicates are dropped after the build.
+    spill: Option<KeySpill>,
     counts: RecordCounts,
     inputs: Vec<ManifestInput>,
     pieces: Vec<Piece>,
@@ -53,10 +60,24 @@ impl Builder<'_> {
         report: &mut PartitionReport,
     ) -> Result<Manifest, PartitionFailure> {
         let gz: u64 = plan.inputs.iter().map(|i| i.file.size).sum();
+        // CloudTrail compresses to roughly 150-250 bytes per record.
+        let carried_rows = previous.map_or(0, |p| p.manifest.records.written);
+        let expected = gz / 160 + carried_rows;
+        let spill = if expected.saturating_mul(TABLE_BYTES_PER_ROW) > self.opts.dedup_memory as u64
+        {
+            tracing::info!(partition = %plan.key, expected, "de-duplicating on disk (above --dedup-memory)");
+            Some(
+                KeySpill::new(&self.opts.spill_dir(), self.opts.dedup_memory)
+                    .map_err(|e| PartitionFailure::Spill(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let mut b = Build {
             builder: self,
             staged,
-            dedup: Dedup::for_inputs(self.schema, gz),
+            dedup: Dedup::for_inputs(self.schema, if spill.is_some() { 0 } else { gz }),
+            spill,
             counts: RecordCounts::default(),
             inputs: Vec::with_capacity(plan.inputs.len()),
             pieces: Vec::new(),
@@ -89,9 +110,15 @@ impl Build<'_, '_> {
         let schema = self.builder.schema;
         let sink = self.builder.sink;
         for_each_carried(sink, &plan.key, current, &listed, schema, |batch, rows| {
-            let rows = self.dedup.carry(&batch, &rows, schema.event_id);
+            let (rows, keys) = match self.spill {
+                Some(_) => {
+                    let keys = self.dedup.value_keys(&batch, None, schema.event_id);
+                    (rows, Some(keys))
+                }
+                None => (self.dedup.carry(&batch, &rows, schema.event_id), None),
+            };
             self.counts.carried += rows.len() as u64;
-            self.push(Piece { batch, rows });
+            self.push(Piece { batch, rows, keys });
             if self.pieces_mem >= self.builder.opts.row_group_bytes {
                 self.flush().map_err(|e| CarryError::Read {
                     file: "row group".into(),
@@ -112,27 +139,34 @@ impl Build<'_, '_> {
 
     /// Sort and encode the pieces gathered so far as one row group.
     fn flush(&mut self) -> Result<(), PartitionFailure> {
-        if let Some(rg) = self.take_row_group()? {
-            self.write_row_group(&rg)?;
+        if let Some((rg, keys)) = self.take_row_group()? {
+            self.write_row_group(&rg, keys)?;
         }
         Ok(())
     }
 
-    fn take_row_group(&mut self) -> Result<Option<RecordBatch>, PartitionFailure> {
+    fn take_row_group(&mut self) -> Result<Option<(RecordBatch, RowKeys)>, PartitionFailure> {
         if self.pieces.is_empty() {
             return Ok(None);
         }
         let schema = self.builder.schema;
-        let rg = assemble(&schema.arrow_schema(), schema.event_time, &self.pieces)?;
+        let (rg, order) =
+            assemble_in_order(&schema.arrow_schema(), schema.event_time, &self.pieces)?;
+        let keys = self.spill.as_ref().map(|_| {
+            order
+                .iter()
+                .map(|&(p, r)| self.pieces[p].keys.as_ref().map_or((None, 0), |k| k[r]))
+                .collect()
+        });
         self.pieces.clear();
         self.pieces_mem = 0;
-        Ok(Some(rg))
+        Ok(Some((rg, keys)))
     }
 
     /// Decode the inputs in chunks, encoding the previous row group meanwhile.
     fn decode_inputs(&mut self, plan: &PartitionPlan) -> Result<(), PartitionFailure> {
         let opts = self.builder.opts;
-        let mut pending: Option<RecordBatch> = None;
+        let mut pending: Option<(RecordBatch, RowKeys)> = None;
         // Arrow bytes per compressed input byte, learnt as files are decoded.
         let mut expansion = 8.0f64;
         let min_chunk = rayon::current_num_threads() * 2;
@@ -157,7 +191,7 @@ impl Build<'_, '_> {
             let builder = self.builder;
             let (encoded, decoded) = rayon::join(
                 || match to_encode {
-                    Some(rg) => self.write_row_group(&rg),
+                    Some((rg, keys)) => self.write_row_group(&rg, keys),
                     None => Ok(()),
                 },
                 || {
@@ -208,10 +242,18 @@ impl Build<'_, '_> {
                     let mem = df.batch.get_array_memory_size() as f64;
                     *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
                 }
-                let rows = self.dedup.keep(&df.batch, &df.keys, &mut self.counts);
+                let event_id = self.builder.schema.event_id;
+                let (rows, keys) = match self.spill {
+                    Some(_) => {
+                        let keys = self.dedup.value_keys(&df.batch, Some(&df.keys), event_id);
+                        ((0..df.batch.num_rows() as u32).collect(), Some(keys))
+                    }
+                    None => (self.dedup.keep(&df.batch, &df.keys, &mut self.counts), None),
+                };
                 self.push(Piece {
                     batch: df.batch,
                     rows,
+                    keys,
                 });
             }
             Err(failure) => {
@@ -235,7 +277,22 @@ impl Build<'_, '_> {
         Ok(())
     }
 
-    fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), PartitionFailure> {
+    fn write_row_group(
+        &mut self,
+        batch: &RecordBatch,
+        keys: RowKeys,
+    ) -> Result<(), PartitionFailure> {
+        if let (Some(spill), Some(keys)) = (self.spill.as_mut(), keys) {
+            for (event_id, key) in keys {
+                spill
+                    .push(event_id, key)
+                    .map_err(|e| PartitionFailure::Spill(e.to_string()))?;
+            }
+        }
+        self.encode_row_group(batch)
+    }
+
+    fn encode_row_group(&mut self, batch: &RecordBatch) -> Result<(), PartitionFailure> {
         let b = self.builder;
         if self.out.current.is_none() {
             let name = format!("part-{:05}.parquet", self.out.done.len());
@@ -277,6 +334,9 @@ impl Build<'_, '_> {
     ) -> Result<(Manifest, Vec<BadFile>), PartitionFailure> {
         self.flush()?;
         self.close_file()?;
+        if let Some(spill) = self.spill.take() {
+            self.drop_spilled_duplicates(spill)?;
+        }
         let b = self.builder;
         self.counts.written = self.out.done.iter().map(|o| o.rows).sum();
         if self.counts.eventid_conflicts > 0 {
@@ -301,5 +361,72 @@ impl Build<'_, '_> {
             retired: Vec::new(),
         })
         .map(|m| (m, self.bad_files))
+    }
+}
+
+/// In-memory de-duplication table bytes per expected row (hashbrown map of two
+/// u64 at its load factor, plus the growth margin of its sizing).
+const TABLE_BYTES_PER_ROW: u64 = 24;
+
+impl Build<'_, '_> {
+    /// Rewrite the finished files without the rows the spill found duplicated
+    /// (a no-op when there are none, the usual case). Row groups stay as they were
+    /// (sorted by eventtime), less the dropped rows.
+    fn drop_spilled_duplicates(&mut self, spill: KeySpill) -> Result<(), PartitionFailure> {
+        let spill_err = |e: std::io::Error| PartitionFailure::Spill(e.to_string());
+        let mut dups = spill.duplicates().map_err(spill_err)?;
+        self.counts.eventid_conflicts += dups.conflicts;
+        if dups.count == 0 {
+            return Ok(());
+        }
+        self.counts.deduplicated += dups.count;
+        let old = std::mem::take(&mut self.out.done);
+        let first_new = old.len();
+        let mut next_dup = dups.next_pos().map_err(spill_err)?;
+        let mut pos = 0u64;
+        for o in &old {
+            let name = o.file.rsplit('/').next().unwrap_or(&o.file).to_string();
+            let path = self.staged.local_path(&name);
+            for batch in super::carry::read_row_groups(&path, self.builder.schema)? {
+                let batch = batch?;
+                let mut keep = Vec::with_capacity(batch.num_rows());
+                for _ in 0..batch.num_rows() {
+                    let dup = next_dup == Some(pos);
+                    if dup {
+                        next_dup = dups.next_pos().map_err(spill_err)?;
+                    }
+                    keep.push(!dup);
+                    pos += 1;
+                }
+                let kept = arrow_select::filter::filter_record_batch(
+                    &batch,
+                    &arrow_array::BooleanArray::from(keep),
+                )?;
+                if kept.num_rows() > 0 {
+                    self.encode_row_group_named(&kept, first_new)?;
+                }
+            }
+            self.staged.remove(&name)?;
+        }
+        self.close_file()
+    }
+
+    /// `encode_row_group`, numbering new files from `first` (the rewrite's files
+    /// must not take the names of those it reads).
+    fn encode_row_group_named(
+        &mut self,
+        batch: &RecordBatch,
+        first: usize,
+    ) -> Result<(), PartitionFailure> {
+        if self.out.current.is_none() {
+            let b = self.builder;
+            let name = format!("part-{:05}.parquet", first + self.out.done.len());
+            let w = self.staged.create(&name)?;
+            self.out.current = Some((
+                PartFile::new(w, b.schema.arrow_schema(), b.props.clone())?,
+                name,
+            ));
+        }
+        self.encode_row_group(batch)
     }
 }

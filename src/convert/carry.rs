@@ -70,6 +70,37 @@ pub fn for_each_carried(
     Ok(())
 }
 
+/// The row groups of a Parquet file written by this build, one batch each (row
+/// groups are sorted units: they must not be merged), in the current schema.
+pub fn read_row_groups(
+    path: &std::path::Path,
+    schema: &TableSchema,
+) -> Result<Vec<Result<RecordBatch, super::PartitionFailure>>, super::PartitionFailure> {
+    let bad = |e: &dyn std::fmt::Display| {
+        super::PartitionFailure::Spill(format!("{}: {e}", path.display()))
+    };
+    let open = || std::fs::File::open(path).map_err(|e| bad(&e));
+    let meta = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| bad(&e))?;
+    let groups: Vec<usize> = (0..meta.metadata().num_row_groups())
+        .map(|i| meta.metadata().row_group(i).num_rows().max(1) as usize)
+        .collect();
+    drop(meta);
+    let mut out = Vec::with_capacity(groups.len());
+    for (i, rows) in groups.into_iter().enumerate() {
+        // One row group at a time, so memory stays one row group.
+        let batch = ParquetRecordBatchReaderBuilder::try_new(open()?)
+            .and_then(|b| b.with_row_groups(vec![i]).with_batch_size(rows).build())
+            .map_err(|e| bad(&e))?
+            .next()
+            .transpose()
+            .map_err(|e| bad(&e))?;
+        if let Some(b) = batch {
+            out.push(to_schema(&b, schema).map_err(|e| bad(&e)));
+        }
+    }
+    Ok(out)
+}
+
 /// The same data under an equivalent type.
 fn retype(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     let data = a

@@ -74,6 +74,27 @@ impl Dedup {
         keep
     }
 
+    /// (eventID hash, value hash) of every row of `batch`: the identity rows are
+    /// de-duplicated by on disk (see `spill`). The eventID hash comes from `raw`
+    /// (freshly decoded rows) or from the eventID column.
+    pub fn value_keys(
+        &self,
+        batch: &RecordBatch,
+        raw: Option<&[RowKey]>,
+        event_id: usize,
+    ) -> Vec<(Option<u64>, u64)> {
+        let ids = batch.column(event_id).as_string::<i32>();
+        (0..batch.num_rows())
+            .map(|r| {
+                let id = match raw {
+                    Some(keys) => keys[r].event_id,
+                    None => (!ids.is_null(r)).then(|| crate::decode::event_id_hash(ids.value(r))),
+                };
+                (id, row_hash(batch, r, &self.value_columns))
+            })
+            .collect()
+    }
+
     /// Rows of a decoded file to keep; counts duplicates and eventID conflicts.
     pub fn keep(
         &mut self,

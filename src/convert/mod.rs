@@ -14,6 +14,7 @@ mod carry;
 mod commit;
 mod dedup;
 mod plan;
+mod spill;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -60,6 +61,18 @@ pub struct ConvertOptions {
     pub shard: Option<(u64, u64)>,
     /// Build the newest days first (backfills: recent data is queryable soonest).
     pub newest_first: bool,
+    /// Memory for a partition's de-duplication table; larger partitions de-duplicate
+    /// on disk.
+    pub dedup_memory: usize,
+    /// Where temporary files go (default: the system's temporary folder).
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
+impl ConvertOptions {
+    /// The folder for de-duplication spill files.
+    pub fn spill_dir(&self) -> std::path::PathBuf {
+        self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
 }
 
 impl Default for ConvertOptions {
@@ -81,6 +94,8 @@ impl Default for ConvertOptions {
             encode: EncodeOptions::default(),
             shard: None,
             newest_first: false,
+            dedup_memory: 128 << 20,
+            temp_dir: None,
         }
     }
 }
@@ -272,6 +287,8 @@ enum PartitionFailure {
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("carrying rows over from the current version: {0}")]
     Carry(#[from] carry::CarryError),
+    #[error("de-duplicating on disk: {0}")]
+    Spill(String),
 }
 
 /// Convert everything `opts` selects from `source` into `sink`, registering each

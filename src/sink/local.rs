@@ -274,6 +274,15 @@ impl StagedPartition for LocalStaged {
         Ok(Box::new(FilePart::create(self.staging.join(name), true)?))
     }
 
+    fn local_path(&self, name: &str) -> PathBuf {
+        self.staging.join(name)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), SinkError> {
+        let p = self.staging.join(name);
+        fs::remove_file(&p).map_err(|e| SinkError::io(p.display(), e))
+    }
+
     fn commit(
         self: Box<Self>,
         manifest: &Manifest,

@@ -155,6 +155,10 @@ pub trait StagedPartition: Send {
     fn data_folder(&self) -> &str;
     /// Create a data file of the partition.
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError>;
+    /// Where a finished data file of this build is, to read it back.
+    fn local_path(&self, name: &str) -> PathBuf;
+    /// Drop a data file of this build (it will not be published).
+    fn remove(&mut self, name: &str) -> Result<(), SinkError>;
     /// Publish the staged files with `manifest`, provided the current version is
     /// still `previous` (compared by its token; `None`: there was none).
     fn commit(

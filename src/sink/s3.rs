@@ -687,6 +687,16 @@ impl StagedPartition for S3Staged {
         Ok(Box::new(FilePart::create(self.top.join(name), false)?))
     }
 
+    fn local_path(&self, name: &str) -> PathBuf {
+        self.top.join(name)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), SinkError> {
+        self.parts.retain(|p| p != name);
+        let p = self.top.join(name);
+        fs::remove_file(&p).map_err(|e| SinkError::io(p.display(), e))
+    }
+
     fn commit(
         self: Box<Self>,
         manifest: &Manifest,

@@ -104,6 +104,13 @@ pub fn assert_roundtrip(input: &Path, output: &Path) -> String {
     text
 }
 
+/// Two local outputs hold the same rows, read by pyarrow.
+pub fn assert_same_rows(a: &Path, b: &Path) -> String {
+    let o = run_py(&["local-compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
 /// Parquet metadata of one file, read by pyarrow.
 pub fn parquet_meta(file: &Path) -> Value {
     let o = run_py(&["meta", file.to_str().unwrap()]);

@@ -386,6 +386,19 @@ def s3_compare(endpoint, bucket, prefix, local):
     return 1
 
 
+def local_compare(a, b):
+    """Two local outputs hold the same rows (any file layout, any row order)."""
+    from pyarrow import fs
+
+    ta = dataset_table(fs.LocalFileSystem(), os.path.abspath(a))
+    tb = dataset_table(fs.LocalFileSystem(), os.path.abspath(b))
+    if ta.num_rows == tb.num_rows and ta.equals(tb):
+        print(f"equal: {ta.num_rows} rows")
+        return 0
+    print(f"DIFFERENT: {ta.num_rows} rows and {tb.num_rows} rows")
+    return 1
+
+
 def s3_keys(endpoint, bucket, prefix):
     s3 = s3_client(endpoint)
     out = []
@@ -567,6 +580,8 @@ def main(argv):
         return s3_put(*argv[1:])
     if len(argv) == 5 and argv[0] == "s3-compare":
         return s3_compare(*argv[1:])
+    if len(argv) == 3 and argv[0] == "local-compare":
+        return local_compare(argv[1], argv[2])
     if len(argv) == 4 and argv[0] == "s3-keys":
         return s3_keys(*argv[1:])
     if len(argv) == 7 and argv[0] == "glue-watch":

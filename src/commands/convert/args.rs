@@ -149,6 +149,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "32MiB")]
     pub row_group_size: String,
 
+    /// Memory for one partition's de-duplication table; a partition expected to need
+    /// more is de-duplicated on disk (sorted runs in --temp-dir), so memory stays flat
+    /// at any partition size.
+    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
+    pub dedup_memory: String,
+
     /// zstd compression level of the Parquet output (1-22; higher is smaller and slower).
     #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     pub zstd_level: i32,
@@ -264,7 +270,8 @@ pub struct AwsArgs {
     #[arg(long, value_name = "KEY_ID|ARN")]
     pub sse_kms_key_id: Option<String>,
 
-    /// Local folder for data files before they are uploaded to S3.
+    /// Local folder for temporary files: data files before they are uploaded to S3,
+    /// on-disk de-duplication of very large partitions.
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 

@@ -102,6 +102,8 @@ pub fn options(
         },
         shard: None,
         newest_first: false,
+        dedup_memory: to_usize(parse_size(&args.dedup_memory)?),
+        temp_dir: args.aws.temp_dir.clone(),
     })
 }
 
