@@ -148,6 +148,16 @@ fn expired_raw_logs_lose_nothing_on_rerun_force_or_upgrade() {
 fn a_late_early_file_of_the_next_day_also_commits_the_previous_day() {
     let mut t = three_days();
     let (i, o) = (t.input(), t.output());
+    // A day whose previous day was never built adds nothing (no cascade into history).
+    let r = convert_ok(&i, &o, &["--day", "2024-03-03"]);
+    assert_eq!(
+        (
+            r["partitions"]["planned"].clone(),
+            r["added_for_day_rule"].clone()
+        ),
+        (json!(1), json!(0)),
+        "{r}"
+    );
     convert_ok(&i, &o, &[]);
     // Replication lag: an early file of 03-02 arrives after 03-01 was built.
     t.file(

@@ -3,10 +3,11 @@
 //!
 //! Building partition D reads the early files of folder D+1 for their day-D
 //! records, and building D+1 leaves those records out. So whenever a run builds
-//! D+1, whose early files may be new, D must hold them too: if D is not in the run
-//! and its manifest does not already list each such file as a late input, D is
-//! added to the run (rebuilt, or carried forward with its vanished inputs kept).
-//! The same holds for D-1 when D was added, and so on, until a manifest agrees.
+//! D+1, whose early files may be new, D must hold them too: if D is not in the run,
+//! was built before, and its manifest does not list each such file as a late input,
+//! D is added to the run (rebuilt, with its vanished inputs' rows kept). The same
+//! holds for D-1 when D was added, and so on, until a manifest agrees. A D never
+//! built needs nothing: its first build reads those files.
 //! Every record of every file a run reads thus ends up in exactly one partition,
 //! whatever `--day/--from/--to/--account/--region/--shard` say.
 
@@ -170,16 +171,20 @@ fn close_over_day_rule(
     Ok(())
 }
 
-/// Whether `key`'s current manifest (built with `settings`) holds every file of
-/// `early` as a late input.
+/// Whether `key` needs nothing for the files of `early`: it was never built (its
+/// first build reads them as late inputs), or its manifest (built with `settings`)
+/// holds every one of them as a late input. A manifest that cannot be read counts
+/// as not holding them (the partition is added, and its build reports the error).
 fn holds_as_late(
     sink: &dyn Sink,
     key: &PartitionKey,
     early: &[&InputFile],
     settings: &BuildSettings,
 ) -> bool {
-    let Ok(Some(current)) = sink.current(key) else {
-        return false;
+    let current = match sink.current(key) {
+        Ok(Some(c)) => c,
+        Ok(None) => return true,
+        Err(_) => return false,
     };
     let m = &current.manifest;
     if m.settings.late_window_minutes != settings.late_window_minutes {

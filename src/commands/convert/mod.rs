@@ -377,6 +377,7 @@ pub fn emf_line(command: &str, r: &RunReport) -> String {
     let metrics = [
         ("Records", "Count", r.records.written as f64),
         ("RecordsRead", "Count", r.records.read as f64),
+        ("RecordsCarried", "Count", r.records.carried as f64),
         ("BytesIn", "Bytes", r.bytes_in as f64),
         ("BytesOut", "Bytes", r.bytes_out as f64),
         ("PartitionsWritten", "Count", r.partitions.written as f64),
@@ -386,6 +387,11 @@ pub fn emf_line(command: &str, r: &RunReport) -> String {
             r.partitions.unchanged as f64,
         ),
         ("PartitionsFailed", "Count", r.partitions.failed as f64),
+        (
+            "PartitionsBuiltElsewhere",
+            "Count",
+            r.partitions.built_elsewhere as f64,
+        ),
         ("BadFiles", "Count", r.files.bad as f64),
         ("DurationSeconds", "Seconds", r.seconds),
     ];
