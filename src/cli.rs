@@ -17,6 +17,8 @@ Exit codes:
   0  success
   1  partial failure: some partitions failed (the others were published) or the run could not finish
   2  usage or configuration error (nothing was done)
+  4  interrupted by SIGTERM/SIGINT: stopped early; every partition published is whole, the
+     rest kept their previous version; run again to finish
 
 Run `trailpack convert --help` for the input layout and the day rule.";
 
@@ -36,7 +38,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
+    /// More log output (-v: info, -vv: trailpack's debug messages; the AWS SDK stays
+    /// at info, so no credentials are ever logged). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -212,10 +215,13 @@ pub fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat, verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    // The AWS SDK's own debug logs can show credentials (access key IDs in signing
+    // and credential-provider traces): every verbosity keeps them at `info`. Only
+    // an explicit RUST_LOG shows them.
     let default = match verbose {
         0 => "warn",
         1 => "info",
-        _ => "debug",
+        _ => "info,trailpack=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

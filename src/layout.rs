@@ -34,10 +34,19 @@ pub struct LogPath {
 }
 
 impl LogPath {
-    /// Parse a `/`-separated path (absolute, relative or an S3 key).
+    /// Parse a `/`-separated path (absolute, relative or an S3 key; empty segments,
+    /// as in `logs//AWSLogs/…`, are not layout levels).
     /// Returns `None` when the path is not in the delivery layout.
     pub fn parse(path: &str) -> Option<LogPath> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        Self::from_parts(&parts)
+    }
+
+    /// Parse a path given as its components (a local path is never re-parsed from
+    /// text). Account folders must be 12 digits and region folders lower-case
+    /// letters, digits and hyphens: anything else is outside the layout and never
+    /// becomes a partition value.
+    pub fn from_parts(parts: &[&str]) -> Option<LogPath> {
         if parts.is_empty() {
             return None;
         }
@@ -68,7 +77,7 @@ impl LogPath {
         } else {
             None
         };
-        if !is_account(account) || !service.starts_with("CloudTrail") || region.is_empty() {
+        if !is_account(account) || !service.starts_with("CloudTrail") || !is_region(region) {
             return None;
         }
         let folder_day = parse_ymd(yyyy, mm, dd)?;
@@ -110,6 +119,17 @@ impl LogPath {
 
 fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An AWS region name: lower-case letters, digits and hyphens, starting with a
+/// letter (`us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`).
+fn is_region(s: &str) -> bool {
+    (2..=32).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_lowercase()
+        && s.contains('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_org_id(s: &str) -> bool {

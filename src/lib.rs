@@ -13,6 +13,7 @@
 //! - [`sink`]: staging and the conditional commit of partitions (local, S3).
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
+//! - [`interrupt`]: SIGTERM/SIGINT end a run early and cleanly.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`permissions`]: the S3, Glue and KMS permissions a run needs (one list).
 //! - [`cli`], [`commands`]: the command line.
@@ -24,6 +25,7 @@ pub mod commands;
 pub mod convert;
 pub mod decode;
 pub mod encode;
+pub mod interrupt;
 pub mod layout;
 pub mod location;
 pub mod manifest;

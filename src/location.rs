@@ -10,8 +10,9 @@ pub enum Location {
 }
 
 impl Location {
-    /// Parse `s3://bucket/prefix` or a local path. An S3 prefix is normalised to
-    /// end with `/` (or to be empty).
+    /// Parse `s3://bucket/prefix` or a local path. An S3 prefix is kept exactly as
+    /// given (S3 keys may hold empty segments: `logs//` is not `logs/`), with a `/`
+    /// added at the end when it has none.
     pub fn parse(s: &str) -> Result<Location, String> {
         let Some(rest) = s.strip_prefix("s3://") else {
             if s.is_empty() {
@@ -27,9 +28,8 @@ impl Location {
         if !valid_bucket {
             return Err(format!("{s:?}: {bucket:?} is not a valid S3 bucket name"));
         }
-        let prefix = prefix.trim_matches('/');
-        let prefix = if prefix.is_empty() {
-            String::new()
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
         } else {
             format!("{prefix}/")
         };
@@ -82,6 +82,13 @@ mod tests {
         assert_eq!(
             Location::parse("s3://my-bucket/a/").unwrap().to_string(),
             "s3://my-bucket/a/"
+        );
+        // Empty segments are part of S3 keys: kept.
+        assert_eq!(
+            Location::parse("s3://my-bucket/logs//")
+                .unwrap()
+                .to_string(),
+            "s3://my-bucket/logs//"
         );
     }
 }

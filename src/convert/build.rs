@@ -118,7 +118,11 @@ impl Build<'_, '_> {
                 None => (self.dedup.carry(&batch, &rows, schema.event_id), None),
             };
             self.counts.carried += rows.len() as u64;
-            self.push(Piece { batch, rows, keys });
+            self.push(Piece { batch, rows, keys })
+                .map_err(|e| CarryError::Read {
+                    file: "row group".into(),
+                    reason: e.to_string(),
+                })?;
             if self.pieces_mem >= self.builder.opts.row_group_bytes {
                 self.flush().map_err(|e| CarryError::Read {
                     file: "row group".into(),
@@ -130,11 +134,20 @@ impl Build<'_, '_> {
         .map_err(PartitionFailure::Carry)
     }
 
-    fn push(&mut self, piece: Piece) {
-        if !piece.rows.is_empty() {
-            self.pieces_mem += piece.memory();
-            self.pieces.push(piece);
+    /// Add a piece to the row group being gathered. A piece that would take the row
+    /// group past `ROW_GROUP_HARD_LIMIT` (e.g. files with huge values) starts a row
+    /// group of its own, so a string column never outgrows Arrow's 32-bit offsets.
+    fn push(&mut self, piece: Piece) -> Result<(), PartitionFailure> {
+        if piece.rows.is_empty() {
+            return Ok(());
         }
+        let mem = piece.memory();
+        if !self.pieces.is_empty() && self.pieces_mem + mem > ROW_GROUP_HARD_LIMIT {
+            self.flush()?;
+        }
+        self.pieces_mem += mem;
+        self.pieces.push(piece);
+        Ok(())
     }
 
     /// Sort and encode the pieces gathered so far as one row group.
@@ -172,6 +185,9 @@ impl Build<'_, '_> {
         let min_chunk = rayon::current_num_threads() * 2;
         let mut i = 0;
         while i < plan.inputs.len() || pending.is_some() {
+            if crate::interrupt::requested() {
+                return Err(PartitionFailure::Interrupted);
+            }
             let budget = opts.row_group_bytes.saturating_sub(self.pieces_mem) as f64 / expansion;
             let mut j = i;
             let mut chunk_bytes = 0f64;
@@ -254,7 +270,7 @@ impl Build<'_, '_> {
                     batch: df.batch,
                     rows,
                     keys,
-                });
+                })?;
             }
             Err(failure) => {
                 let (kind, reason) = match &failure {
@@ -363,6 +379,10 @@ impl Build<'_, '_> {
         .map(|m| (m, self.bad_files))
     }
 }
+
+/// A row group never gathers more than this much Arrow memory from several pieces
+/// (its string columns must stay under 2 GiB).
+const ROW_GROUP_HARD_LIMIT: usize = 1 << 30;
 
 /// In-memory de-duplication table bytes per expected row (hashbrown map of two
 /// u64 at its load factor, plus the growth margin of its sizing).

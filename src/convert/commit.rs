@@ -23,6 +23,10 @@ impl Builder<'_> {
         let build = super::new_build_id();
         let mut staged = self.sink.stage(&plan.key, &build)?;
         let manifest = self.fill(plan, &build, previous, staged.as_mut(), report)?;
+        if crate::interrupt::requested() {
+            // Built but not yet committed: dropped (its staging goes with it).
+            return Err(PartitionFailure::Interrupted);
+        }
         let empty = manifest.records.written == 0
             && previous.is_none()
             && plan.inputs.iter().all(|i| i.role == InputRole::Late);

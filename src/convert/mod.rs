@@ -193,6 +193,9 @@ pub struct RunReport {
     pub catalog: Option<crate::catalog::CatalogReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog_error: Option<String>,
+    /// A SIGTERM/SIGINT stopped the run early: partitions not reported were not
+    /// started; those reported failed with "interrupted" kept their previous version.
+    pub interrupted: bool,
     /// What `--retain-days` deleted (or would delete, with `--dry-run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionReport>,
@@ -221,11 +224,16 @@ pub struct FileCounts {
     pub digest_skipped: u64,
     pub writability_check_skipped: u64,
     pub outside_layout_skipped: usize,
+    /// Symbolic links in a local input, not followed.
+    pub links_skipped: usize,
+    /// Folders or files the listing could not read (reported, skipped).
+    pub unreadable: usize,
 }
 
 impl RunReport {
     pub fn failed(&self) -> bool {
-        self.partitions.failed > 0
+        self.interrupted
+            || self.partitions.failed > 0
             || self.catalog_error.is_some()
             || self
                 .partition_reports
@@ -289,6 +297,8 @@ enum PartitionFailure {
     Carry(#[from] carry::CarryError),
     #[error("de-duplicating on disk: {0}")]
     Spill(String),
+    #[error("interrupted (SIGTERM/SIGINT): not published")]
+    Interrupted,
 }
 
 /// Convert everything `opts` selects from `source` into `sink`, registering each
@@ -400,6 +410,8 @@ fn summarise(
             digest_skipped: listing.digest_files,
             writability_check_skipped: listing.writability_checks,
             outside_layout_skipped: listing.outside_layout.len(),
+            links_skipped: listing.links_skipped.len(),
+            unreadable: listing.unreadable.len(),
             ..Default::default()
         },
         records: RecordCounts::default(),
@@ -409,6 +421,7 @@ fn summarise(
         seconds: 0.0,
         catalog: None,
         catalog_error: None,
+        interrupted: crate::interrupt::requested(),
         retention: None,
         partition_reports: Vec::new(),
     };
@@ -506,6 +519,9 @@ impl Builder<'_> {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         loop {
+                            if crate::interrupt::requested() {
+                                break;
+                            }
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(p) = plans.get(i) else { break };
                             done.push((i, self.partition_guarded(p)));

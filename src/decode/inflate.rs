@@ -11,6 +11,9 @@ use super::DecodeError;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// Files whose trailer announces more than this are inflated in steps.
+const FAST_PATH_MAX: usize = 64 << 20;
+
 /// A libdeflate decompressor, used through `libdeflate_gzip_decompress_ex`, which
 /// (unlike the `libdeflater` wrapper) reports how much input one member used.
 struct RawDecompressor(*mut libdeflate_sys::libdeflate_decompressor);
@@ -93,7 +96,11 @@ fn inflate(data: &[u8], max_bytes: usize, buf: &mut Vec<u8>) -> Result<usize, De
         .and_then(|at| data.get(at..))
         .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize)
         .unwrap_or(0);
-    if isize_hint <= max_bytes {
+    // Deflate expands at most ~1032:1, so a trailer claiming more is a lie; and the
+    // fast path is only for files of ordinary size. Anything else streams, growing
+    // the buffer as content actually arrives.
+    let plausible = isize_hint <= data.len().saturating_mul(1032);
+    if isize_hint <= max_bytes.min(FAST_PATH_MAX) && plausible {
         let want = isize_hint.max(64);
         if buf.len() < want {
             buf.resize(want, 0);
@@ -117,9 +124,15 @@ fn inflate_streaming(
     buf: &mut Vec<u8>,
 ) -> Result<usize, DecodeError> {
     buf.clear();
+    // Address space for the limit (+1 byte, to detect going over it) is reserved
+    // once: pages are touched only as content arrives, and the buffer never moves
+    // (growing by doubling would leave every smaller copy resident).
+    let cap = max_bytes.saturating_add(1);
+    if buf.capacity() < cap {
+        buf.reserve_exact(cap);
+    }
     let decoder = flate2::read::MultiGzDecoder::new(data);
-    let mut limited = decoder.take(max_bytes as u64 + 1);
-    match limited.read_to_end(buf) {
+    match decoder.take(cap as u64).read_to_end(buf) {
         Ok(n) if n > max_bytes => Err(DecodeError::Oversized { limit: max_bytes }),
         Ok(n) => Ok(n),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(DecodeError::TruncatedGzip),
@@ -197,5 +210,30 @@ mod tests {
         liar[n - 4..].copy_from_slice(&10u32.to_le_bytes());
         assert_eq!(content(&liar, 100_000).map(|c| c.len()).ok(), None);
         assert_eq!(content(&gz(b""), 100), Err(DecodeError::Empty));
+    }
+
+    #[test]
+    fn a_lying_trailer_reserves_nothing() {
+        // A tiny file whose ISIZE claims 1 GiB − 1: the buffer grows only as far
+        // as the real content.
+        let mut liar = gz(b"{\"Records\":[]}");
+        let n = liar.len();
+        liar[n - 4..].copy_from_slice(&((1u32 << 30) - 1).to_le_bytes());
+        let mut buf = Vec::new();
+        let r = with_content(&liar, 1 << 30, &mut buf, |c| c.len());
+        assert!(r.is_err(), "the trailer does not match the content");
+        assert!(buf.len() <= 64, "filled {} bytes", buf.len());
+        // A bomb stops at the limit, holding no more than it.
+        let bomb = gz(&vec![b' '; 8 << 20]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            with_content(&bomb, 3 << 20, &mut buf, |c| c.len()),
+            Err(DecodeError::Oversized { limit: 3 << 20 })
+        );
+        assert!(
+            buf.capacity() <= (3 << 20) + 1,
+            "held {} bytes",
+            buf.capacity()
+        );
     }
 }

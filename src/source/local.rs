@@ -33,32 +33,67 @@ impl Source for LocalSource {
         self.root.display().to_string()
     }
 
+    /// Walks the tree without following symbolic links (a link is reported and
+    /// skipped: it could lead outside the input, or in a loop). A folder that
+    /// cannot be read is reported and skipped, not fatal. A path is taken as its
+    /// components, never re-parsed from text: a `\\` in a file name is part of the
+    /// name. A name that is not UTF-8 is reported and skipped.
     fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
         let mut listing = Listing::default();
         let walker = walkdir::WalkDir::new(&self.root)
-            .follow_links(true)
+            .follow_links(false)
             .sort_by_file_name()
             .into_iter()
             // Hidden entries (editor files, our own staging folders) are not input.
             .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in walker {
-            let entry = entry.map_err(|e| SourceError::Io {
-                path: e
-                    .path()
-                    .map_or_else(|| self.describe(), |p| p.display().to_string()),
-                source: e.into(),
-            })?;
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e
+                        .path()
+                        .map_or_else(|| self.describe(), |p| p.display().to_string());
+                    tracing::warn!(path = %path, "not read: {e}");
+                    listing.unreadable.push(format!("{path}: {e}"));
+                    continue;
+                }
+            };
+            if entry.path_is_symlink() {
+                tracing::warn!(path = %entry.path().display(), "symbolic link not followed");
+                listing
+                    .links_skipped
+                    .push(entry.path().display().to_string());
+                continue;
+            }
             if !entry.file_type().is_file() {
                 continue;
             }
             let path = entry.path();
-            let text = path.to_string_lossy().replace('\\', "/");
-            let Some(log) = LogPath::parse(&text) else {
+            let Some(parts) = path
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .map(|c| c.as_os_str().to_str())
+                .collect::<Option<Vec<&str>>>()
+            else {
+                let shown = path.to_string_lossy().into_owned();
+                tracing::warn!(path = %shown, "file name is not UTF-8: skipped");
+                listing.outside_layout.push(shown);
+                continue;
+            };
+            // Components joined with `/` (a component never holds one on Unix).
+            let Some(log) = LogPath::from_parts(&parts) else {
                 // Only files that look like logs are worth a warning; a README or
                 // a checksum file next to the logs is not input.
+                let text = path.to_string_lossy().into_owned();
                 if looks_like_log(&text) {
                     listing.outside_layout.push(text);
                 }
+                continue;
+            };
+            let Some(location) = path.to_str().map(str::to_string) else {
+                listing
+                    .outside_layout
+                    .push(path.to_string_lossy().into_owned());
                 continue;
             };
             match log.kind {
@@ -78,7 +113,7 @@ impl Source for LocalSource {
                 continue;
             }
             let meta = entry.metadata().map_err(|e| SourceError::Io {
-                path: text.clone(),
+                path: location.clone(),
                 source: e.into(),
             })?;
             let mtime = meta
@@ -88,7 +123,7 @@ impl Source for LocalSource {
                 .map_or(0, |d| d.as_nanos());
             let key = log.canonical_key();
             listing.files.push(InputFile {
-                location: text,
+                location,
                 object: key.clone(),
                 key,
                 size: meta.len(),

@@ -55,8 +55,14 @@ pub struct Listing {
     pub digest_files: u64,
     /// `ConfigWritabilityCheckFile` objects seen (skipped).
     pub writability_checks: u64,
-    /// Files outside the delivery layout (skipped), as found.
+    /// Files outside the delivery layout (skipped), as found: wrong folder shape, an
+    /// account that is not 12 digits, a region folder that is not a region name, a
+    /// file name that is not UTF-8.
     pub outside_layout: Vec<String>,
+    /// Symbolic links found and not followed.
+    pub links_skipped: Vec<String>,
+    /// Folders or files that could not be read while listing, with the reason.
+    pub unreadable: Vec<String>,
 }
 
 /// Errors of a source.

@@ -89,7 +89,12 @@ impl Level {
             lo.is_none_or(|l| low >= l) && hi.is_none_or(|h| high <= h)
         };
         match self {
-            Level::Top => (component == "AWSLogs").then_some(Level::AwsLogs),
+            Level::Top => match component {
+                "AWSLogs" => Some(Level::AwsLogs),
+                // An empty segment (`logs//AWSLogs/…`) is still above AWSLogs.
+                "" => Some(Level::Top),
+                _ => None,
+            },
             Level::AwsLogs if is_org(component) => Some(Level::Org),
             Level::AwsLogs | Level::Org if is_account(component) => {
                 account_ok(component).then_some(Level::Account)
@@ -169,11 +174,16 @@ impl S3Source {
                     page.map_err(|e| S3Error::new("ListObjectsV2", &self.bucket, &prefix, &e))?;
                 for cp in page.common_prefixes() {
                     let Some(p) = cp.prefix() else { continue };
-                    let path: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
-                    let Some((component, parent)) = path.split_last() else {
+                    // The segment below `prefix`, exactly as the key has it (maybe
+                    // empty: keys may hold `//`).
+                    let Some(component) = p
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|c| c.strip_suffix('/'))
+                    else {
                         continue;
                     };
-                    if let Some(next) = level.below(component, parent, filter) {
+                    let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
+                    if let Some(next) = level.below(component, &parent, filter) {
                         stack.push((p.to_string(), next));
                     }
                 }

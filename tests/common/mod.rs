@@ -43,6 +43,44 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Run the binary with `args`; returns its output and peak RSS in MiB (from
+/// `wait4`'s rusage, as `/usr/bin/time` reports it).
+pub fn trailpack_measured(args: &[&str]) -> (Output, f64) {
+    use std::io::Read;
+    // Waited for below with wait4 (for its rusage), not Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailpack"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run trailpack");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut e = Vec::new();
+        se.read_to_end(&mut e).unwrap();
+        e
+    });
+    so.read_to_end(&mut out).unwrap();
+    err.extend(t.join().unwrap());
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child process, whose pid we hold.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out,
+        stderr: err,
+    };
+    (output, usage.ru_maxrss as f64 / 1024.0)
+}
+
 /// Run `convert --input in --output out <extra> --json`, returning (exit code, report).
 pub fn convert(input: &Path, output: &Path, extra: &[&str]) -> (i32, Value, Output) {
     let mut args = vec![

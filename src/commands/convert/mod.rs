@@ -83,6 +83,13 @@ pub fn options(
         ));
     }
     let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let max_file_bytes = parse_size(&args.max_file_bytes)?;
+    if max_file_bytes >= 2 << 30 {
+        // A column of one file's rows must fit Arrow's 32-bit string offsets.
+        return Err(UsageError(
+            "--max-file-bytes is at most 2047MiB (one file's values must fit one batch)".into(),
+        ));
+    }
     Ok(ConvertOptions {
         accounts: args.account.clone(),
         regions: args.region.clone(),
@@ -96,7 +103,7 @@ pub fn options(
         target_file_size: parse_size(&args.target_file_size)?,
         row_group_bytes: to_usize(parse_size(&args.row_group_size)?),
         parallel_partitions: args.parallel_partitions,
-        max_file_bytes: to_usize(parse_size(&args.max_file_bytes)?),
+        max_file_bytes: to_usize(max_file_bytes),
         encode: EncodeOptions {
             zstd_level: args.zstd_level,
         },
@@ -188,6 +195,9 @@ fn run(
 ) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
+    if let Some(url) = &args.aws.endpoint_url {
+        check_endpoint(url)?;
+    }
     if args.aws.max_concurrent_requests == 0 {
         return Err(UsageError("--max-concurrent-requests is at least 1".into()).into());
     }
@@ -279,6 +289,7 @@ fn run(
             .build_global()
             .context("starting worker threads")?;
     }
+    crate::interrupt::install();
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
     let catalog_ref = catalog.as_ref().map(|c| c as &dyn Catalog);
     let mut report = match convert::run(
@@ -295,7 +306,7 @@ fn run(
     if let Some(c) = report.catalog.as_mut() {
         c.add(&catalog_report);
     }
-    if let Some(n) = args.retain_days {
+    if let (Some(n), false) = (args.retain_days, report.interrupted) {
         report.retention = Some(retain(
             sink.as_ref(),
             catalog.as_ref(),
@@ -317,11 +328,32 @@ fn run(
     } else {
         print!("{}", human_summary(&report, &output));
     }
-    Ok(if report.failed() {
+    Ok(if report.interrupted {
+        ExitCode::from(4)
+    } else if report.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// An endpoint URL must not carry credentials (`user:password@host`): they would be
+/// sent in the clear and show up in error messages. Refused without repeating them.
+fn check_endpoint(url: &str) -> Result<(), UsageError> {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
+    if authority.contains('@') {
+        return Err(UsageError(
+            "--endpoint-url must not hold user information (user:password@); use AWS \
+             credentials (environment, profile or role) instead"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Delete the partitions older than `days` before `today`: data and manifest, then
@@ -420,7 +452,13 @@ fn mib(b: u64) -> String {
 pub fn human_summary(r: &RunReport, output: &Location) -> String {
     let p = &r.partitions;
     let mut s = String::new();
-    let verb = if r.dry_run { "planned" } else { "converted" };
+    let verb = if r.interrupted {
+        "INTERRUPTED (SIGTERM/SIGINT) after converting"
+    } else if r.dry_run {
+        "planned"
+    } else {
+        "converted"
+    };
     s.push_str(&format!(
         "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}{}{}\n",
         p.planned,
@@ -458,6 +496,12 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
     }
     if f.outside_layout_skipped > 0 {
         skipped.push(format!("{} outside the layout", f.outside_layout_skipped));
+    }
+    if f.links_skipped > 0 {
+        skipped.push(format!("{} symbolic links (not followed)", f.links_skipped));
+    }
+    if f.unreadable > 0 {
+        skipped.push(format!("{} unreadable (see the log)", f.unreadable));
     }
     if !skipped.is_empty() {
         s.push_str(&format!("; skipped: {}", skipped.join(", ")));
