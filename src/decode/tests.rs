@@ -248,3 +248,98 @@ fn derived_columns_copy_top_level_members_only() {
     );
     assert_eq!(s(&f, "unmapped", 0), None);
 }
+
+/// A bounded-time fuzz run (TRAILPACK_FUZZ_SECONDS, default 5): arbitrary bytes,
+/// mutated records, and arbitrary gzip members (split, concatenated, truncated,
+/// with lying trailers) never panic the decoder; every input ends in a batch or a
+/// typed error, and no content beyond the limit is ever held.
+#[test]
+fn fuzz_arbitrary_bytes_and_gzip_members() {
+    use std::io::Write;
+    let seconds: u64 = std::env::var("TRAILPACK_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let d = Decoder::new(TableSchema::embedded(), 1 << 20);
+    let seed = r#"{"Records":[{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}},"eventTime":"2024-03-05T10:00:00Z","eventName":"X","requestParameters":{"roleArn":"r","a":[1,{"b":null}]},"resources":[{"ARN":"x","accountId":"1","type":"t"}],"eventID":"e","readOnly":true}],"x":1}"#;
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let mut rng = fastrand::Rng::with_seed(
+        std::env::var("TRAILPACK_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut cases = 0u64;
+    while std::time::Instant::now() < deadline {
+        let mut text = seed.as_bytes().to_vec();
+        for _ in 0..rng.usize(0..8) {
+            let at = rng.usize(0..=text.len());
+            match rng.u8(0..4) {
+                0 if at < text.len() => text[at] = rng.u8(..),
+                1 => {
+                    let alphabet = b"{}[]\",:\\u0 9e-";
+                    text.insert(at, alphabet[rng.usize(0..alphabet.len())]);
+                }
+                2 if at < text.len() => {
+                    text.remove(at);
+                }
+                _ => {
+                    let cut = rng.usize(0..=at);
+                    let piece = text[cut..at].to_vec();
+                    text.splice(at..at, piece);
+                }
+            }
+        }
+        let input: Vec<u8> = match rng.u8(0..5) {
+            0 => (0..rng.usize(0..300)).map(|_| rng.u8(..)).collect(),
+            1 => text.clone(),
+            2 => {
+                // Several members splitting the text at random points.
+                let mut out = Vec::new();
+                let mut rest = &text[..];
+                while !rest.is_empty() {
+                    let n = rng.usize(1..=rest.len());
+                    out.extend(gz(&rest[..n]));
+                    rest = &rest[n..];
+                }
+                out
+            }
+            3 => {
+                let mut g = gz(&text);
+                let n = g.len();
+                g[n - 4..].copy_from_slice(&rng.u32(..).to_le_bytes());
+                if rng.bool() {
+                    g.truncate(rng.usize(0..n));
+                }
+                g
+            }
+            _ => {
+                let mut g = gz(&text);
+                for _ in 0..rng.usize(1..4) {
+                    let at = rng.usize(0..g.len());
+                    g[at] = rng.u8(..);
+                }
+                g
+            }
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            d.decode(&input, RowFilter::All, "fuzz")
+        }));
+        match result {
+            Ok(Ok(f)) => assert_eq!(f.batch.num_rows(), f.keys.len()),
+            Ok(Err(e)) => assert!(!e.kind().is_empty()),
+            Err(_) => panic!(
+                "decoder panicked on input {:?}",
+                String::from_utf8_lossy(&input)
+            ),
+        }
+        cases += 1;
+    }
+    eprintln!("fuzz: {cases} inputs in {seconds} s");
+    assert!(cases > 100);
+}
