@@ -347,3 +347,41 @@ fn sigterm_stops_cleanly_with_exit_4_and_a_rerun_finishes() {
     assert_eq!(r["partitions"]["unchanged"].as_u64().unwrap(), done, "{r}");
     assert_eq!(sql1(&o, "SELECT count(*) FROM t"), 8 * 4 * 1500);
 }
+
+#[test]
+fn s3_keys_with_an_empty_segment_are_listed_as_they_are() {
+    let mut t = Tree::new();
+    t.file(
+        None,
+        A,
+        "us-east-1",
+        "2024-03-05",
+        "1000",
+        &[record("dbl", "2024-03-05T09:00:00Z", "a")],
+    );
+    let bucket = format!("tp-empty-seg-{}", std::process::id());
+    let o = py_aws(&["s3-put", &bucket, "logs//", t.input().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for input in [
+        format!("s3://{bucket}/logs//"),
+        format!("s3://{bucket}/logs/"),
+    ] {
+        let out = t.dir.path().join(format!("out-{}", input.len()));
+        let o = trailpack_aws(&[
+            "convert",
+            "--input",
+            &input,
+            "--output",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["files"]["listed"], 1, "{input}: {r}");
+        assert_eq!(r["input"], input, "the prefix is kept exactly");
+        assert_eq!(
+            sql(&out, "SELECT source_object FROM t")[0]["source_object"],
+            format!("s3://{bucket}/logs//AWSLogs/{A}/CloudTrail/us-east-1/2024/03/05/{A}_CloudTrail_us-east-1_20240305T1000Z_0001.json.gz")
+        );
+    }
+}
