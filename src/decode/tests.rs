@@ -125,6 +125,19 @@ fn duplicate_keys_are_kept() {
         s(&f, "unmapped", 0).as_deref(),
         Some(r#"{"eventName":"B"}"#)
     );
+    // Both occurrences of an object with members no column takes: the second is
+    // `userIdentity#2`, so a standard JSON reader of `unmapped` keeps both.
+    let f = decode(
+        r#"{"Records":[{"userIdentity":{"type":"A","x":1},"userIdentity":{"type":"B","x":2},"eventName":"C","eventName":"D","eventName":"E"}]}"#,
+    );
+    assert_eq!(s(&f, "useridentity_type", 0).as_deref(), Some("A"));
+    let u = s(&f, "unmapped", 0).unwrap();
+    assert_eq!(
+        u,
+        r#"{"userIdentity":{"x":1},"userIdentity#2":{"type":"B","x":2},"eventName":"D","eventName#2":"E"}"#
+    );
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&u).unwrap();
+    assert_eq!(parsed.len(), 4, "no key collapsed: {u}");
 }
 
 #[test]
