@@ -17,7 +17,7 @@ use super::carry::{for_each_carried, CarryError};
 use super::dedup::Dedup;
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
-use crate::decode::DecodedFile;
+use crate::decode::{DecodedFile, RowKey};
 use crate::encode::{assemble_in_order, PartFile, Piece};
 use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
@@ -205,6 +205,11 @@ impl Build<'_, '_> {
             self.builder.source.prefetch(&upcoming);
             let to_encode = pending.take();
             let builder = self.builder;
+            // Files whose decoded rows would not fit in half a row group are
+            // decoded on their own, in steps (below).
+            let large = |input: &PlannedInput| {
+                input.file.size as f64 * expansion > (opts.row_group_bytes / 2) as f64
+            };
             let (encoded, decoded) = rayon::join(
                 || match to_encode {
                     Some((rg, keys)) => self.write_row_group(&rg, keys),
@@ -213,13 +218,16 @@ impl Build<'_, '_> {
                 || {
                     chunk
                         .par_iter()
-                        .map(|input| builder.decode(input))
+                        .map(|input| (!large(input)).then(|| builder.decode(input)))
                         .collect::<Vec<_>>()
                 },
             );
             encoded?;
             for (input, result) in chunk.iter().zip(decoded) {
-                self.take_decoded(input, result, &mut expansion)?;
+                match result {
+                    Some(result) => self.take_decoded(input, result, &mut expansion)?,
+                    None => self.decode_large(input, &mut expansion)?,
+                }
             }
             i = j;
             if self.pieces_mem >= opts.row_group_bytes || (i == plan.inputs.len()) {
@@ -258,19 +266,7 @@ impl Build<'_, '_> {
                     let mem = df.batch.get_array_memory_size() as f64;
                     *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
                 }
-                let event_id = self.builder.schema.event_id;
-                let (rows, keys) = match self.spill {
-                    Some(_) => {
-                        let keys = self.dedup.value_keys(&df.batch, Some(&df.keys), event_id);
-                        ((0..df.batch.num_rows() as u32).collect(), Some(keys))
-                    }
-                    None => (self.dedup.keep(&df.batch, &df.keys, &mut self.counts), None),
-                };
-                self.push(Piece {
-                    batch: df.batch,
-                    rows,
-                    keys,
-                })?;
+                self.push_decoded(df.batch, &df.keys)?;
             }
             Err(failure) => {
                 let (kind, reason) = match &failure {
@@ -291,6 +287,72 @@ impl Build<'_, '_> {
         }
         self.inputs.push(entry);
         Ok(())
+    }
+
+    /// Keep the fresh rows of a decoded batch (or, de-duplicating on disk, all of
+    /// them with their keys) for the row group being gathered.
+    fn push_decoded(&mut self, batch: RecordBatch, raw: &[RowKey]) -> Result<(), PartitionFailure> {
+        let event_id = self.builder.schema.event_id;
+        let (rows, keys) = match self.spill {
+            Some(_) => {
+                let keys = self.dedup.value_keys(&batch, Some(raw), event_id);
+                ((0..batch.num_rows() as u32).collect(), Some(keys))
+            }
+            None => (self.dedup.keep(&batch, raw, &mut self.counts), None),
+        };
+        self.push(Piece { batch, rows, keys })
+    }
+
+    /// Decode one large file in steps of half a row group, writing row groups as
+    /// they fill, so its decoded rows are never all in memory. A file found bad
+    /// after some of its rows were taken fails the partition (its previous version
+    /// stays), even with `--skip-bad-files`: those rows cannot be taken back.
+    fn decode_large(
+        &mut self,
+        input: &PlannedInput,
+        expansion: &mut f64,
+    ) -> Result<(), PartitionFailure> {
+        let b = self.builder;
+        let bytes = match b.source.read(&input.file) {
+            Ok(bytes) => bytes,
+            Err(e) => return self.take_decoded(input, Err(e.into()), expansion),
+        };
+        let step = (b.opts.row_group_bytes / 2).max(1 << 20);
+        let mut steps = 0usize;
+        let outcome = b.decoder.decode_in_steps(
+            &bytes,
+            input.filter,
+            &input.file.object,
+            step,
+            |batch, keys| {
+                steps += 1;
+                self.push_decoded(batch, &keys)?;
+                if self.pieces_mem >= b.opts.row_group_bytes {
+                    self.flush()?;
+                }
+                Ok::<(), PartitionFailure>(())
+            },
+        )?;
+        let bad = |reason| PartitionFailure::BadFile {
+            path: input.file.location.clone(),
+            reason,
+        };
+        let result = match outcome {
+            Ok(df) => {
+                b.progress.file_done(
+                    bytes.len() as u64,
+                    df.records - df.filtered_out,
+                    df.content_bytes,
+                );
+                Ok(df)
+            }
+            Err(reason) if steps > 0 => return Err(bad(reason)),
+            Err(reason) => {
+                b.progress.file_done(bytes.len() as u64, 0, 0);
+                Err(bad(reason))
+            }
+        };
+        self.take_decoded(input, result, expansion)
     }
 
     fn write_row_group(

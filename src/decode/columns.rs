@@ -183,6 +183,21 @@ impl Columns {
         }
     }
 
+    /// Rows so far and an estimate of their Arrow memory (string bytes plus a fixed
+    /// cost per row and column), cheap enough to ask every thousand rows.
+    pub fn rows_and_bytes(&self) -> (usize, usize) {
+        let rows = self.builders.first().map_or(0, |b| b.len());
+        let strings: usize = self
+            .builders
+            .iter()
+            .map(|b| match b {
+                ColumnBuilder::Str(s) => s.values_slice().len(),
+                _ => 0,
+            })
+            .sum();
+        (rows, strings + rows * self.builders.len() * 5)
+    }
+
     /// The sizes of this batch, as a hint for the next.
     pub fn size_hint(&self) -> SizeHint {
         SizeHint {

@@ -157,18 +157,107 @@ impl Decoder {
         })
     }
 
+    /// Decode one file, handing its rows to `sink` in batches of about `step_bytes`
+    /// of Arrow memory, so a large file needs one step's memory (plus its content),
+    /// not its whole decoded size. The `Records` array is first taken as borrowed
+    /// raw slices (16 bytes a record), then decoded record by record: each record
+    /// is tokenised twice, a cost only large files pay. The returned file holds the
+    /// last rows and the counts of the whole file; an error of `sink` ends the
+    /// decode and is returned as the outer error.
+    pub fn decode_in_steps<E>(
+        &self,
+        bytes: &[u8],
+        filter: RowFilter,
+        source: &str,
+        step_bytes: usize,
+        mut sink: impl FnMut(RecordBatch, Vec<RowKey>) -> Result<(), E>,
+    ) -> Result<Result<DecodedFile, DecodeError>, E> {
+        let mut failed: Option<E> = None;
+        let result = CONTENT_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
+                self.decode_content_in_steps(content, filter, source, step_bytes, &mut |b, k| {
+                    sink(b, k).map_err(|e| failed = Some(e))
+                })
+            })?
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(result),
+        }
+    }
+
+    fn decode_content_in_steps(
+        &self,
+        content: &[u8],
+        filter: RowFilter,
+        source: &str,
+        step_bytes: usize,
+        sink: &mut dyn FnMut(RecordBatch, Vec<RowKey>) -> Result<(), ()>,
+    ) -> Result<DecodedFile, DecodeError> {
+        let text = utf8(content)?;
+        let mut fd = FileDecoder::new(self, filter, &SizeHint::default());
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut index = 0;
+        loop {
+            let mut records: Vec<&RawValue> = Vec::new();
+            fd.state.set(State::TopLevel);
+            let parsed = (RawRecordsSeed {
+                records: &mut records,
+                ignored: &mut fd.ignored,
+                state: &fd.state,
+            })
+            .deserialize(&mut de);
+            if let Err(e) = parsed {
+                return Err(classify(e, fd.state.get()));
+            }
+            for raw in records {
+                let pairs = fd.take_scratch(0);
+                let pairs = object_pairs(raw, pairs).map_err(|_| DecodeError::RecordNotObject {
+                    index,
+                    detail: format!("found {}", raw.get().chars().take(40).collect::<String>()),
+                })?;
+                fd.record(&pairs);
+                fd.scratch[0] = pairs;
+                index += 1;
+                if fd.keys.len() % 1024 == 0 && fd.cols.rows_and_bytes().1 >= step_bytes {
+                    let batch = fd
+                        .cols
+                        .finish(source)
+                        .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
+                    let keys = std::mem::take(&mut fd.keys);
+                    if sink(batch, keys).is_err() {
+                        return Err(DecodeError::NotJson("stopped by its consumer".into()));
+                    }
+                }
+            }
+            match de.end() {
+                Ok(()) => break,
+                Err(e) if e.classify() == serde_json::error::Category::Syntax => {}
+                Err(e) => return Err(classify(e, fd.state.get())),
+            }
+        }
+        let batch = fd
+            .cols
+            .finish(source)
+            .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
+        Ok(DecodedFile {
+            batch,
+            keys: fd.keys,
+            records: fd.records,
+            filtered_out: fd.filtered_out,
+            content_bytes: content.len() as u64,
+            ignored_top_level_keys: fd.ignored,
+        })
+    }
+
     fn decode_content(
         &self,
         content: &[u8],
         filter: RowFilter,
         source: &str,
     ) -> Result<DecodedFile, DecodeError> {
-        let text = simdutf8::basic::from_utf8(content).map_err(|_| {
-            let offset = simdutf8::compat::from_utf8(content)
-                .err()
-                .map_or(0, |e| e.valid_up_to());
-            DecodeError::InvalidUtf8 { offset }
-        })?;
+        let text = utf8(content)?;
         // Pre-size builders from the previous file only when most records are kept:
         // a batch keeps its builders' capacity, and a file read for a few late
         // records must not hold a full file's worth of memory.
@@ -209,6 +298,56 @@ impl Decoder {
             content_bytes: content.len() as u64,
             ignored_top_level_keys: fd.ignored,
         })
+    }
+}
+
+/// The content as text, or where it stops being UTF-8.
+fn utf8(content: &[u8]) -> Result<&str, DecodeError> {
+    simdutf8::basic::from_utf8(content).map_err(|_| {
+        let offset = simdutf8::compat::from_utf8(content)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        DecodeError::InvalidUtf8 { offset }
+    })
+}
+
+/// `{"Records": [...]}` with the records taken as raw slices (decoding in steps).
+struct RawRecordsSeed<'x, 'a> {
+    records: &'x mut Vec<&'a RawValue>,
+    ignored: &'x mut Vec<String>,
+    state: &'x Cell<State>,
+}
+
+impl<'a> DeserializeSeed<'a> for RawRecordsSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for RawRecordsSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with a \"Records\" array")
+    }
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut found = false;
+        while let Some(k) = map.next_key::<Key<'a>>()? {
+            if &*k == "Records" && !found {
+                found = true;
+                self.state.set(State::RecordsValue);
+                *self.records = map.next_value()?;
+                self.state.set(State::TopLevel);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                self.ignored.push(k.to_string());
+            }
+        }
+        if !found {
+            self.state.set(State::NoRecords);
+            return Err(serde::de::Error::custom("no Records key"));
+        }
+        Ok(())
     }
 }
 

@@ -356,3 +356,48 @@ fn fuzz_arbitrary_bytes_and_gzip_members() {
     eprintln!("fuzz: {cases} inputs in {seconds} s");
     assert!(cases > 100);
 }
+
+#[test]
+fn decoding_in_steps_gives_the_same_rows_in_batches() {
+    let d = decoder();
+    let records: Vec<String> = (0..5000)
+        .map(|i| {
+            format!(
+                r#"{{"eventID":"e{i}","eventTime":"2024-03-0{}T10:00:00Z","eventName":"N{i}","x":{i}}}"#,
+                4 + i % 2
+            )
+        })
+        .collect();
+    let text = format!(r#"{{"Records":[{}],"extra":1}}"#, records.join(","));
+    let filter = RowFilter::ExceptDay(timestamp::epoch_day(time::macros::date!(2024 - 03 - 04)));
+    let whole = d.decode(text.as_bytes(), filter, "s").unwrap();
+    let mut batches = Vec::new();
+    let mut keys = Vec::new();
+    let last = d
+        .decode_in_steps(text.as_bytes(), filter, "s", 16 << 10, |b, k| {
+            batches.push(b);
+            keys.extend(k);
+            Ok::<(), ()>(())
+        })
+        .unwrap()
+        .unwrap();
+    assert!(batches.len() >= 2, "{} steps", batches.len());
+    keys.extend(last.keys.iter().copied());
+    batches.push(last.batch.clone());
+    let joined = arrow_select::concat::concat_batches(&whole.batch.schema(), &batches).unwrap();
+    assert_eq!(joined, whole.batch);
+    assert_eq!(keys, whole.keys);
+    assert_eq!(
+        (last.records, last.filtered_out),
+        (whole.records, whole.filtered_out)
+    );
+    assert_eq!(last.ignored_top_level_keys, vec!["extra".to_string()]);
+    // A consumer's error ends the decode.
+    let stopped = d.decode_in_steps(text.as_bytes(), filter, "s", 16 << 10, |_, _| Err("full"));
+    assert_eq!(stopped.err(), Some("full"));
+    // Bad input is reported as for a whole decode.
+    let bad = d.decode_in_steps(br#"{"Records":[{},7]}"#, RowFilter::All, "s", 1, |_, _| {
+        Ok::<(), ()>(())
+    });
+    assert_eq!(bad.unwrap().unwrap_err().kind(), "record_not_object");
+}
