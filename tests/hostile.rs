@@ -211,10 +211,10 @@ fn lying_trailers_and_bombs_stay_within_their_limits() {
         r["partition_reports"][0]["bad_files"][0]["kind"], "oversized",
         "{r}"
     );
-    assert!(
-        rss < 64.0 + 100.0,
-        "peak RSS {rss:.0} MiB with a 64 MiB limit"
-    );
+    // A trivial run peaks near 30 MiB; the bomb adds its limit (64 MiB) and, under
+    // load, allocator slack. Before the cap it doubled past the limit and kept every
+    // smaller copy resident: ~290 MiB.
+    assert!(rss < 200.0, "peak RSS {rss:.0} MiB with a 64 MiB limit");
 }
 
 #[test]
