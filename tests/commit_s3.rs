@@ -451,3 +451,65 @@ fn a_killed_backfill_has_registered_every_partition_it_committed() {
     );
     assert_eq!(glue_partitions(&db).len(), 12);
 }
+
+#[test]
+fn sigterm_during_an_s3_run_leaves_no_temporary_files_and_whole_partitions() {
+    let mut t = Tree::new();
+    for d in 1..=8 {
+        let day = format!("2024-03-0{d}");
+        let recs: Vec<Value> = (0..300)
+            .map(|j| {
+                record(
+                    &format!("{d}-{j}"),
+                    &format!("{day}T10:00:{:02}Z", j % 60),
+                    "k",
+                )
+            })
+            .collect();
+        t.file(None, A, "us-east-1", &day, "1030", &recs);
+    }
+    let out = unique("term");
+    make_bucket(&t, &out);
+    let output = format!("s3://{out}/c");
+    let input = t.input();
+    let temp = t.dir.path().join("scratch");
+    std::fs::create_dir_all(&temp).unwrap();
+    let args = [
+        "convert",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        &output,
+        "--temp-dir",
+        temp.to_str().unwrap(),
+        "--parallel-partitions",
+        "1",
+        "--json",
+    ];
+    let proxy = FaultProxy::start(0, 200);
+    let child = proxy
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(sent.elapsed() < Duration::from_secs(25));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["interrupted"], true, "{r}");
+    let left: Vec<String> = std::fs::read_dir(&temp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    // Whatever was committed is whole; the rest is built by the next run.
+    let r = json_of(&trailpack_aws(&args));
+    assert_eq!(r["records"]["written"], 2400, "{r}");
+    let m: Value = serde_json::from_slice(&py_aws(&["s3-manifests", &out, "c/"]).stdout).unwrap();
+    assert_eq!(m.as_object().unwrap().len(), 8);
+}

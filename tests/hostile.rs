@@ -440,3 +440,39 @@ fn a_file_of_many_tiny_records_is_decoded_in_row_group_steps() {
             .contains("equal: 400000 rows")
     );
 }
+
+/// Values far larger than a row group: each file of huge values becomes a row group
+/// of its own (here behind a 4 MiB hard limit instead of 1 GiB), nothing overflows,
+/// and every value reads back whole. A --max-file-bytes beyond what one batch can
+/// hold is refused up front.
+#[test]
+fn huge_values_convert_and_never_overflow_a_row_group() {
+    let mut t = Tree::new();
+    for i in 0..3 {
+        let mut r = record(&format!("big-{i}"), "2024-03-05T09:00:00Z", "a");
+        r["userAgent"] = Value::from("x".repeat(3 << 20));
+        t.file(None, A, "us-east-1", "2024-03-05", &format!("10{i}0"), &[r]);
+    }
+    let (code, r, o) = convert(&t.input(), &t.output(), &["--row-group-hard-limit", "4MiB"]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    assert_eq!(r["records"]["written"], 3, "{r}");
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.output().join(format!(
+            "account={A}/region=us-east-1/day=2024-03-05/_trailpack.json"
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["outputs"][0]["row_groups"], 3, "{m}");
+    assert_eq!(
+        sql1(&t.output(), "SELECT sum(length(useragent)) FROM t"),
+        3 * (3 << 20)
+    );
+    let (code, _, o) = convert(
+        &t.input(),
+        &t.dir.path().join("o2"),
+        &["--max-file-bytes", "3GiB"],
+    );
+    assert_eq!(code, 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-file-bytes"), "{}", stderr(&o));
+}

@@ -135,14 +135,15 @@ impl Build<'_, '_> {
     }
 
     /// Add a piece to the row group being gathered. A piece that would take the row
-    /// group past `ROW_GROUP_HARD_LIMIT` (e.g. files with huge values) starts a row
+    /// group past the hard limit (1 GiB; e.g. files with huge values) starts a row
     /// group of its own, so a string column never outgrows Arrow's 32-bit offsets.
     fn push(&mut self, piece: Piece) -> Result<(), PartitionFailure> {
         if piece.rows.is_empty() {
             return Ok(());
         }
         let mem = piece.memory();
-        if !self.pieces.is_empty() && self.pieces_mem + mem > ROW_GROUP_HARD_LIMIT {
+        if !self.pieces.is_empty() && self.pieces_mem + mem > self.builder.opts.row_group_hard_limit
+        {
             self.flush()?;
         }
         self.pieces_mem += mem;
@@ -441,10 +442,6 @@ impl Build<'_, '_> {
         .map(|m| (m, self.bad_files))
     }
 }
-
-/// A row group never gathers more than this much Arrow memory from several pieces
-/// (its string columns must stay under 2 GiB).
-const ROW_GROUP_HARD_LIMIT: usize = 1 << 30;
 
 /// In-memory de-duplication table bytes per expected row (hashbrown map of two
 /// u64 at its load factor, plus the growth margin of its sizing).

@@ -64,6 +64,9 @@ pub struct ConvertOptions {
     /// Memory for a partition's de-duplication table; larger partitions de-duplicate
     /// on disk.
     pub dedup_memory: usize,
+    /// A row group never gathers more Arrow memory than this from several inputs
+    /// (string columns must stay under 2 GiB); a larger input is a row group alone.
+    pub row_group_hard_limit: usize,
     /// Where temporary files go (default: the system's temporary folder).
     pub temp_dir: Option<std::path::PathBuf>,
 }
@@ -95,6 +98,7 @@ impl Default for ConvertOptions {
             shard: None,
             newest_first: false,
             dedup_memory: 128 << 20,
+            row_group_hard_limit: 1 << 30,
             temp_dir: None,
         }
     }

@@ -155,6 +155,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "128MiB")]
     pub dedup_memory: String,
 
+    /// Most Arrow memory a row group gathers from several inputs before a large one
+    /// starts its own (at most 1GiB; string columns must stay under 2 GiB). For tests.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", hide = true)]
+    pub row_group_hard_limit: String,
+
     /// zstd compression level of the Parquet output (1-22; higher is smaller and slower).
     #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     pub zstd_level: i32,

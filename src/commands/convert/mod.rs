@@ -110,6 +110,7 @@ pub fn options(
         shard: None,
         newest_first: false,
         dedup_memory: to_usize(parse_size(&args.dedup_memory)?),
+        row_group_hard_limit: to_usize(parse_size(&args.row_group_hard_limit)?).min(1 << 30),
         temp_dir: args.aws.temp_dir.clone(),
     })
 }
