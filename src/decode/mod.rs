@@ -237,18 +237,7 @@ impl Decoder {
                 Err(e) => return Err(classify(e, fd.state.get())),
             }
         }
-        let batch = fd
-            .cols
-            .finish(source)
-            .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
-        Ok(DecodedFile {
-            batch,
-            keys: fd.keys,
-            records: fd.records,
-            filtered_out: fd.filtered_out,
-            content_bytes: content.len() as u64,
-            ignored_top_level_keys: fd.ignored,
-        })
+        fd.into_decoded(source, content.len())
     }
 
     fn decode_content(
@@ -286,18 +275,7 @@ impl Decoder {
         if !matches!(filter, RowFilter::OnlyDay(_)) && fd.keys.len() >= hint.rows / 2 {
             SIZE_HINT.with(|h| *h.borrow_mut() = fd.cols.size_hint());
         }
-        let batch = fd
-            .cols
-            .finish(source)
-            .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
-        Ok(DecodedFile {
-            batch,
-            keys: fd.keys,
-            records: fd.records,
-            filtered_out: fd.filtered_out,
-            content_bytes: content.len() as u64,
-            ignored_top_level_keys: fd.ignored,
-        })
+        fd.into_decoded(source, content.len())
     }
 }
 
@@ -532,6 +510,26 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             ignored: Vec::new(),
             state: Cell::new(State::TopLevel),
         }
+    }
+
+    /// The file's remaining rows as a batch, with the counts of the whole file.
+    fn into_decoded(
+        mut self,
+        source: &str,
+        content_len: usize,
+    ) -> Result<DecodedFile, DecodeError> {
+        let batch = self
+            .cols
+            .finish(source)
+            .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
+        Ok(DecodedFile {
+            batch,
+            keys: self.keys,
+            records: self.records,
+            filtered_out: self.filtered_out,
+            content_bytes: content_len as u64,
+            ignored_top_level_keys: self.ignored,
+        })
     }
 
     fn take_scratch(&mut self, depth: usize) -> Pairs<'a> {

@@ -156,36 +156,11 @@ impl Sink for S3Sink {
 
     fn current(&self, key: &PartitionKey) -> Result<Option<Current>, SinkError> {
         let object = format!("{}{}", self.partition_prefix(key), MANIFEST_NAME);
-        let io = &self.io;
-        let got = self.block_on(async {
-            let out = match io
-                .client
-                .get_object()
-                .bucket(&io.bucket)
-                .key(&object)
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e) => {
-                    let e = S3Error::new("GetObject", &io.bucket, &object, &e);
-                    return if e.is_not_found() { Ok(None) } else { Err(e) };
-                }
-            };
-            let etag = out.e_tag().unwrap_or_default().to_string();
-            let body = out
-                .body
-                .collect()
-                .await
-                .map(|b| b.to_vec())
-                .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e))?;
-            Ok(Some((etag, body)))
-        })?;
-        let Some((token, body)) = got else {
+        let Some((token, body)) = self.block_on(self.io.get_if_exists(&object))? else {
             return Ok(None);
         };
         let manifest = serde_json::from_slice(&body).map_err(|e| SinkError::BadManifest {
-            path: format!("s3://{}/{object}", io.bucket),
+            path: format!("s3://{}/{object}", self.io.bucket),
             reason: e.to_string(),
         })?;
         Ok(Some(Current { manifest, token }))
@@ -284,35 +259,10 @@ impl Sink for S3Sink {
 
     fn read_dataset(&self) -> Result<Option<Dataset>, SinkError> {
         let object = format!("{}{DATASET_NAME}", self.prefix);
-        let io = &self.io;
-        let body = self.block_on(async {
-            match io
-                .client
-                .get_object()
-                .bucket(&io.bucket)
-                .key(&object)
-                .send()
-                .await
-            {
-                Ok(out) => out
-                    .body
-                    .collect()
-                    .await
-                    .map(|b| Some(b.to_vec()))
-                    .map_err(|e| S3Error::other("GetObject", &io.bucket, &object, e)),
-                Err(e) => {
-                    let e = S3Error::new("GetObject", &io.bucket, &object, &e);
-                    if e.is_not_found() {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                }
-            }
-        })?;
-        body.map(|b| {
-            serde_json::from_slice(&b).map_err(|e| SinkError::BadManifest {
-                path: format!("s3://{}/{object}", io.bucket),
+        let got = self.block_on(self.io.get_if_exists(&object))?;
+        got.map(|(_, body)| {
+            serde_json::from_slice(&body).map_err(|e| SinkError::BadManifest {
+                path: format!("s3://{}/{object}", self.io.bucket),
                 reason: e.to_string(),
             })
         })
@@ -630,6 +580,32 @@ impl S3SinkRef {
             }
             Err(e) => Err(S3Error::new("PutObject", &self.bucket, key, &e)),
         }
+    }
+
+    /// An object's ETag and body, or `None` when there is no such key.
+    async fn get_if_exists(&self, key: &str) -> Result<Option<(String, Vec<u8>)>, S3Error> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = S3Error::new("GetObject", &self.bucket, key, &e);
+                return if e.is_not_found() { Ok(None) } else { Err(e) };
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let body = out
+            .body
+            .collect()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| S3Error::other("GetObject", &self.bucket, key, e))?;
+        Ok(Some((etag, body)))
     }
 
     async fn folders(&self, prefix: &str) -> Result<Folders, S3Error> {
