@@ -80,7 +80,7 @@ fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
 }
 
 /// The comma-separated values of a projection parameter.
-fn accounts_seen(params: &HashMap<String, String>, key: &str) -> BTreeSet<String> {
+fn projection_values(params: &HashMap<String, String>, key: &str) -> BTreeSet<String> {
     params
         .get(key)
         .map(|v| {
@@ -524,19 +524,8 @@ impl GlueCatalog {
             })?;
         let mut params = table.parameters().cloned().unwrap_or_default();
         let before = params.clone();
-        let set_of = |key: &str| -> BTreeSet<String> {
-            params
-                .get(key)
-                .map(|v| {
-                    v.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut accounts = set_of("projection.account.values");
-        let mut regions = set_of("projection.region.values");
+        let mut accounts = projection_values(&params, "projection.account.values");
+        let mut regions = projection_values(&params, "projection.region.values");
         accounts.extend(partitions.iter().map(|k| k.account.clone()));
         regions.extend(partitions.iter().map(|k| k.region.clone()));
         let earliest_written = partitions.iter().map(|k| day_string(k.day)).min();
@@ -576,8 +565,8 @@ impl GlueCatalog {
             ),
         );
         let seen = (
-            accounts_seen(&params, "projection.account.values"),
-            accounts_seen(&params, "projection.region.values"),
+            projection_values(&params, "projection.account.values"),
+            projection_values(&params, "projection.region.values"),
             earliest.clone().unwrap_or_default(),
         );
         if params != before {
