@@ -11,7 +11,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::manifest::Manifest;
 use crate::partition::PartitionKey;
@@ -71,34 +73,41 @@ pub fn for_each_carried(
 }
 
 /// The row groups of a Parquet file written by this build, one batch each (row
-/// groups are sorted units: they must not be merged), in the current schema.
-pub fn read_row_groups(
-    path: &std::path::Path,
-    schema: &TableSchema,
-) -> Result<Vec<Result<RecordBatch, super::PartitionFailure>>, super::PartitionFailure> {
-    let bad = |e: &dyn std::fmt::Display| {
+/// groups are sorted units: they must not be merged), in the current schema. Read
+/// lazily, one row group at a time, so memory stays one row group; the footer is
+/// parsed once.
+pub fn read_row_groups<'p>(
+    path: &'p std::path::Path,
+    schema: &'p TableSchema,
+) -> Result<
+    impl Iterator<Item = Result<RecordBatch, super::PartitionFailure>> + 'p,
+    super::PartitionFailure,
+> {
+    let bad = move |e: &dyn std::fmt::Display| {
         super::PartitionFailure::Spill(format!("{}: {e}", path.display()))
     };
-    let open = || std::fs::File::open(path).map_err(|e| bad(&e));
-    let meta = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| bad(&e))?;
-    let groups: Vec<usize> = (0..meta.metadata().num_row_groups())
-        .map(|i| meta.metadata().row_group(i).num_rows().max(1) as usize)
-        .collect();
-    drop(meta);
-    let mut out = Vec::with_capacity(groups.len());
-    for (i, rows) in groups.into_iter().enumerate() {
-        // One row group at a time, so memory stays one row group.
-        let batch = ParquetRecordBatchReaderBuilder::try_new(open()?)
-            .and_then(|b| b.with_row_groups(vec![i]).with_batch_size(rows).build())
-            .map_err(|e| bad(&e))?
-            .next()
-            .transpose()
-            .map_err(|e| bad(&e))?;
-        if let Some(b) = batch {
-            out.push(to_schema(&b, schema).map_err(|e| bad(&e)));
-        }
-    }
-    Ok(out)
+    let file = std::fs::File::open(path).map_err(|e| bad(&e))?;
+    let meta =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| bad(&e))?;
+    let groups = meta.metadata().num_row_groups();
+    Ok((0..groups).filter_map(move |i| {
+        let rows = meta.metadata().row_group(i).num_rows().max(1) as usize;
+        let read = || -> Result<Option<RecordBatch>, super::PartitionFailure> {
+            let input = file.try_clone().map_err(|e| bad(&e))?;
+            let batch = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+                .with_row_groups(vec![i])
+                .with_batch_size(rows)
+                .build()
+                .map_err(|e| bad(&e))?
+                .next()
+                .transpose()
+                .map_err(|e| bad(&e))?;
+            batch
+                .map(|b| to_schema(&b, schema).map_err(|e| bad(&e)))
+                .transpose()
+        };
+        read().transpose()
+    }))
 }
 
 /// The same data under an equivalent type.
