@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::partition::{InputRole, PartitionPlan};
+use crate::source::InputFile;
 
 /// File name of the manifest inside a partition folder.
 pub const MANIFEST_NAME: &str = "_trailpack.json";
@@ -134,23 +135,21 @@ impl Manifest {
     /// same size, version and role). Inputs of the partition that are no longer
     /// listed do not make it stale: their rows are kept (see `carried`).
     pub fn is_current(&self, plan: &PartitionPlan, settings: &BuildSettings) -> bool {
-        if &self.settings != settings {
-            return false;
-        }
+        &self.settings == settings && self.holds(plan.inputs.iter().map(|i| (&i.file, i.role)))
+    }
+
+    /// Whether this version holds each of `files` in its role (read by the build or
+    /// carried over, same size and version).
+    pub fn holds<'f>(&self, files: impl IntoIterator<Item = (&'f InputFile, InputRole)>) -> bool {
         let held: std::collections::HashSet<(&str, u64, &str, InputRole)> = self
             .inputs
             .iter()
             .chain(&self.carried)
             .map(ManifestInput::identity)
             .collect();
-        plan.inputs.iter().all(|i| {
-            held.contains(&(
-                i.file.object.as_str(),
-                i.file.size,
-                i.file.version.as_str(),
-                i.role,
-            ))
-        })
+        files
+            .into_iter()
+            .all(|(f, role)| held.contains(&(f.object.as_str(), f.size, f.version.as_str(), role)))
     }
 
     /// Inputs of this version (read or carried) that `plan` does not list: their rows

@@ -11,7 +11,7 @@
 //! Every record of every file a run reads thus ends up in exactly one partition,
 //! whatever `--day/--from/--to/--account/--region/--shard` say.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::Date;
 
@@ -190,14 +190,5 @@ fn holds_as_late(
     if m.settings.late_window_minutes != settings.late_window_minutes {
         return false;
     }
-    let held: HashSet<(&str, u64, &str)> = m
-        .inputs
-        .iter()
-        .chain(&m.carried)
-        .filter(|i| i.role == InputRole::Late)
-        .map(|i| (i.key.as_str(), i.size, i.version.as_str()))
-        .collect();
-    early
-        .iter()
-        .all(|f| held.contains(&(f.object.as_str(), f.size, f.version.as_str())))
+    m.holds(early.iter().map(|f| (*f, InputRole::Late)))
 }
