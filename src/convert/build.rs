@@ -14,7 +14,7 @@ use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use super::carry::{for_each_carried, CarryError};
-use super::dedup::Dedup;
+use super::dedup::{expected_records, Dedup};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
@@ -60,9 +60,8 @@ impl Builder<'_> {
         report: &mut PartitionReport,
     ) -> Result<Manifest, PartitionFailure> {
         let gz: u64 = plan.inputs.iter().map(|i| i.file.size).sum();
-        // CloudTrail compresses to roughly 150-250 bytes per record.
         let carried_rows = previous.map_or(0, |p| p.manifest.records.written);
-        let expected = gz / 160 + carried_rows;
+        let expected = expected_records(gz) + carried_rows;
         let spill = if expected.saturating_mul(TABLE_BYTES_PER_ROW) > self.opts.dedup_memory as u64
         {
             tracing::info!(partition = %plan.key, expected, "de-duplicating on disk (above --dedup-memory)");

@@ -20,6 +20,12 @@ use crate::decode::RowKey;
 use crate::manifest::RecordCounts;
 use crate::schema::{Role, TableSchema};
 
+/// Records expected in `gz_bytes` of gzipped CloudTrail (roughly 150-250 bytes per
+/// record compressed).
+pub fn expected_records(gz_bytes: u64) -> u64 {
+    gz_bytes / 160
+}
+
 pub struct Dedup {
     /// eventID → content hash of the first record seen with it.
     first: HashMap<u64, u64>,
@@ -36,8 +42,7 @@ impl Dedup {
     /// A table sized for inputs of `gz_bytes` compressed bytes: sized once, so the
     /// table is not rehashed — a rehash briefly holds the old and the new table.
     pub fn for_inputs(schema: &TableSchema, gz_bytes: u64) -> Self {
-        // CloudTrail compresses to roughly 150-250 bytes per record.
-        let expected = (gz_bytes / 160).min(64 << 20) as usize;
+        let expected = expected_records(gz_bytes).min(64 << 20) as usize;
         Dedup {
             first: HashMap::with_capacity(expected),
             extra: HashSet::new(),
@@ -107,7 +112,8 @@ impl Dedup {
             let fresh = match k.event_id {
                 None => true,
                 Some(id)
-                    if self.carried_ids.contains(&id)
+                    if !self.carried_ids.is_empty()
+                        && self.carried_ids.contains(&id)
                         && self
                             .carried
                             .contains(&(id, row_hash(batch, i, &self.value_columns))) =>
