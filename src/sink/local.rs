@@ -17,8 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Commit, Current, DataFile, FileLock, FilePart, PartOutput, Sink, SinkError, StagedPartition,
-    DATASET_NAME,
+    suffixed, Commit, Current, DataFile, FileLock, FilePart, PartOutput, Sink, SinkError,
+    StagedPartition, WorkFolder, DATASET_NAME,
 };
 use crate::layout::day_string;
 use crate::manifest::{Dataset, Manifest, MANIFEST_NAME};
@@ -193,32 +193,14 @@ impl Sink for LocalSink {
     ) -> Result<Box<dyn StagedPartition>, SinkError> {
         let parent = self.parent_dir(key)?;
         let day = day_string(key.day);
-        let staging = parent.join(format!(".day={day}.trailpack-{build}"));
-        // The lock first: a staging folder without a held lock is a dead build's.
-        let lock_path = lock_of(&staging);
-        let lock =
-            FileLock::acquire(&lock_path).map_err(|e| SinkError::io(lock_path.display(), e))?;
-        fs::create_dir(&staging).map_err(|e| SinkError::io(staging.display(), e))?;
+        let staging = WorkFolder::create(parent.join(format!(".day={day}.trailpack-{build}")))?;
         Ok(Box::new(LocalStaged {
             staging,
             live: self.live_dir(key),
             parent,
             commit_lock: self.root.join(COMMIT_LOCK),
-            lock: Some((lock, lock_path)),
         }))
     }
-}
-
-/// `path` with `suffix` appended to its name.
-fn suffixed(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// The lock file of a staging folder.
-fn lock_of(staging: &Path) -> PathBuf {
-    suffixed(staging, ".lock")
 }
 
 /// Remove the staging folders (and leftovers) of builds that are gone: their lock
@@ -244,24 +226,21 @@ fn remove_dead_staging(parent: &Path, day: &str) {
             .or_else(|| rest.strip_suffix(".previous"))
             .unwrap_or(rest);
         let staging = parent.join(format!("{prefix}{base}"));
-        let Ok(Some(_held)) = FileLock::try_acquire(&lock_of(&staging)) else {
-            continue;
-        };
-        if path.is_dir() {
-            let _ = fs::remove_dir_all(&path);
-        }
-        if !staging.exists() && !suffixed(&staging, ".previous").exists() {
-            let _ = fs::remove_file(lock_of(&staging));
+        if WorkFolder::reclaim_if_dead(&staging) {
+            // What a publish interrupted between its two renames left aside.
+            let _ = fs::remove_dir_all(suffixed(&staging, ".previous"));
         }
     }
 }
 
+/// A partition being staged; dropping it (commit, loss, error, panic) removes
+/// what was staged: after a commit the staging path is gone or holds the
+/// replaced version.
 struct LocalStaged {
-    staging: PathBuf,
+    staging: WorkFolder,
     live: PathBuf,
     parent: PathBuf,
     commit_lock: PathBuf,
-    lock: Option<(FileLock, PathBuf)>,
 }
 
 impl StagedPartition for LocalStaged {
@@ -271,15 +250,18 @@ impl StagedPartition for LocalStaged {
 
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
         // Published in place by a rename: made durable before that.
-        Ok(Box::new(FilePart::create(self.staging.join(name), true)?))
+        Ok(Box::new(FilePart::create(
+            self.staging.path.join(name),
+            true,
+        )?))
     }
 
     fn local_path(&self, name: &str) -> PathBuf {
-        self.staging.join(name)
+        self.staging.path.join(name)
     }
 
     fn remove(&mut self, name: &str) -> Result<(), SinkError> {
-        let p = self.staging.join(name);
+        let p = self.staging.path.join(name);
         fs::remove_file(&p).map_err(|e| SinkError::io(p.display(), e))
     }
 
@@ -289,35 +271,21 @@ impl StagedPartition for LocalStaged {
         previous: Option<&Current>,
     ) -> Result<Commit, SinkError> {
         let expected = previous.map(|p| p.token.as_str());
-        let mpath = self.staging.join(MANIFEST_NAME);
+        let mpath = self.staging.path.join(MANIFEST_NAME);
         let mut f = File::create(&mpath).map_err(|e| SinkError::io(mpath.display(), e))?;
         f.write_all(manifest.to_json().as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(|e| SinkError::io(mpath.display(), e))?;
-        sync_dir(&self.staging)?;
+        sync_dir(&self.staging.path)?;
         let _commit = FileLock::acquire(&self.commit_lock)
             .map_err(|e| SinkError::io(self.commit_lock.display(), e))?;
         let live = read_manifest(&self.live.join(MANIFEST_NAME)).ok().flatten();
         if live.as_ref().map(|m| m.build.as_str()) != expected {
             return Ok(Commit::Lost);
         }
-        publish(&self.staging, &self.live)?;
+        publish(&self.staging.path, &self.live)?;
         sync_dir(&self.parent)?;
         Ok(Commit::Published(manifest.build.clone()))
-    }
-}
-
-impl Drop for LocalStaged {
-    /// Whatever happens (commit, loss, error, panic), nothing staged is left behind:
-    /// after a commit the staging path is gone or holds the replaced version.
-    fn drop(&mut self) {
-        if self.staging.exists() {
-            let _ = fs::remove_dir_all(&self.staging);
-        }
-        if let Some((lock, path)) = self.lock.take() {
-            let _ = fs::remove_file(&path);
-            drop(lock);
-        }
     }
 }
 

@@ -216,6 +216,65 @@ pub fn parse_partition(account: &str, region: &str, day: &str) -> Option<Partiti
     })
 }
 
+/// A build's working folder, held alive by `<folder>.lock`: the lock is taken before
+/// the folder exists and released after it is gone, so a folder whose lock is free
+/// belongs to a build that died (on this host or another sharing the filesystem).
+/// Dropping it removes the folder, then the lock file.
+pub struct WorkFolder {
+    pub path: PathBuf,
+    lock_path: PathBuf,
+    _lock: FileLock,
+}
+
+impl WorkFolder {
+    pub fn create(path: PathBuf) -> Result<WorkFolder, SinkError> {
+        let lock_path = lock_of(&path);
+        let lock =
+            FileLock::acquire(&lock_path).map_err(|e| SinkError::io(lock_path.display(), e))?;
+        std::fs::create_dir_all(&path).map_err(|e| SinkError::io(path.display(), e))?;
+        Ok(WorkFolder {
+            path,
+            lock_path,
+            _lock: lock,
+        })
+    }
+
+    /// Remove `folder` and its lock file if its build is gone; `false` if it lives.
+    pub fn reclaim_if_dead(folder: &Path) -> bool {
+        let lock_path = lock_of(folder);
+        let Ok(Some(_held)) = FileLock::try_acquire(&lock_path) else {
+            return false;
+        };
+        if folder.is_dir() {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+        let _ = std::fs::remove_file(&lock_path);
+        true
+    }
+}
+
+impl Drop for WorkFolder {
+    fn drop(&mut self) {
+        if self.path.exists() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+        // The lock itself is released when `_lock` drops, after this.
+        let _ = std::fs::remove_file(&self.lock_path);
+    }
+}
+
+/// `path` with `suffix` appended to its name.
+pub fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The lock file of a working folder.
+fn lock_of(folder: &Path) -> PathBuf {
+    suffixed(folder, ".lock")
+}
+
 /// An exclusive `flock(2)` on a file, held until dropped (or the process dies: the
 /// kernel releases it, so a lock held is proof of a live holder, on this host or,
 /// on NFS/EFS, any host).

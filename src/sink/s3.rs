@@ -27,7 +27,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
 use super::{
-    Commit, Current, DataFile, FileLock, FilePart, PartOutput, Sink, SinkError, StagedPartition,
+    Commit, Current, DataFile, FilePart, PartOutput, Sink, SinkError, StagedPartition, WorkFolder,
     DATASET_NAME,
 };
 use crate::aws::Aws;
@@ -364,17 +364,12 @@ impl Sink for S3Sink {
         key: &PartitionKey,
         build: &str,
     ) -> Result<Box<dyn StagedPartition>, SinkError> {
-        let top = self.temp_root.join(format!("trailpack-{build}"));
-        let lock_path = self.temp_root.join(format!("trailpack-{build}.lock"));
         fs::create_dir_all(&self.temp_root)
             .map_err(|e| SinkError::io(self.temp_root.display(), e))?;
-        let lock =
-            FileLock::acquire(&lock_path).map_err(|e| SinkError::io(lock_path.display(), e))?;
-        fs::create_dir_all(&top).map_err(|e| SinkError::io(top.display(), e))?;
+        let top = WorkFolder::create(self.temp_root.join(format!("trailpack-{build}")))?;
         Ok(Box::new(S3Staged {
             sink: self.io.clone(),
             top,
-            lock: Some((lock, lock_path)),
             prefix: self.partition_prefix(key),
             folder: format!("{build}/"),
             parts: Vec::new(),
@@ -396,11 +391,7 @@ fn remove_dead_temp(root: &Path) {
         if build.starts_with("read-") || build.ends_with(".lock") || !e.path().is_dir() {
             continue;
         }
-        let lock = root.join(format!("{name}.lock"));
-        if let Ok(Some(_held)) = FileLock::try_acquire(&lock) {
-            let _ = fs::remove_dir_all(e.path());
-            let _ = fs::remove_file(&lock);
-        }
+        WorkFolder::reclaim_if_dead(&e.path());
     }
 }
 
@@ -415,9 +406,8 @@ struct S3SinkRef {
 
 struct S3Staged {
     sink: S3SinkRef,
-    /// Local temporary folder of the build.
-    top: PathBuf,
-    lock: Option<(FileLock, PathBuf)>,
+    /// Local temporary folder of the build (removed when this is dropped).
+    top: WorkFolder,
     /// `…/day=D/` in the bucket.
     prefix: String,
     /// `<build>/`: the build's folder below the partition folder.
@@ -660,16 +650,16 @@ impl StagedPartition for S3Staged {
     fn create(&mut self, name: &str) -> Result<Box<dyn PartOutput>, SinkError> {
         self.parts.push(name.to_string());
         // A temporary copy, uploaded at commit: no need to fsync.
-        Ok(Box::new(FilePart::create(self.top.join(name), false)?))
+        Ok(Box::new(FilePart::create(self.top.path.join(name), false)?))
     }
 
     fn local_path(&self, name: &str) -> PathBuf {
-        self.top.join(name)
+        self.top.path.join(name)
     }
 
     fn remove(&mut self, name: &str) -> Result<(), SinkError> {
         self.parts.retain(|p| p != name);
-        let p = self.top.join(name);
+        let p = self.top.path.join(name);
         fs::remove_file(&p).map_err(|e| SinkError::io(p.display(), e))
     }
 
@@ -694,7 +684,7 @@ impl StagedPartition for S3Staged {
             s.rt.block_on(async {
                 for name in &self.parts {
                     let key = format!("{}{}{name}", self.prefix, self.folder);
-                    s.upload_file(&key, &self.top.join(name)).await?;
+                    s.upload_file(&key, &self.top.path.join(name)).await?;
                 }
                 let token = s
                     .put_manifest(&object, &manifest, previous.map(|p| p.token.as_str()))
@@ -721,15 +711,5 @@ impl StagedPartition for S3Staged {
             Some(t) => Commit::Published(t),
             None => Commit::Lost,
         })
-    }
-}
-
-impl Drop for S3Staged {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.top);
-        if let Some((lock, path)) = self.lock.take() {
-            let _ = fs::remove_file(&path);
-            drop(lock);
-        }
     }
 }
