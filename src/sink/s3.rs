@@ -220,6 +220,10 @@ impl Sink for S3Sink {
         let grace = self.retirement.grace.as_secs() as i64;
         let now = now_secs();
         let retired = &current.manifest.retired;
+        // A retired folder is deleted once its grace period is over, unless readers
+        // are pointed at it.
+        let due =
+            |r: &Retired| r.retired_at + grace <= now && Some(format!("{}/", r.folder)) != pinned;
         let io = &self.io;
         let deleted = self.block_on(async {
             let folders = io.folders(&prefix).await?;
@@ -229,7 +233,7 @@ impl Sink for S3Sink {
                     continue;
                 }
                 let due = match retired.iter().find(|r| format!("{}/", r.folder) == folder) {
-                    Some(r) => r.retired_at + grace <= now,
+                    Some(r) => due(r),
                     // Not current, never retired: a build that died (or one still
                     // uploading, which is why it must be older than the grace period).
                     None => newest + grace <= now,
@@ -242,15 +246,9 @@ impl Sink for S3Sink {
         })?;
         // Forget the retired folders that are gone (best effort: a lost race only
         // means the entries are pruned by a later build).
-        let gone: Vec<&Retired> = retired
-            .iter()
-            .filter(|r| {
-                r.retired_at + grace <= now && Some(&format!("{}/", r.folder)) != pinned.as_ref()
-            })
-            .collect();
-        if !gone.is_empty() {
+        if retired.iter().any(due) {
             let mut m = current.manifest.clone();
-            m.retired.retain(|r| !gone.contains(&r));
+            m.retired.retain(|r| !due(r));
             let object = format!("{prefix}{MANIFEST_NAME}");
             let _ = self.block_on(io.put_manifest(&object, &m, Some(&current.token)));
         }
