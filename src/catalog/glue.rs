@@ -304,15 +304,29 @@ impl GlueCatalog {
         }
         if !report.columns_added.is_empty() {
             let params = table.parameters().cloned().unwrap_or_default();
-            c.update_table()
-                .database_name(&self.database)
-                .table_input(self.table_input(columns, params))
-                .set_version_id(table.version_id().map(str::to_string))
-                .send()
-                .await
-                .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
+            self.update_table(&table, columns, params).await?;
         }
         Ok(())
+    }
+
+    /// Replace the table's columns and parameters, on condition that it is still the
+    /// version read (`VersionId`): a concurrent update fails with
+    /// ConcurrentModificationException and the caller looks again.
+    async fn update_table(
+        &self,
+        read: &aws_sdk_glue::types::Table,
+        columns: Vec<Column>,
+        params: HashMap<String, String>,
+    ) -> Result<(), CatalogError> {
+        self.client
+            .update_table()
+            .database_name(&self.database)
+            .table_input(self.table_input(columns, params))
+            .set_version_id(read.version_id().map(str::to_string))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| service_err("UpdateTable", &self.target(), &e))
     }
 
     async fn register(
@@ -574,13 +588,7 @@ impl GlueCatalog {
                 .storage_descriptor()
                 .map(|sd| sd.columns().to_vec())
                 .unwrap_or_default();
-            c.update_table()
-                .database_name(&self.database)
-                .table_input(self.table_input(columns, params))
-                .set_version_id(table.version_id().map(str::to_string))
-                .send()
-                .await
-                .map_err(|e| service_err("UpdateTable", &self.target(), &e))?;
+            self.update_table(&table, columns, params).await?;
             report.projection_updated = true;
         }
         if !injected {
