@@ -4,11 +4,17 @@ and, for a deterministic share of requests, answers 503 SlowDown or 500 instead,
 cuts a GetObject response body short; requests for buckets named `*-denied-*` get
 403 AccessDenied. GET /__stats returns the counts as JSON.
 
+The share is picked by a request counter, but one request (method, path, Glue target
+and body) is never faulted more than MAX_FAULTS_PER_REQUEST times: a retried request
+always gets through within a client's retry budget, whatever the interleaving of
+concurrent requests does to the counter.
+
 usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY [PUT_DELAY_MS]]
   Listens on 127.0.0.1 at a free port, written to PORT_FILE once ready.
   FAULT_EVERY 0: no faults. PUT_DELAY_MS: every S3 PUT (uploads, manifests) is held
   that long before it is forwarded, so a test can kill a run in the middle of a commit.
 """
+import hashlib
 import http.client
 import json
 import sys
@@ -21,6 +27,17 @@ EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 PUT_DELAY = (int(sys.argv[4]) if len(sys.argv) > 4 else 0) / 1000.0
 LOCK = threading.Lock()
 STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0}
+MAX_FAULTS_PER_REQUEST = 2
+FAULTS = {}
+
+
+def may_fault(request):
+    """Count one injected fault on `request`, unless it already had its share."""
+    with LOCK:
+        if FAULTS.get(request, 0) >= MAX_FAULTS_PER_REQUEST:
+            return False
+        FAULTS[request] = FAULTS.get(request, 0) + 1
+        return True
 
 S3_ERROR = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{msg}</Message></Error>"
 
@@ -71,15 +88,16 @@ class Proxy(BaseHTTPRequestHandler):
             import time
 
             time.sleep(PUT_DELAY)
+        request = (self.command, self.path, self.headers.get("X-Amz-Target", ""), hashlib.sha256(data).hexdigest())
         if EVERY == 0:
             pass
-        elif n % EVERY == 0:
+        elif n % EVERY == 0 and may_fault(request):
             with LOCK:
                 STATS["slowdown"] += 1
             if is_glue:
                 return self.reply(400, b'{"__type":"ThrottlingException","message":"Rate exceeded"}', "application/x-amz-json-1.1")
             return self.reply(503, S3_ERROR.format(code="SlowDown", msg="Please reduce your request rate.").encode())
-        if EVERY and n % (EVERY * 3 + 1) == 0:
+        if EVERY and n % (EVERY * 3 + 1) == 0 and may_fault(request):
             with LOCK:
                 STATS["internal"] += 1
             return self.reply(500, S3_ERROR.format(code="InternalError", msg="We encountered an internal error.").encode())
@@ -93,7 +111,7 @@ class Proxy(BaseHTTPRequestHandler):
         # Cut every fourth successful object download short (not listings, not Glue).
         object_get = self.command == "GET" and resp.status == 200 and "list-type" not in self.path \
             and not is_glue and len(payload) > 64 and self.path.count("/") >= 2
-        if EVERY and object_get and n % 4 == 1:
+        if EVERY and object_get and n % 4 == 1 and may_fault(request):
             with LOCK:
                 STATS["cut"] += 1
             self.relay_headers(resp, payload)
