@@ -136,7 +136,7 @@ fn is_org_id(s: &str) -> bool {
     s.len() > 2 && s.starts_with("o-") && s[2..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn parse_ymd(y: &str, m: &str, d: &str) -> Option<Date> {
+pub fn parse_ymd(y: &str, m: &str, d: &str) -> Option<Date> {
     if y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return None;
     }

@@ -45,10 +45,21 @@ impl Progress {
         }
     }
 
-    pub fn start(&self, partitions: u64, files: u64, bytes: u64) {
+    /// The run's partitions are known; their files are added as they are listed.
+    pub fn start(&self, partitions: u64) {
         self.partitions_total.store(partitions, Ordering::Relaxed);
-        self.total_files.store(files, Ordering::Relaxed);
-        self.bar.set_length(bytes);
+        self.bar.set_length(0);
+    }
+
+    /// A partition was listed: its files and bytes join the totals.
+    pub fn planned(&self, files: u64, bytes: u64) {
+        self.total_files.fetch_add(files, Ordering::Relaxed);
+        self.bar.inc_length(bytes);
+    }
+
+    /// The day rule added a partition to the run.
+    pub fn partition_added(&self) {
+        self.partitions_total.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A file was read and decoded.

@@ -16,7 +16,6 @@ mod dedup;
 mod plan;
 mod spill;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -224,6 +223,8 @@ pub struct FileCounts {
     pub listed: usize,
     /// Input reads (a file early in a day folder is read for two partitions).
     pub read: usize,
+    /// Listing requests made (S3 ListObjectsV2 calls; 0 for a local folder).
+    pub list_requests: u64,
     pub bad: usize,
     pub digest_skipped: u64,
     pub writability_check_skipped: u64,
@@ -322,8 +323,8 @@ pub fn run(
         late_window_minutes: opts.late_window.whole_minutes(),
     };
     check_dataset(sink, &settings, opts.dry_run)?;
-    let planned = plan::plan_run(source, sink, opts, &settings)?;
-    let plans = &planned.plans;
+    let planner = plan::Planner::new(source, sink, opts, &settings)?;
+    let slots = planner.slots();
     let catalog_report = Mutex::new(CatalogReport::default());
     let builder = Builder {
         source,
@@ -334,22 +335,14 @@ pub fn run(
         schema,
         decoder: Decoder::new(schema, opts.max_file_bytes),
         props: writer_properties(schema, &opts.encode)?,
-        settings,
+        settings: settings.clone(),
         progress,
     };
-    progress.start(
-        plans.len() as u64,
-        plans.iter().map(|p| p.inputs.len() as u64).sum(),
-        plans
-            .iter()
-            .flat_map(|p| &p.inputs)
-            .map(|i| i.file.size)
-            .sum(),
-    );
-    let reports = builder.build_all(plans);
+    progress.start(slots.len() as u64);
+    let reports = builder.build_all(&planner, &slots);
     progress.finish();
 
-    let mut report = summarise(source, sink, opts, &planned, reports, progress);
+    let mut report = summarise(source, sink, opts, &planner, reports, progress);
     if let (Some(c), false) = (catalog, opts.dry_run) {
         // Partitions not built now: repair any drift (e.g. a run killed between a
         // commit and its registration).
@@ -395,22 +388,23 @@ fn summarise(
     source: &dyn Source,
     sink: &dyn Sink,
     opts: &ConvertOptions,
-    planned: &plan::Planned,
+    planner: &plan::Planner,
     reports: Vec<PartitionReport>,
     progress: &Progress,
 ) -> RunReport {
-    let listing = &planned.listing;
+    let (listing, listed, added_for_day_rule) = planner.totals();
     let mut report = RunReport {
         input: source.describe(),
         output: sink.describe(),
         dry_run: opts.dry_run,
         partitions: PartitionCounts {
-            planned: planned.plans.len(),
+            planned: reports.len(),
             ..Default::default()
         },
-        added_for_day_rule: planned.added_for_day_rule,
+        added_for_day_rule,
         files: FileCounts {
-            listed: listing.files.len(),
+            listed,
+            list_requests: source.list_requests(),
             digest_skipped: listing.digest_files,
             writability_check_skipped: listing.writability_checks,
             outside_layout_skipped: listing.outside_layout.len(),
@@ -491,6 +485,9 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// Partitions listed ahead of the builders (and listed together in one go).
+const PLAN_AHEAD: usize = 32;
+
 /// What the stages share while building partitions.
 struct Builder<'r> {
     source: &'r dyn Source,
@@ -513,35 +510,95 @@ enum Decision {
 }
 
 impl Builder<'_> {
-    /// Build the partitions, `--parallel-partitions` at a time; reports in plan order.
-    fn build_all(&self, plans: &[PartitionPlan]) -> Vec<PartitionReport> {
-        let next = AtomicUsize::new(0);
-        let workers = self.opts.parallel_partitions.clamp(1, plans.len().max(1));
-        let mut reports: Vec<(usize, PartitionReport)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            if crate::interrupt::requested() {
-                                break;
-                            }
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(p) = plans.get(i) else { break };
-                            done.push((i, self.partition_guarded(p)));
-                            self.progress.partition_done();
+    /// Build the run's partitions, `--parallel-partitions` at a time, as the
+    /// planner lists them (a chunk ahead); reports in build order.
+    fn build_all(&self, planner: &plan::Planner, slots: &[plan::Slot]) -> Vec<PartitionReport> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<plan::Planned>(PLAN_AHEAD);
+        let rx = Mutex::new(rx);
+        let workers = self.opts.parallel_partitions.clamp(1, slots.len().max(1));
+        let mut reports: Vec<PartitionReport> = std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for chunk in slots.chunks(PLAN_AHEAD) {
+                    if crate::interrupt::requested() {
+                        return;
+                    }
+                    for planned in planner.plan(chunk) {
+                        if let Ok(p) = &planned {
+                            self.progress.planned(
+                                p.inputs.len() as u64,
+                                p.inputs.iter().map(|i| i.file.size).sum(),
+                            );
                         }
-                        done
-                    })
-                })
+                        if tx.send(planned).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            let handles: Vec<_> = (0..workers)
+                .map(|_| scope.spawn(|| self.worker(planner, &rx)))
                 .collect();
             handles
                 .into_iter()
                 .flat_map(|h| h.join().unwrap_or_default())
                 .collect()
         });
-        reports.sort_by_key(|(i, _)| *i);
-        reports.into_iter().map(|(_, r)| r).collect()
+        if self.opts.newest_first {
+            reports.sort_by(|a, b| b.key.day.cmp(&a.key.day).then_with(|| a.key.cmp(&b.key)));
+        } else {
+            reports.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        reports
+    }
+
+    /// Take planned partitions until there are none; after each, the partition the
+    /// day rule adds for it (if any), and so on.
+    fn worker(
+        &self,
+        planner: &plan::Planner,
+        rx: &Mutex<std::sync::mpsc::Receiver<plan::Planned>>,
+    ) -> Vec<PartitionReport> {
+        let mut done = Vec::new();
+        loop {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let mut planned = match next {
+                Ok(p) => Some(p),
+                Err(_) => break,
+            };
+            while let Some(p) = planned.take() {
+                let plan = match p {
+                    Ok(plan) => plan,
+                    Err((key, e)) => {
+                        tracing::error!(partition = %key, "listing failed: {e}");
+                        done.push(PartitionReport::unlisted(key, e));
+                        self.progress.partition_done();
+                        break;
+                    }
+                };
+                done.push(self.partition_guarded(&plan));
+                self.progress.partition_done();
+                planned = match planner.previous_to_add(&plan) {
+                    Ok(Some(added)) => {
+                        self.progress.partition_added();
+                        self.progress.planned(
+                            added.inputs.len() as u64,
+                            added.inputs.iter().map(|i| i.file.size).sum(),
+                        );
+                        Some(Ok(added))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        let mut key = plan.key.clone();
+                        key.day = key.day.previous_day().unwrap_or(key.day);
+                        Some(Err((key, e)))
+                    }
+                };
+            }
+        }
+        done
     }
 
     /// Build a partition; a bug that panics fails this partition, not the run,
@@ -669,6 +726,24 @@ impl PartitionReport {
             error: None,
             inputs: plan.inputs.len(),
             bytes_in: plan.inputs.iter().map(|i| i.file.size).sum(),
+            bytes_out: 0,
+            records: RecordCounts::default(),
+            bad_files: Vec::new(),
+            location: None,
+            catalog_error: None,
+            garbage_deleted: 0,
+        }
+    }
+
+    /// A partition whose day folders could not be listed.
+    fn unlisted(key: PartitionKey, error: String) -> Self {
+        PartitionReport {
+            partition: key.rel_path(),
+            key,
+            status: Status::Failed,
+            error: Some(format!("listing: {error}")),
+            inputs: 0,
+            bytes_in: 0,
             bytes_out: 0,
             records: RecordCounts::default(),
             bad_files: Vec::new(),

@@ -1,13 +1,24 @@
 //! A local folder holding (part of) the delivery layout.
+//!
+//! Discovery walks the whole tree once and keeps its event files indexed by
+//! account, region and day folder; day listings are served from that index.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
-use super::{InputFile, ListFilter, Listing, Source, SourceError};
+use time::Date;
+
+use super::{Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
 use crate::layout::{FileKind, LogPath};
+
+/// Event files by (account, region, folder day).
+type Index = BTreeMap<(String, String, Date), Vec<InputFile>>;
 
 pub struct LocalSource {
     root: PathBuf,
+    index: Mutex<Index>,
 }
 
 impl LocalSource {
@@ -24,7 +35,14 @@ impl LocalSource {
             });
         }
         let root = std::fs::canonicalize(root).map_err(io)?;
-        Ok(LocalSource { root })
+        Ok(LocalSource {
+            root,
+            index: Mutex::new(Index::new()),
+        })
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -33,12 +51,86 @@ impl Source for LocalSource {
         self.root.display().to_string()
     }
 
+    fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError> {
+        let mut walked = self.walk(filter)?;
+        let mut index = Index::new();
+        let mut folders = BTreeSet::new();
+        for f in std::mem::take(&mut walked.files) {
+            let (account, region) = (f.log.account.clone(), f.log.region.clone());
+            if filter.accepts_folder(&account, &region) {
+                folders.insert((account.clone(), region.clone()));
+            }
+            index
+                .entry((account, region, f.log.folder_day))
+                .or_default()
+                .push(f);
+        }
+        *self.index() = index;
+        Ok(Discovery {
+            folders: folders
+                .into_iter()
+                .map(|(account, region)| TrailFolder {
+                    account,
+                    region,
+                    location: self.describe(),
+                })
+                .collect(),
+            skipped: walked,
+        })
+    }
+
+    fn days(
+        &self,
+        folder: &TrailFolder,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<Date>, SourceError> {
+        Ok(self
+            .index()
+            .keys()
+            .filter(|(a, r, d)| {
+                *a == folder.account
+                    && *r == folder.region
+                    && from.is_none_or(|f| *d >= f)
+                    && to.is_none_or(|t| *d <= t)
+            })
+            .map(|k| k.2)
+            .collect())
+    }
+
+    fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError> {
+        let index = self.index();
+        let mut listing = Listing::default();
+        let unique: BTreeSet<(&str, &str, Date)> = wanted
+            .iter()
+            .map(|(f, d)| (f.account.as_str(), f.region.as_str(), *d))
+            .collect();
+        for (a, r, d) in unique {
+            if let Some(files) = index.get(&(a.to_string(), r.to_string(), d)) {
+                listing.files.extend(files.iter().cloned());
+            }
+        }
+        listing.files.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listing)
+    }
+
+    fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError> {
+        std::fs::read(&file.location).map_err(|source| SourceError::Io {
+            path: file.location.clone(),
+            source,
+        })
+    }
+}
+
+impl LocalSource {
     /// Walks the tree without following symbolic links (a link is reported and
     /// skipped: it could lead outside the input, or in a loop). A folder that
     /// cannot be read is reported and skipped, not fatal. A path is taken as its
     /// components, never re-parsed from text: a `\\` in a file name is part of the
-    /// name. A name that is not UTF-8 is reported and skipped.
-    fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
+    /// name. A name that is not UTF-8 is reported and skipped. Every event file is
+    /// kept (a run may need the day before its range); digest files are counted
+    /// when `filter` accepts them.
+    fn walk(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
         let mut listing = Listing::default();
         let walker = walkdir::WalkDir::new(&self.root)
             .follow_links(false)
@@ -109,9 +201,6 @@ impl Source for LocalSource {
                 }
                 FileKind::Events => {}
             }
-            if !filter.accepts(&log) {
-                continue;
-            }
             let meta = entry.metadata().map_err(|e| SourceError::Io {
                 path: location.clone(),
                 source: e.into(),
@@ -133,13 +222,6 @@ impl Source for LocalSource {
         }
         listing.files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(listing)
-    }
-
-    fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError> {
-        std::fs::read(&file.location).map_err(|source| SourceError::Io {
-            path: file.location.clone(),
-            source,
-        })
     }
 }
 

@@ -1,6 +1,11 @@
-//! Where CloudTrail files come from: a local folder or S3. A source lists the files
-//! of the delivery layout (with size and a version stamp that changes when the
-//! content does) and reads a file's bytes.
+//! Where CloudTrail files come from: a local folder or S3.
+//!
+//! A source is listed in two steps, so a run lists only the day folders it builds:
+//! [`Source::discover`] finds the trail folders (one account/region of one trail
+//! prefix: `AWSLogs/[o-…/]<account>/CloudTrail/<region>/`), and
+//! [`Source::list_days`] lists chosen day folders of them, many at once on S3, with
+//! each file's size and a version stamp that changes when the content does.
+//! [`Source::days`] finds which day folders exist, for runs without a day range.
 
 pub mod local;
 pub mod s3;
@@ -25,6 +30,25 @@ pub struct InputFile {
     pub log: LogPath,
 }
 
+/// The region folder of one account/region under one trail prefix. An account and
+/// region can have several (an organisation trail and an account trail in one
+/// bucket); their files form one partition per day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailFolder {
+    pub account: String,
+    pub region: String,
+    /// Where the folder is: an S3 prefix ending in `/`, or a local path.
+    pub location: String,
+}
+
+/// What discovery found: the trail folders, and what it skipped on the way.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub folders: Vec<TrailFolder>,
+    /// Skipped items seen while discovering (`files` is empty).
+    pub skipped: Listing,
+}
+
 /// What to list.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -38,6 +62,12 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
+    /// Whether the filter's accounts and regions take this account/region.
+    pub fn accepts_folder(&self, account: &str, region: &str) -> bool {
+        (self.accounts.is_empty() || self.accounts.iter().any(|a| a == account))
+            && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+    }
+
     pub fn accepts(&self, log: &LogPath) -> bool {
         (self.accounts.is_empty() || self.accounts.contains(&log.account))
             && (self.regions.is_empty() || self.regions.contains(&log.region))
@@ -80,12 +110,39 @@ pub enum SourceError {
     S3(crate::s3::S3Error),
 }
 
+impl Listing {
+    /// Add `other`'s files and skipped items to this listing.
+    pub fn absorb(&mut self, other: Listing) {
+        self.files.extend(other.files);
+        self.digest_files += other.digest_files;
+        self.writability_checks += other.writability_checks;
+        self.outside_layout.extend(other.outside_layout);
+        self.links_skipped.extend(other.links_skipped);
+        self.unreadable.extend(other.unreadable);
+    }
+}
+
 /// A place CloudTrail files are read from.
 pub trait Source: Send + Sync {
     /// Human-readable root, for messages.
     fn describe(&self) -> String;
-    /// List the event files of the layout that pass `filter`.
-    fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError>;
+    /// The trail folders whose account and region pass `filter` (its days bound
+    /// what a local walk counts as skipped; S3 discovery stops above the years).
+    fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError>;
+    /// The day folders of `folder` within `[from, to]` that exist, in order.
+    fn days(
+        &self,
+        folder: &TrailFolder,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<Date>, SourceError>;
+    /// List the event files of these day folders (a missing folder has none),
+    /// sorted by key.
+    fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError>;
+    /// Listing requests made so far (S3 ListObjectsV2 calls).
+    fn list_requests(&self) -> u64 {
+        0
+    }
     /// Read a whole file.
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
     /// The files that will be read next, so a remote source can start fetching.

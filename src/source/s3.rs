@@ -9,15 +9,18 @@
 //! for a download already under way. A body cut short is retried, never decoded.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::{InputFile, ListFilter, Listing, Source, SourceError};
+use time::Date;
+
+use super::{Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
 use crate::aws::Aws;
-use crate::layout::{FileKind, LogPath};
+use crate::layout::{day_folder, FileKind, LogPath};
 use crate::s3::{client, S3Error};
 
 /// Attempts for a download whose body is cut short (the SDK retries failed
@@ -28,11 +31,13 @@ const BODY_ATTEMPTS: u32 = 6;
 type Fetch = JoinHandle<Result<Vec<u8>, S3Error>>;
 
 pub struct S3Source {
+    lister: Arc<Lister>,
     client: aws_sdk_s3::Client,
     bucket: String,
-    prefix: String,
     rt: Arc<tokio::runtime::Runtime>,
     permits: Arc<Semaphore>,
+    /// Listings under way at once (apart from downloads).
+    list_permits: Arc<Semaphore>,
     inflight: Mutex<HashMap<String, Fetch>>,
 }
 
@@ -127,7 +132,7 @@ impl Level {
 }
 
 /// The level of a user-given prefix, found by walking its components.
-fn start_level(prefix: &str, filter: &ListFilter) -> Level {
+fn start_level(prefix: &str) -> Level {
     let comps: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
     let mut level = Level::Top;
     for (i, c) in comps.iter().enumerate() {
@@ -140,80 +145,240 @@ fn start_level(prefix: &str, filter: &ListFilter) -> Level {
             None => return level,
         };
     }
-    let _ = filter;
     level
+}
+
+/// The trail folder a prefix is at or below (`…/AWSLogs/[o-…/]<account>/CloudTrail/<region>/…`),
+/// its location cut after the region folder (empty segments kept as they are).
+fn region_folder_of(prefix: &str) -> Option<TrailFolder> {
+    let mut level = Level::Top;
+    let mut account = "";
+    let mut offset = 0;
+    let mut parent: Vec<&str> = Vec::new();
+    for c in prefix.split('/') {
+        let end = offset + c.len();
+        let complete = end < prefix.len();
+        if complete && !c.is_empty() && !(level == Level::Top && c != "AWSLogs") {
+            level = level.below(c, &parent, &ListFilter::default())?;
+            match level {
+                Level::Account => account = c,
+                Level::Region => {
+                    return Some(TrailFolder {
+                        account: account.to_string(),
+                        region: c.to_string(),
+                        location: prefix[..=end].to_string(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        if !c.is_empty() {
+            parent.push(c);
+        }
+        offset = end + 1;
+    }
+    None
+}
+
+/// Lists the bucket (shared with the listing tasks).
+struct Lister {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// The user's prefix: nothing outside it is listed.
+    prefix: String,
+    /// ListObjectsV2 requests made.
+    requests: AtomicU64,
+}
+
+impl Lister {
+    /// One ListObjectsV2 listing of `prefix`, every page; `delimiter`: one level.
+    async fn list_prefix(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+    ) -> Result<(Vec<String>, Vec<aws_sdk_s3::types::Object>), S3Error> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.then(|| "/".to_string()))
+            .into_paginator()
+            .send();
+        let (mut folders, mut objects) = (Vec::new(), Vec::new());
+        while let Some(page) = pages.next().await {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let page = page.map_err(|e| S3Error::new("ListObjectsV2", &self.bucket, prefix, &e))?;
+            folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix())
+                    .map(str::to_string),
+            );
+            objects.extend(page.contents().iter().cloned());
+        }
+        Ok((folders, objects))
+    }
+
+    /// Walk the layout level by level from `start` (a prefix at `level`), calling
+    /// `found` at each prefix the walk reaches at level `stop`.
+    async fn walk_to(
+        &self,
+        start: (String, Level),
+        stop: Level,
+        filter: &ListFilter,
+        skipped: &mut Listing,
+        found: &mut dyn FnMut(&str, &[&str]),
+    ) -> Result<(), S3Error> {
+        let mut stack = vec![start];
+        while let Some((prefix, level)) = stack.pop() {
+            if level == stop {
+                let parts: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
+                found(&prefix, &parts);
+                continue;
+            }
+            let (folders, objects) = self.list_prefix(&prefix, true).await?;
+            for p in &folders {
+                let Some(component) = p
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|c| c.strip_suffix('/'))
+                else {
+                    continue;
+                };
+                let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
+                if let Some(next) = level.below(component, &parent, filter) {
+                    stack.push((p.to_string(), next));
+                }
+            }
+            for obj in &objects {
+                if let Some(key) = obj.key() {
+                    self.note_skipped(key, skipped);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An object found above the day folders: counted as skipped.
+    fn note_skipped(&self, key: &str, skipped: &mut Listing) {
+        match LogPath::parse(key) {
+            Some(log) if log.kind == FileKind::WritabilityCheck => skipped.writability_checks += 1,
+            Some(_) => {}
+            None if key.ends_with(".json.gz") || key.ends_with(".json") => skipped
+                .outside_layout
+                .push(format!("s3://{}/{key}", self.bucket)),
+            None => {}
+        }
+    }
+
+    /// The trail folders: the walk stops at the region folders. A prefix given at
+    /// or below a region folder names its trail folder itself.
+    async fn discover_folders(&self, filter: &ListFilter) -> Result<Discovery, S3Error> {
+        let mut discovery = Discovery::default();
+        if let Some(folder) = region_folder_of(&self.prefix) {
+            if filter.accepts_folder(&folder.account, &folder.region) {
+                discovery.folders.push(folder);
+            }
+            return Ok(discovery);
+        }
+        let mut folders = Vec::new();
+        let start = (self.prefix.clone(), start_level(&self.prefix));
+        self.walk_to(
+            start,
+            Level::Region,
+            filter,
+            &mut discovery.skipped,
+            &mut |prefix, parts| {
+                if let [.., account, _service, region] = parts {
+                    folders.push(TrailFolder {
+                        account: account.to_string(),
+                        region: region.to_string(),
+                        location: prefix.to_string(),
+                    });
+                }
+            },
+        )
+        .await?;
+        folders.sort_by(|a, b| {
+            (&a.account, &a.region, &a.location).cmp(&(&b.account, &b.region, &b.location))
+        });
+        discovery.folders = folders;
+        Ok(discovery)
+    }
+
+    /// List one day folder of a trail folder, within the user's prefix.
+    async fn list_day(&self, folder: &TrailFolder, day: Date) -> Result<Listing, S3Error> {
+        let mut listing = Listing::default();
+        let day_prefix = format!("{}{}/", folder.location, day_folder(day));
+        let prefix = if self.prefix.starts_with(&day_prefix) {
+            self.prefix.clone()
+        } else if day_prefix.starts_with(&self.prefix) {
+            day_prefix
+        } else {
+            return Ok(listing);
+        };
+        let (_, objects) = self.list_prefix(&prefix, false).await?;
+        for obj in objects {
+            let Some(key) = obj.key() else { continue };
+            match LogPath::parse(key) {
+                Some(log) if log.kind == FileKind::Events && log.folder_day == day => {
+                    listing.files.push(InputFile {
+                        location: key.to_string(),
+                        object: format!("s3://{}/{key}", self.bucket),
+                        key: log.canonical_key(),
+                        size: obj.size().unwrap_or(0).max(0) as u64,
+                        version: format!("etag:{}", obj.e_tag().unwrap_or("").trim_matches('"')),
+                        log,
+                    })
+                }
+                Some(_) => {}
+                None => self.note_skipped(key, &mut listing),
+            }
+        }
+        Ok(listing)
+    }
 }
 
 impl S3Source {
     pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> S3Source {
+        let client = client(aws);
         S3Source {
-            client: client(aws),
+            lister: Arc::new(Lister {
+                client: client.clone(),
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+                requests: AtomicU64::new(0),
+            }),
+            client,
             bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
             rt: aws.rt.clone(),
             permits: Arc::new(Semaphore::new(aws.opts.max_concurrent_requests.max(1))),
+            list_permits: Arc::new(Semaphore::new(aws.opts.max_concurrent_requests.max(1))),
             inflight: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn walk(&self, filter: &ListFilter) -> Result<Listing, S3Error> {
+    async fn list_days_at_once(
+        &self,
+        wanted: Vec<(TrailFolder, Date)>,
+    ) -> Result<Listing, S3Error> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (folder, day) in wanted {
+            let permits = self.list_permits.clone();
+            let this = self.lister.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.map_err(|e| {
+                    S3Error::other("ListObjectsV2", &this.bucket, &folder.location, e)
+                })?;
+                this.list_day(&folder, day).await
+            });
+        }
         let mut listing = Listing::default();
-        let mut stack = vec![(self.prefix.clone(), start_level(&self.prefix, filter))];
-        while let Some((prefix, level)) = stack.pop() {
-            let delimiter = level != Level::Day;
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_delimiter(delimiter.then(|| "/".to_string()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| S3Error::new("ListObjectsV2", &self.bucket, &prefix, &e))?;
-                for cp in page.common_prefixes() {
-                    let Some(p) = cp.prefix() else { continue };
-                    // The segment below `prefix`, exactly as the key has it (maybe
-                    // empty: keys may hold `//`).
-                    let Some(component) = p
-                        .strip_prefix(prefix.as_str())
-                        .and_then(|c| c.strip_suffix('/'))
-                    else {
-                        continue;
-                    };
-                    let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
-                    if let Some(next) = level.below(component, &parent, filter) {
-                        stack.push((p.to_string(), next));
-                    }
-                }
-                for obj in page.contents() {
-                    let Some(key) = obj.key() else { continue };
-                    match LogPath::parse(key) {
-                        Some(log) if log.kind == FileKind::Events && filter.accepts(&log) => {
-                            listing.files.push(InputFile {
-                                location: key.to_string(),
-                                object: format!("s3://{}/{key}", self.bucket),
-                                key: log.canonical_key(),
-                                size: obj.size().unwrap_or(0).max(0) as u64,
-                                version: format!(
-                                    "etag:{}",
-                                    obj.e_tag().unwrap_or("").trim_matches('"')
-                                ),
-                                log,
-                            });
-                        }
-                        Some(log) if log.kind == FileKind::WritabilityCheck => {
-                            listing.writability_checks += 1
-                        }
-                        Some(_) => {}
-                        None if key.ends_with(".json.gz") || key.ends_with(".json") => listing
-                            .outside_layout
-                            .push(format!("s3://{}/{key}", self.bucket)),
-                        None => {}
-                    }
-                }
-            }
+        while let Some(done) = tasks.join_next().await {
+            let part = done.map_err(|e| {
+                S3Error::other("ListObjectsV2", &self.lister.bucket, &self.lister.prefix, e)
+            })??;
+            listing.absorb(part);
         }
         listing.files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(listing)
@@ -267,11 +432,60 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
 
 impl Source for S3Source {
     fn describe(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
+        format!("s3://{}/{}", self.bucket, self.lister.prefix)
     }
 
-    fn list(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
-        self.rt.block_on(self.walk(filter)).map_err(SourceError::S3)
+    fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError> {
+        self.rt
+            .block_on(self.lister.discover_folders(filter))
+            .map_err(SourceError::S3)
+    }
+
+    fn days(
+        &self,
+        folder: &TrailFolder,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<Date>, SourceError> {
+        let filter = ListFilter {
+            from,
+            to,
+            ..Default::default()
+        };
+        let mut days = Vec::new();
+        let mut skipped = Listing::default();
+        let start = (folder.location.clone(), Level::Region);
+        self.rt
+            .block_on(self.lister.walk_to(
+                start,
+                Level::Day,
+                &filter,
+                &mut skipped,
+                &mut |_, parts| {
+                    if let [.., y, m, d] = parts {
+                        if let Some(day) = crate::layout::parse_ymd(y, m, d) {
+                            days.push(day);
+                        }
+                    }
+                },
+            ))
+            .map_err(SourceError::S3)?;
+        days.sort();
+        Ok(days)
+    }
+
+    fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError> {
+        let mut unique: Vec<(TrailFolder, Date)> =
+            wanted.iter().map(|(f, d)| ((*f).clone(), *d)).collect();
+        unique.sort_by(|a, b| (&a.0.location, a.1).cmp(&(&b.0.location, b.1)));
+        unique.dedup_by(|a, b| a.0.location == b.0.location && a.1 == b.1);
+        self.rt
+            .block_on(self.list_days_at_once(unique))
+            .map_err(SourceError::S3)
+    }
+
+    fn list_requests(&self) -> u64 {
+        self.lister.requests.load(Ordering::Relaxed)
     }
 
     fn prefetch(&self, files: &[&InputFile]) {
@@ -337,11 +551,11 @@ mod tests {
         );
         assert_eq!(Level::Month.below("07", &["2024", "03"], &f), None);
         assert_eq!(Level::Month.below("04", &["2024", "03"], &f), None);
-        assert_eq!(start_level("curated/AWSLogs/o-abc123/", &f), Level::Org);
+        assert_eq!(start_level("curated/AWSLogs/o-abc123/"), Level::Org);
         assert_eq!(
-            start_level("AWSLogs/111122223333/CloudTrail/", &f),
+            start_level("AWSLogs/111122223333/CloudTrail/"),
             Level::Service
         );
-        assert_eq!(start_level("", &f), Level::Top);
+        assert_eq!(start_level(""), Level::Top);
     }
 }
