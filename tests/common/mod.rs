@@ -384,6 +384,11 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Faults every `every` requests (0: none); S3 PUTs held `put_delay_ms`.
     pub fn start(every: u32, put_delay_ms: u32) -> FaultProxy {
+        Self::with_latency(every, put_delay_ms, 0)
+    }
+
+    /// As [`FaultProxy::start`], every request also held `latency_ms`.
+    pub fn with_latency(every: u32, put_delay_ms: u32, latency_ms: u32) -> FaultProxy {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
         // Killed and waited for in Drop; on the panic below it is killed first.
@@ -394,6 +399,7 @@ impl FaultProxy {
             .arg(&port_file)
             .arg(every.to_string())
             .arg(put_delay_ms.to_string())
+            .arg(latency_ms.to_string())
             .spawn()
             .expect("start fault proxy");
         for _ in 0..200 {

@@ -9,24 +9,28 @@ and body) is never faulted more than MAX_FAULTS_PER_REQUEST times: a retried req
 always gets through within a client's retry budget, whatever the interleaving of
 concurrent requests does to the counter.
 
-usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY [PUT_DELAY_MS]]
+usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY [PUT_DELAY_MS [LATENCY_MS]]]
   Listens on 127.0.0.1 at a free port, written to PORT_FILE once ready.
   FAULT_EVERY 0: no faults. PUT_DELAY_MS: every S3 PUT (uploads, manifests) is held
   that long before it is forwarded, so a test can kill a run in the middle of a commit.
+  LATENCY_MS: every request is held that long (a distant endpoint).
+  Listings (ListObjectsV2) are counted, and their prefixes kept, in the stats.
 """
 import hashlib
 import http.client
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 UPSTREAM = urlsplit(sys.argv[1])
 EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 PUT_DELAY = (int(sys.argv[4]) if len(sys.argv) > 4 else 0) / 1000.0
+LATENCY = (int(sys.argv[5]) if len(sys.argv) > 5 else 0) / 1000.0
 LOCK = threading.Lock()
-STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0}
+STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0, "lists": 0, "list_prefixes": []}
 MAX_FAULTS_PER_REQUEST = 2
 FAULTS = {}
 
@@ -80,13 +84,18 @@ class Proxy(BaseHTTPRequestHandler):
             STATS["requests"] += 1
             n = STATS["requests"]
         is_glue = "AWSGlue" in self.headers.get("X-Amz-Target", "")
+        query = parse_qs(urlsplit(self.path).query)
+        if self.command == "GET" and "list-type" in query:
+            with LOCK:
+                STATS["lists"] += 1
+                STATS["list_prefixes"].append(query.get("prefix", [""])[0])
+        if LATENCY:
+            time.sleep(LATENCY)
         if "-denied-" in self.path or "-denied-" in self.headers.get("Host", ""):
             with LOCK:
                 STATS["denied"] += 1
             return self.reply(403, S3_ERROR.format(code="AccessDenied", msg="Access Denied").encode())
         if PUT_DELAY and self.command == "PUT" and not is_glue:
-            import time
-
             time.sleep(PUT_DELAY)
         request = (self.command, self.path, self.headers.get("X-Amz-Target", ""), hashlib.sha256(data).hexdigest())
         if EVERY == 0:
