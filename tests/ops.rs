@@ -97,7 +97,7 @@ fn daily_builds_yesterday_and_rebuilds_a_day_that_got_late_files() {
             record("d6", "2024-03-06T00:01:00Z", "a"),
         ],
     );
-    let (code, r, _) = daily(&t, "2024-03-06T03:00:00Z", &[]);
+    let (code, r, _) = daily(&t, "2024-03-06T03:00:00Z", &["--json-partitions", "all"]);
     assert_eq!(code, 0);
     assert_eq!(
         statuses(&r),
@@ -118,6 +118,11 @@ fn daily_builds_yesterday_and_rebuilds_a_day_that_got_late_files() {
         before,
         "the unchanged day's manifest is untouched"
     );
+    // By default the summary lists the partitions that changed; totals count all.
+    let (code, r, _) = daily(&t, "2024-03-06T03:00:00Z", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(r["partitions"]["unchanged"], 2, "{r}");
+    assert_eq!(statuses(&r), vec![], "unchanged partitions are not listed");
     let out = t.output();
     assert_eq!(
         sql1(&out, "SELECT count(*) FROM t WHERE day = '2024-03-05'"),

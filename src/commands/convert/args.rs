@@ -43,6 +43,15 @@ pub enum Metrics {
     Emf,
 }
 
+/// Which partitions the `--json` summary lists one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JsonPartitions {
+    /// Every partition but the unchanged ones (the totals count those).
+    Changed,
+    /// Every partition of the run.
+    All,
+}
+
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     #[command(flatten)]
@@ -194,6 +203,12 @@ pub struct RunArgs {
     /// otherwise, e.g. for a log collector).
     #[arg(long)]
     pub json: bool,
+
+    /// Partitions listed one by one in the --json summary: `changed` (written,
+    /// failed, empty, kept, built elsewhere, would build; a nightly run over an
+    /// organisation stays a few KB) or `all` (unchanged ones too).
+    #[arg(long, value_enum, value_name = "WHICH", default_value_t = JsonPartitions::Changed)]
+    pub json_partitions: JsonPartitions,
 
     /// No progress bar, even on a terminal.
     #[arg(long)]

@@ -4,7 +4,8 @@
 mod args;
 
 pub use args::{
-    AwsArgs, BackfillArgs, ConvertArgs, DailyArgs, GlueArgs, Metrics, RunArgs, CONVERT_AFTER_HELP,
+    AwsArgs, BackfillArgs, ConvertArgs, DailyArgs, GlueArgs, JsonPartitions, Metrics, RunArgs,
+    CONVERT_AFTER_HELP,
 };
 
 use std::io::IsTerminal;
@@ -320,6 +321,11 @@ fn run(
         eprintln!("{}", emf_line(command, &report));
     }
     if args.json {
+        if args.json_partitions == JsonPartitions::Changed {
+            report
+                .partition_reports
+                .retain(|r| !matches!(r.status, Status::Unchanged));
+        }
         let text = if std::io::stdout().is_terminal() {
             serde_json::to_string_pretty(&report)?
         } else {
