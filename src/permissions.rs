@@ -71,12 +71,15 @@ const fn registered(module: &'static str, operation: &'static str, action: &'sta
 
 use Target::*;
 
+const S3: &str = "s3.rs";
 const SOURCE: &str = "source/s3.rs";
 const SINK: &str = "sink/s3.rs";
 const GLUE: &str = "catalog/glue.rs";
 
 /// Every S3 and Glue operation trailpack calls.
 pub const CALLS: &[Call] = &[
+    // The region of each bucket (x-amz-bucket-region; answered even when denied).
+    call(S3, "head_bucket", "s3:ListBucket", SourceBucket),
     // Reading the trail: walk the layout, download files.
     call(SOURCE, "list_objects_v2", "s3:ListBucket", SourceBucket),
     call(SOURCE, "get_object", "s3:GetObject", SourceObjects),

@@ -15,6 +15,40 @@ pub fn client(aws: &Aws) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// An S3 client in `bucket`'s own region (a trail bucket often lives in another
+/// region than the job, and S3 answers a request signed for the wrong region with
+/// a redirect). The region comes from HeadBucket's `x-amz-bucket-region` header,
+/// which S3 sends with a success, a redirect and an access denial alike; without
+/// it (no answer, or a server that does not send it) the configured region is used.
+pub fn client_for_bucket(aws: &Aws, bucket: &str) -> aws_sdk_s3::Client {
+    let base = client(aws);
+    let Some(region) = aws.rt.block_on(bucket_region(&base, bucket)) else {
+        return base;
+    };
+    if aws.config.region().map(|r| r.as_ref()) == Some(region.as_str()) {
+        return base;
+    }
+    tracing::info!(bucket, %region, "the bucket is in another region: using a client there");
+    let conf = aws_sdk_s3::config::Builder::from(&aws.config)
+        .region(aws_sdk_s3::config::Region::new(region))
+        .force_path_style(aws.opts.force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn bucket_region(client: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
+        Err(SdkError::ServiceError(e)) => e
+            .raw()
+            .headers()
+            .get("x-amz-bucket-region")
+            .map(str::to_string),
+        Err(_) => None,
+    }
+    .filter(|r| !r.is_empty())
+}
+
 /// A failed S3 call, with what was being done to which object.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct S3Error {

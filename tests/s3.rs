@@ -372,3 +372,74 @@ fn access_denied_is_exit_1_naming_bucket_and_action() {
         "{e}"
     );
 }
+
+#[test]
+fn buckets_in_other_regions_are_read_and_written_there() {
+    let mut t = Tree::new();
+    for (i, day) in ["2024-03-05", "2024-03-06"].iter().enumerate() {
+        t.file(
+            None,
+            "111122223333",
+            "eu-west-2",
+            day,
+            "1200",
+            &[record(&format!("x{i}"), &format!("{day}T11:00:00Z"), "a")],
+        );
+    }
+    let (code, _, o) = convert(&t.input(), &t.output(), &[]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    // The job runs in us-east-1 (AWS_REGION); the trail bucket is in eu-west-2 and
+    // the curated bucket in ap-southeast-2.
+    let inb = bucket("in");
+    let outb = bucket("out");
+    let up = py_aws(&[
+        "s3-put",
+        &format!("{inb}@eu-west-2"),
+        "",
+        t.input().to_str().unwrap(),
+    ]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let mk = py_aws(&[
+        "s3-put",
+        &format!("{outb}@ap-southeast-2"),
+        "x/",
+        t.dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(mk.status.success(), "{}", stderr(&mk));
+
+    let proxy = FaultProxy::start(0, 0);
+    let o = proxy
+        .command(&[
+            "convert",
+            "--input",
+            &format!("s3://{inb}"),
+            "--output",
+            &format!("s3://{outb}/c"),
+            "--json",
+        ])
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let signed = &proxy.stats()["signed"];
+    // Every read of the trail and every write of the curated data is signed for
+    // the bucket's own region (only the HeadBucket that asks is not).
+    assert_eq!(
+        signed[&inb]["GET"],
+        serde_json::json!(["eu-west-2"]),
+        "{signed}"
+    );
+    assert_eq!(
+        signed[&outb]["PUT"],
+        serde_json::json!(["ap-southeast-2"]),
+        "{signed}"
+    );
+    assert_eq!(
+        signed[&outb]["GET"],
+        serde_json::json!(["ap-southeast-2"]),
+        "{signed}"
+    );
+    let cmp = py_aws(&["s3-compare", &outb, "c", t.output().to_str().unwrap()]);
+    assert!(cmp.status.success(), "{}{}", stdout(&cmp), stderr(&cmp));
+    assert!(stdout(&cmp).contains("equal: 2 rows"), "{}", stdout(&cmp));
+}

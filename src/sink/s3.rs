@@ -33,7 +33,7 @@ use super::{
 use crate::aws::Aws;
 use crate::manifest::{Dataset, Manifest, Retired, MANIFEST_NAME};
 use crate::partition::PartitionKey;
-use crate::s3::{client, S3Error};
+use crate::s3::{client_for_bucket, S3Error};
 
 /// Files larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
@@ -95,7 +95,7 @@ impl S3Sink {
     ) -> S3Sink {
         S3Sink {
             io: S3SinkRef {
-                client: client(aws),
+                client: client_for_bucket(aws, bucket),
                 bucket: bucket.to_string(),
                 rt: aws.rt.clone(),
                 encryption,

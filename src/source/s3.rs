@@ -21,7 +21,7 @@ use time::Date;
 use super::{Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
 use crate::aws::Aws;
 use crate::layout::{day_folder, FileKind, LogPath};
-use crate::s3::{client, S3Error};
+use crate::s3::{client_for_bucket, S3Error};
 
 /// Attempts for a download whose body is cut short (the SDK retries failed
 /// requests itself; a body that ends early after a good response is ours to retry).
@@ -341,7 +341,7 @@ impl Lister {
 
 impl S3Source {
     pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> S3Source {
-        let client = client(aws);
+        let client = client_for_bucket(aws, bucket);
         S3Source {
             lister: Arc::new(Lister {
                 client: client.clone(),

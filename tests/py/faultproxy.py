@@ -14,7 +14,8 @@ usage: faultproxy.py UPSTREAM_URL PORT_FILE [FAULT_EVERY [PUT_DELAY_MS [LATENCY_
   FAULT_EVERY 0: no faults. PUT_DELAY_MS: every S3 PUT (uploads, manifests) is held
   that long before it is forwarded, so a test can kill a run in the middle of a commit.
   LATENCY_MS: every request is held that long (a distant endpoint).
-  Listings (ListObjectsV2) are counted, and their prefixes kept, in the stats.
+  Listings (ListObjectsV2) are counted, and their prefixes kept, in the stats; so are
+  the regions S3 requests were signed for, by bucket and method ("signed").
 """
 import hashlib
 import http.client
@@ -30,7 +31,7 @@ EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 PUT_DELAY = (int(sys.argv[4]) if len(sys.argv) > 4 else 0) / 1000.0
 LATENCY = (int(sys.argv[5]) if len(sys.argv) > 5 else 0) / 1000.0
 LOCK = threading.Lock()
-STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0, "lists": 0, "list_prefixes": []}
+STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0, "lists": 0, "list_prefixes": [], "signed": {}}
 MAX_FAULTS_PER_REQUEST = 2
 FAULTS = {}
 
@@ -91,6 +92,14 @@ class Proxy(BaseHTTPRequestHandler):
                 STATS["list_prefixes"].append(query.get("prefix", [""])[0])
         if LATENCY:
             time.sleep(LATENCY)
+        auth = self.headers.get("Authorization", "")
+        if "Credential=" in auth and not is_glue:
+            region = auth.split("Credential=")[1].split("/")[2]
+            bucket = urlsplit(self.path).path.split("/")[1]
+            with LOCK:
+                regions = STATS["signed"].setdefault(bucket, {}).setdefault(self.command, [])
+                if region not in regions:
+                    regions.append(region)
         if "-denied-" in self.path or "-denied-" in self.headers.get("Host", ""):
             with LOCK:
                 STATS["denied"] += 1

@@ -14,8 +14,9 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       Parse each file as Trino (Athena) SQL with sqlglot, translate to DuckDB and run
       the statements in order over the output (table `cloudtrail`, partition values
       as strings, UTC); prints the last statement's rows as JSON.
-  trailcheck.py s3-put ENDPOINT BUCKET PREFIX LOCAL_DIR
-      Create the bucket (if needed) and upload every file of LOCAL_DIR under PREFIX.
+  trailcheck.py s3-put ENDPOINT BUCKET[@REGION] PREFIX LOCAL_DIR
+      Create the bucket (if needed; in REGION if given) and upload every file of
+      LOCAL_DIR under PREFIX.
   trailcheck.py s3-compare ENDPOINT BUCKET PREFIX LOCAL_OUTPUT_DIR
       Read the curated dataset under s3://BUCKET/PREFIX with pyarrow's S3 filesystem
       and compare it, row for row, with the local dataset; prints "equal: N rows".
@@ -335,8 +336,12 @@ def s3_put(endpoint, bucket, prefix, local):
     from concurrent.futures import ThreadPoolExecutor
 
     s3 = s3_client(endpoint)
+    bucket, _, region = bucket.partition("@")
     try:
-        s3.create_bucket(Bucket=bucket)
+        if region:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        else:
+            s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     jobs = []
