@@ -406,3 +406,42 @@ fn retention_deletes_s3_data_and_glue_partitions() {
         "two partitions (data + manifest) and the dataset file"
     );
 }
+
+#[test]
+fn a_lake_formation_denial_names_the_grants_to_add() {
+    let mut t = Tree::new();
+    day_tree(&mut t, &["111122223333"]);
+    let outb = unique("lfout").replace('_', "-");
+    let mk = py_aws(&[
+        "s3-put",
+        &outb,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(mk.status.success(), "{}", stderr(&mk));
+    // The proxy answers Glue calls on a database named *lakeformation* as a
+    // Lake Formation-managed catalog does for a role without grants.
+    let proxy = FaultProxy::start(0, 0);
+    let db = unique("lakeformation");
+    let o = proxy.trailpack(&[
+        "convert",
+        "--input",
+        t.input().to_str().unwrap(),
+        "--output",
+        &format!("s3://{outb}/c"),
+        "--glue-database",
+        &db,
+        "--json",
+    ]);
+    let e = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{e}");
+    for want in [
+        "Lake Formation manages this catalog",
+        &format!("DESCRIBE and CREATE_TABLE on database {db}"),
+        &format!("on table {db}.cloudtrail"),
+        "DATA_LOCATION_ACCESS",
+        "README",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in: {e}");
+    }
+}

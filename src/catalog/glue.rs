@@ -68,14 +68,42 @@ fn service_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
     target: &str,
     e: &SdkError<E, R>,
 ) -> CatalogError {
+    let detail = e
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| aws_sdk_glue::error::DisplayErrorContext(e).to_string());
     CatalogError::Service {
         action,
         target: target.to_string(),
         code: e.code().map(|c| format!(" ({c})")).unwrap_or_default(),
-        detail: e
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| aws_sdk_glue::error::DisplayErrorContext(e).to_string()),
+        detail,
+    }
+}
+
+/// A Lake Formation denial, explained: what to grant the job's role.
+fn explain_lake_formation(e: CatalogError, db: &str, table: &str) -> CatalogError {
+    match e {
+        CatalogError::Service {
+            action,
+            target,
+            code,
+            detail,
+        } if code.contains("AccessDenied") && detail.contains("Lake Formation") => {
+            CatalogError::Service {
+                action,
+                target,
+                code,
+                detail: format!(
+                    "{detail}. Lake Formation manages this catalog: IAM permissions are not \
+                     enough. Grant the job's role DESCRIBE and CREATE_TABLE on database {db}; \
+                     ALTER, DESCRIBE, INSERT, DELETE and SELECT on table {db}.{table}; and \
+                     DATA_LOCATION_ACCESS on the output location if it is registered with \
+                     Lake Formation (README, \"Lake Formation\"; the stack's \
+                     LakeFormationGrants parameter)"
+                ),
+            }
+        }
+        other => other,
     }
 }
 
@@ -656,7 +684,10 @@ impl Catalog for GlueCatalog {
                     {
                         tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(..200))).await;
                     }
-                    other => return other,
+                    other => {
+                        return other
+                            .map_err(|e| explain_lake_formation(e, &self.database, &self.table))
+                    }
                 }
             }
             Ok(())
@@ -671,13 +702,14 @@ impl Catalog for GlueCatalog {
         if partitions.is_empty() {
             return Ok(());
         }
-        match self.mode {
+        let done = match self.mode {
             Mode::Register => self.rt.block_on(self.register(partitions, report)),
             Mode::Projection { injected } => {
                 let keys: Vec<PartitionKey> = partitions.iter().map(|p| p.key.clone()).collect();
                 self.rt.block_on(self.project(&keys, injected, report))
             }
-        }
+        };
+        done.map_err(|e| explain_lake_formation(e, &self.database, &self.table))
     }
 
     fn location(&self, key: &PartitionKey) -> Result<Option<String>, CatalogError> {

@@ -2,7 +2,8 @@
 """A fault-injecting HTTP proxy for tests: forwards to an S3/Glue-compatible server
 and, for a deterministic share of requests, answers 503 SlowDown or 500 instead, or
 cuts a GetObject response body short; requests for buckets named `*-denied-*` get
-403 AccessDenied. GET /__stats returns the counts as JSON.
+403 AccessDenied, and Glue requests naming `lakeformation` get the AccessDeniedException
+of a Lake Formation-managed catalog. GET /__stats returns the counts as JSON.
 
 The share is picked by a request counter, but one request (method, path, Glue target
 and body) is never faulted more than MAX_FAULTS_PER_REQUEST times: a retried request
@@ -104,6 +105,9 @@ class Proxy(BaseHTTPRequestHandler):
             with LOCK:
                 STATS["denied"] += 1
             return self.reply(403, S3_ERROR.format(code="AccessDenied", msg="Access Denied").encode())
+        if is_glue and b"lakeformation" in data:
+            # A catalog managed by Lake Formation, without grants for this caller.
+            return self.reply(400, json.dumps({"__type": "AccessDeniedException", "Message": "Insufficient Lake Formation permission(s): Required Describe on the database"}).encode(), "application/x-amz-json-1.1")
         if PUT_DELAY and self.command == "PUT" and not is_glue:
             time.sleep(PUT_DELAY)
         request = (self.command, self.path, self.headers.get("X-Amz-Target", ""), hashlib.sha256(data).hexdigest())
