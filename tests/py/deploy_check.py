@@ -396,6 +396,33 @@ REQUIRED = {"SourceBucket": "org-trail", "CuratedBucket": "security-lake",
             "SecurityGroup": "sg-1"}
 
 
+def check_operations(template):
+    """The nightly schedule can be paused by a parameter and sends what it could not
+    start to a dead-letter queue that raises an alarm; Lake Formation grants exist
+    only when asked for, for the task role."""
+    res = template["Resources"]
+    sched = res["NightlySchedule"]["Properties"]
+    assert sched["State"] == {"Ref": "ScheduleState"}, sched["State"]
+    assert set(template["Parameters"]["ScheduleState"]["AllowedValues"]) == {"ENABLED", "DISABLED"}
+    dlq = sched["Target"].get("DeadLetterConfig", {}).get("Arn")
+    assert dlq == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}, dlq
+    alarm = res["ScheduleNotStartedAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["AlarmActions"] == [{"Ref": "AlertTopic"}], alarm
+    sends = [st for pol in res["SchedulerRole"]["Properties"]["Policies"]
+             for st in pol["PolicyDocument"]["Statement"] if st["Action"] == "sqs:SendMessage"]
+    assert sends and sends[0]["Resource"] == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}, sends
+    grants = {k: v for k, v in res.items() if v["Type"] == "AWS::LakeFormation::PrincipalPermissions"}
+    assert len(grants) == 2, grants
+    for name, g in grants.items():
+        assert g.get("Condition") == "GrantLakeFormation", name
+        who = g["Properties"]["Principal"]["DataLakePrincipalIdentifier"]
+        assert who == {"Fn::GetAtt": ["TaskRole", "Arn"]}, who
+    perms = sorted(p for g in grants.values() for p in g["Properties"]["Permissions"])
+    # What the binary's Lake Formation message tells users to grant.
+    assert perms == sorted(["DESCRIBE", "CREATE_TABLE", "ALTER", "DESCRIBE", "INSERT", "DELETE", "SELECT"]), perms
+    return len(grants)
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__)
@@ -405,6 +432,9 @@ def main(argv):
     print(f"image build context: {context} files, {copied} copied by the build stage; "
           "they compile on their own")
     template = cfn_yaml.load(TEMPLATE)
+    grants = check_operations(template)
+    print(f"schedule: state parameter, dead-letter queue with alarm; {grants} Lake Formation "
+          "grants (conditional) for the task role")
     for label, params in CASES:
         r = Resolver(template, dict(REQUIRED, **params))
         n = check_policy(binary, template, r, label)
