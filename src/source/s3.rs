@@ -1,12 +1,14 @@
 //! CloudTrail files in S3.
 //!
-//! Listing walks the delivery layout level by level with `Delimiter=/` (org ids,
-//! accounts, service folders, regions, years, months, days), descending only into
-//! the accounts, regions and days the run needs, so building one day never lists a
-//! whole organisation bucket. Every listing is fully paginated. Digest folders are
-//! not listed. Downloads run on the IO runtime with bounded concurrency: the
-//! converter announces the files it will read next (`prefetch`), and `read` waits
-//! for a download already under way. A body cut short is retried, never decoded.
+//! Discovery walks the delivery layout level by level with `Delimiter=/` (org ids,
+//! accounts, service folders, regions) down to the region folders, descending only
+//! into the accounts and regions the run needs; day folders are then listed by
+//! their exact prefix, many at once (`list_days`), so a run lists only the days it
+//! builds and never a year or a month. Every listing is fully paginated. Digest
+//! folders are not listed. Downloads run on the IO runtime with bounded
+//! concurrency: the converter announces the files it will read next (`prefetch`),
+//! and `read` waits for a download already under way. A body cut short is retried,
+//! never decoded.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
