@@ -632,9 +632,15 @@ fn retention_deletes_exactly_the_partitions_past_the_cutoff() {
             "--now",
             "2024-03-06T00:00:00Z",
         ],
-        &[],
+        // Set for the whole task (as the stack does): backfill shards leave it to daily.
+        &[("TRAILPACK_RETAIN_DAYS", "2")],
     );
     assert_eq!(code, 0, "{e}");
+    assert_eq!(
+        sql1(&t.output(), "SELECT count(DISTINCT day) FROM t"),
+        5,
+        "a backfill applies no retention"
+    );
     let inputs_before = list_files(&t.input());
     let daily = |extra: &[&str]| {
         let mut args = vec![

@@ -216,7 +216,8 @@ pub struct RunArgs {
 
     /// Delete curated partitions whose day is more than N days before today (UTC):
     /// data, manifest and Glue partition. Never touches the CloudTrail input. With
-    /// --dry-run, lists what would be deleted.
+    /// --dry-run, lists what would be deleted. Not applied by `backfill` (its shards
+    /// run many at once): the nightly `daily` run applies it.
     #[arg(long, value_name = "N")]
     pub retain_days: Option<u32>,
 

@@ -308,7 +308,16 @@ fn run(
     if let Some(c) = report.catalog.as_mut() {
         c.add(&catalog_report);
     }
-    if let (Some(n), false) = (args.retain_days, report.interrupted) {
+    // Retention belongs to the nightly run: backfill shards run many at once and
+    // would each delete the same partitions.
+    let retain_days = match (command, args.retain_days) {
+        ("backfill", Some(_)) => {
+            tracing::info!("--retain-days is applied by daily and convert runs, not by backfill");
+            None
+        }
+        (_, n) => n,
+    };
+    if let (Some(n), false) = (retain_days, report.interrupted) {
         report.retention = Some(retain(
             sink.as_ref(),
             catalog.as_ref(),
