@@ -224,6 +224,90 @@ def check_env_names(binary, command, env, label):
             raise SystemExit(f"[{label}] {name}: `trailpack {sub}` has no option {option}")
 
 
+def intrinsic(expr, state, item_value=None):
+    """Evaluate the subset of Step Functions paths and intrinsics the backfill uses:
+    $.field, $$.Map.Item.Value, integers, States.MathAdd, States.ArrayRange."""
+    expr = expr.strip()
+    if expr == "$$.Map.Item.Value":
+        return item_value
+    if re.fullmatch(r"-?\d+", expr):
+        return int(expr)
+    if expr.startswith("$."):
+        return state[expr[2:]]
+    m = re.fullmatch(r"(States\.\w+)\((.*)\)", expr)
+    assert m, expr
+    name, inner = m.groups()
+    args, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            args.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    args.append(cur)
+    vals = [intrinsic(a, state, item_value) for a in args]
+    if name == "States.MathAdd":
+        return vals[0] + vals[1]
+    if name == "States.ArrayRange":
+        assert len(range(vals[0], vals[1] + 1, vals[2])) <= 1000, "ArrayRange is limited to 1000 items"
+        return list(range(vals[0], vals[1] + 1, vals[2]))
+    raise AssertionError(f"unsupported intrinsic {name}")
+
+
+def parameters(params, state, item_value=None):
+    return {k[:-2] if k.endswith(".$") else k:
+            (intrinsic(v, state, item_value) if k.endswith(".$") else v)
+            for k, v in params.items()}
+
+
+def choose(choice, state):
+    for c in choice["Choices"]:
+        v = state[c["Variable"][2:]]
+        if "NumericGreaterThan" in c and v > c["NumericGreaterThan"]:
+            return c["Next"]
+        if "NumericLessThanPath" in c and v < state[c["NumericLessThanPath"][2:]]:
+            return c["Next"]
+    return choice["Default"]
+
+
+def shard_indexes(d, run_input):
+    """Run the definition (every shard succeeding): the shard index each task gets, and
+    the shard states' input, in the order the lanes run them."""
+    states = d["States"]
+    state = dict(run_input)
+    name = d["StartAt"]
+    while states[name]["Type"] != "Map":
+        st = states[name]
+        if st["Type"] == "Choice":
+            name = choose(st, state)
+        else:
+            state = parameters(st["Parameters"], state)
+            name = st["Next"]
+    m = states[name]
+    assert m["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED", m["ItemProcessor"]
+    items = state[m["ItemsPath"][2:]]
+    inner = m["ItemProcessor"]["States"]
+    runs = []
+    for value in items:
+        lane = parameters(m["ItemSelector"], state, value)
+        at = m["ItemProcessor"]["StartAt"]
+        while True:
+            st = inner[at]
+            if st["Type"] == "Task":
+                runs.append(dict(lane))
+                at = st["Next"]
+            elif st["Type"] == "Choice":
+                at = choose(st, lane)
+            elif st.get("End"):
+                break
+            else:
+                lane = parameters(st["Parameters"], lane)
+                at = st["Next"]
+    return runs
+
+
 def shard_commands(template, r, run_input):
     """The commands the state machine gives its shards, from its definition."""
     sm = r.value(template["Resources"]["BackfillStateMachine"]["Properties"])
@@ -235,14 +319,24 @@ def shard_commands(template, r, run_input):
     task = shards["ItemProcessor"]["States"]["Shard"]
     assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync", task["Resource"]
     assert shards["MaxConcurrency"] == int(r.params["BackfillConcurrency"])
+    # Any number of shards, each exactly once (ArrayRange stops at 1,000 items).
+    for n in (1, 3, 1000, 1001, 2500):
+        got = sorted(x["index"] for x in shard_indexes(d, dict(run_input, shards=n)))
+        assert got == list(range(n)), f"{n} shards: the state machine runs {got[:5]}..."
+    # A failed shard is noted (shard and error name only) and its lane goes on: the
+    # states on that path carry every field of the lane.
+    inner = shards["ItemProcessor"]["States"]
+    keys = lambda params: {k.removesuffix(".$") for k in params}  # noqa: E731
+    assert task["Catch"][0]["Next"] == "ShardFailed", task["Catch"]
+    for st in ("ShardFailed", "Advance"):
+        assert keys(inner[st]["Parameters"]) == keys(shards["ItemSelector"]), st
+    assert "Cause" not in inner["ShardFailed"]["Parameters"]["failed.$"]
     (override,) = task["Parameters"]["Overrides"]["ContainerOverrides"]
     expr = override["Command.$"]
     m = re.fullmatch(r"States\.Array\((.*)\)", expr)
     assert m, expr
-    n = run_input["shards"]
     commands = []
-    for index in range(n):
-        item = {"index": index, "count": n, "from": run_input["from"], "to": run_input["to"]}
+    for item in shard_indexes(d, run_input):
         args = []
         for tok in re.findall(r"States\.Format\('([^']*)',\s*([^)]*)\)|'([^']*)'|(\$\.\w+)", m.group(1)):
             fmt, fargs, lit, path = tok
@@ -383,17 +477,54 @@ def check_build_context():
 
 
 CASES = [
-    ("defaults", {}),
-    ("kms+projection+retention", {
+    ("defaults (projection)", {}),
+    ("kms+registered+retention", {
         "TrailKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
         "CuratedKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000",
-        "PartitionProjection": "true", "RetainDays": 3650, "SourcePrefix": "",
+        "PartitionProjection": "false", "RetainDays": 3650, "SourcePrefix": "",
         "CuratedPrefix": "lake/cloudtrail/", "GlueDatabase": "sec", "GlueTable": "trail",
     }),
 ]
 REQUIRED = {"SourceBucket": "org-trail", "CuratedBucket": "security-lake",
-            "ImageUri": "example.com/trailpack:test", "Subnets": ["subnet-1", "subnet-2"],
+            "ImageUri": "example.com/trailpack@sha256:" + "0" * 64, "Subnets": ["subnet-1", "subnet-2"],
             "SecurityGroup": "sg-1"}
+
+
+def rules_accept(template, params):
+    """Evaluate the template's Rules (Fn::Equals / Fn::Contains) for these values."""
+    def ev(x):
+        if isinstance(x, dict):
+            ((k, v),) = x.items()
+            if k == "Ref":
+                return str(params[v])
+            if k == "Fn::Equals":
+                return ev(v[0]) == ev(v[1])
+            if k == "Fn::Contains":
+                return ev(v[1]) in [ev(i) for i in v[0]]
+            raise AssertionError(k)
+        return str(x)
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" not in rule or ev(rule["RuleCondition"]):
+            if not all(ev(a["Assert"]) for a in rule["Assertions"]):
+                return False
+    return True
+
+
+def check_sizes(template):
+    """Every Cpu/Memory pair Fargate accepts passes the Rules; no other pair does."""
+    fargate = {1024: range(2048, 8193, 1024), 2048: range(4096, 16385, 1024),
+               4096: range(8192, 30721, 1024), 8192: range(16384, 61441, 4096),
+               16384: range(32768, 122881, 8192)}
+    p = template["Parameters"]
+    cpus = [int(c) for c in p["Cpu"]["AllowedValues"]]
+    assert sorted(cpus) == sorted(fargate), cpus
+    checked = 0
+    for cpu in cpus:
+        for mem in range(p["Memory"]["MinValue"], p["Memory"]["MaxValue"] + 1, 1024):
+            assert rules_accept(template, {"Cpu": cpu, "Memory": mem}) == (mem in fargate[cpu]), (cpu, mem)
+            checked += 1
+    assert rules_accept(template, {"Cpu": p["Cpu"]["Default"], "Memory": p["Memory"]["Default"]})
+    return checked
 
 
 def check_operations(template):
@@ -433,6 +564,7 @@ def main(argv):
           "they compile on their own")
     template = cfn_yaml.load(TEMPLATE)
     grants = check_operations(template)
+    print(f"task sizes: {check_sizes(template)} Cpu/Memory pairs checked against Fargate's")
     print(f"schedule: state parameter, dead-letter queue with alarm; {grants} Lake Formation "
           "grants (conditional) for the task role")
     for label, params in CASES:
