@@ -259,3 +259,75 @@ fn a_one_day_run_lists_that_day_and_the_next_only() {
         "{report}"
     );
 }
+
+/// A shard's memory is bounded by the partitions in flight, not by the range: a
+/// dry-run backfill shard over 50 days of 20 accounts × 5 regions (4 files a day
+/// folder: 20,000 files; `TRAILPACK_SCALE_FILES_PER_DAY` changes it) peaks within
+/// 8 MiB of the same shard over 10 days — holding the range's listing would add
+/// ≈ 1.75 KB per listed file (≈ 30 MiB more here).
+#[test]
+fn a_shards_memory_does_not_grow_with_its_range() {
+    let per_day: u32 = std::env::var("TRAILPACK_SCALE_FILES_PER_DAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let (accounts, regions, days) = (20u32, 5u32, 50u32);
+    let b = bucket("many");
+    let up = py_aws(&[
+        "s3-put-many",
+        &b,
+        &accounts.to_string(),
+        &regions.to_string(),
+        &days.to_string(),
+        &per_day.to_string(),
+    ]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let files = accounts * regions * days * per_day;
+    assert!(stdout(&up).contains(&format!("uploaded {files}")));
+    let shard = |to: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
+        aws_env(&mut cmd).args([
+            "backfill",
+            "--input",
+            &format!("s3://{b}"),
+            "--output",
+            out.path().to_str().unwrap(),
+            "--from",
+            "2024-01-01",
+            "--to",
+            to,
+            "--shard",
+            "0/16",
+            "--dry-run",
+            "--json",
+            "--endpoint-url",
+            &moto().endpoint,
+            "--s3-force-path-style",
+        ]);
+        let (o, rss) = measured(cmd);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let planned = r["partitions"]["planned"].as_u64().unwrap();
+        assert_eq!(r["partitions"]["would_build"].as_u64(), Some(planned));
+        assert_eq!(
+            r["files"]["listed"].as_u64(),
+            Some(planned * per_day as u64)
+        );
+        (planned, r["files"]["list_requests"].as_u64().unwrap(), rss)
+    };
+    let (small, small_calls, small_rss) = shard("2024-01-10");
+    let (large, large_calls, large_rss) = shard("2024-02-19");
+    let all = (accounts * regions * days) as u64;
+    // About 1/16 of the partitions.
+    assert!(large > all / 32 && large < all / 8, "{large} of {all}");
+    eprintln!(
+        "scale: shard 0/16 of 10 days: {small} partitions, {small_calls} list calls, peak RSS \
+         {small_rss:.0} MiB; of 50 days ({files} files): {large} partitions, {large_calls} list \
+         calls, peak RSS {large_rss:.0} MiB"
+    );
+    assert!(
+        large_rss < small_rss + 8.0,
+        "peak RSS grew from {small_rss:.0} to {large_rss:.0} MiB with the range"
+    );
+}

@@ -46,11 +46,17 @@ pub fn stderr(o: &Output) -> String {
 /// Run the binary with `args`; returns its output and peak RSS in MiB (from
 /// `wait4`'s rusage, as `/usr/bin/time` reports it).
 pub fn trailpack_measured(args: &[&str]) -> (Output, f64) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailpack"));
+    cmd.args(args);
+    measured(cmd)
+}
+
+/// Run `cmd`; its output and peak resident memory (MiB).
+pub fn measured(mut cmd: Command) -> (Output, f64) {
     use std::io::Read;
     // Waited for below with wait4 (for its rusage), not Child::wait.
     #[allow(clippy::zombie_processes)]
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailpack"))
-        .args(args)
+    let mut child = cmd
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

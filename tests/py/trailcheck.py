@@ -17,6 +17,9 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
   trailcheck.py s3-put ENDPOINT BUCKET[@REGION] PREFIX LOCAL_DIR
       Create the bucket (if needed; in REGION if given) and upload every file of
       LOCAL_DIR under PREFIX.
+  trailcheck.py s3-put-many ENDPOINT BUCKET ACCOUNTS REGIONS DAYS FILES
+      Create the bucket and upload ACCOUNTS x REGIONS x DAYS day folders (from
+      2024-01-01) of FILES small log files each, one record per file.
   trailcheck.py s3-compare ENDPOINT BUCKET PREFIX LOCAL_OUTPUT_DIR
       Read the curated dataset under s3://BUCKET/PREFIX with pyarrow's S3 filesystem
       and compare it, row for row, with the local dataset; prints "equal: N rows".
@@ -355,6 +358,38 @@ def s3_put(endpoint, bucket, prefix, local):
     return 0
 
 
+def s3_put_many(endpoint, bucket, accounts, regions, days, files):
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket=bucket)
+    start = dt.date(2024, 1, 1)
+    region_names = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2",
+                    "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1",
+                    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+                    "ca-central-1", "sa-east-1"][: int(regions)]
+    jobs = []
+    for a in range(int(accounts)):
+        account = f"{100000000000 + a:012d}"
+        for region in region_names:
+            for d in range(int(days)):
+                day = start + dt.timedelta(days=d)
+                for f in range(int(files)):
+                    minute = 150 + f * (1280 // int(files))  # none within the late window
+                    t = f"{day:%Y%m%d}T{minute // 60:02d}{minute % 60:02d}Z"
+                    key = (f"AWSLogs/o-abcd1234ef/{account}/CloudTrail/{region}/{day:%Y/%m/%d}/"
+                           f"{account}_CloudTrail_{region}_{t}_{f:04d}.json.gz")
+                    rec = {"eventVersion": "1.08", "eventID": f"{account}-{region}-{d}-{f}",
+                           "eventTime": f"{day}T{minute // 60:02d}:{minute % 60:02d}:00Z",
+                           "eventName": "GetObject", "eventSource": "s3.amazonaws.com",
+                           "awsRegion": region, "recipientAccountId": account}
+                    jobs.append((key, gzip.compress(json.dumps({"Records": [rec]}).encode())))
+    with ThreadPoolExecutor(32) as ex:
+        list(ex.map(lambda j: s3.put_object(Bucket=bucket, Key=j[0], Body=j[1]), jobs))
+    print(f"uploaded {len(jobs)}")
+    return 0
+
+
 def dataset_table(fs, root):
     import pyarrow.dataset as ds
 
@@ -583,6 +618,8 @@ def main(argv):
         return trino(argv[1], argv[2:])
     if len(argv) == 5 and argv[0] == "s3-put":
         return s3_put(*argv[1:])
+    if len(argv) == 7 and argv[0] == "s3-put-many":
+        return s3_put_many(*argv[1:])
     if len(argv) == 5 and argv[0] == "s3-compare":
         return s3_compare(*argv[1:])
     if len(argv) == 3 and argv[0] == "local-compare":
