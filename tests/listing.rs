@@ -261,16 +261,16 @@ fn a_one_day_run_lists_that_day_and_the_next_only() {
 }
 
 /// A shard's memory is bounded by the partitions in flight, not by the range: a
-/// dry-run backfill shard over 50 days of 20 accounts × 5 regions (4 files a day
-/// folder: 20,000 files; `TRAILPACK_SCALE_FILES_PER_DAY` changes it) peaks within
-/// 8 MiB of the same shard over 10 days — holding the range's listing would add
-/// ≈ 1.75 KB per listed file (≈ 30 MiB more here).
+/// dry-run backfill shard over 50 days of 20 accounts × 5 regions (20 files a day
+/// folder: 100,000 files; `TRAILPACK_SCALE_FILES_PER_DAY` changes it) peaks within
+/// 35 MiB of the same shard over 10 days, where holding the range's listing would add
+/// ≈ 1.75 KB per listed file (≈ 140 MiB more here). Measured: +12 MiB (debug build).
 #[test]
 fn a_shards_memory_does_not_grow_with_its_range() {
     let per_day: u32 = std::env::var("TRAILPACK_SCALE_FILES_PER_DAY")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(20);
     let (accounts, regions, days) = (20u32, 5u32, 50u32);
     let b = bucket("many");
     let up = py_aws(&[
@@ -287,6 +287,9 @@ fn a_shards_memory_does_not_grow_with_its_range() {
     let shard = |to: &str| {
         let out = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
+        // Measure what the run keeps, not what the allocator has yet to give back
+        // (mimalloc returns freed pages after a delay).
+        cmd.env("MIMALLOC_PURGE_DELAY", "0");
         aws_env(&mut cmd).args([
             "backfill",
             "--input",
@@ -327,7 +330,7 @@ fn a_shards_memory_does_not_grow_with_its_range() {
          calls, peak RSS {large_rss:.0} MiB"
     );
     assert!(
-        large_rss < small_rss + 8.0,
+        large_rss < small_rss + 35.0,
         "peak RSS grew from {small_rss:.0} to {large_rss:.0} MiB with the range"
     );
 }
