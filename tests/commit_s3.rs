@@ -13,15 +13,6 @@ use serde_json::{json, Value};
 
 const A: &str = "111122223333";
 
-fn unique(name: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!(
-        "tp-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    )
-}
-
 fn make_bucket(t: &Tree, bucket: &str) {
     let empty = t.dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -66,9 +57,9 @@ fn wait_killed(mut c: Child) {
 fn a_killed_multi_file_rebuild_never_shows_readers_a_torn_partition() {
     let mut t = Tree::new();
     add_files(&mut t, "v1", 12);
-    let out = unique("kill");
+    let out = bucket("kill");
     make_bucket(&t, &out);
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/c");
     let input = t.input();
     let input = input.to_str().unwrap().to_string();
@@ -220,9 +211,9 @@ fn concurrent_first_runs_with_projection_lose_no_account() {
             &[record(&format!("e-{a}"), "2024-03-05T09:59:00Z", "u")],
         );
     }
-    let out = unique("proj");
+    let out = bucket("proj");
     make_bucket(&t, &out);
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/c");
     let input = t.input();
     let runs: Vec<std::process::Output> = std::thread::scope(|s| {
@@ -277,9 +268,9 @@ fn concurrent_builders_of_the_same_partitions_leave_one_whole_version() {
             &[record(&format!("r-{region}"), "2024-03-05T11:00:00Z", "u")],
         );
     }
-    let out = unique("race");
+    let out = bucket("race");
     make_bucket(&t, &out);
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/c");
     let input = t.input();
     let args = [
@@ -375,9 +366,9 @@ fn a_killed_backfill_has_registered_every_partition_it_committed() {
             t.file(None, A, region, &day, "1030", &recs);
         }
     }
-    let out = unique("bf");
+    let out = bucket("bf");
     make_bucket(&t, &out);
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/c");
     let input = t.input();
     let args = [
@@ -468,7 +459,7 @@ fn sigterm_during_an_s3_run_leaves_no_temporary_files_and_whole_partitions() {
             .collect();
         t.file(None, A, "us-east-1", &day, "1030", &recs);
     }
-    let out = unique("term");
+    let out = bucket("term");
     make_bucket(&t, &out);
     let output = format!("s3://{out}/c");
     let input = t.input();

@@ -3,19 +3,8 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use common::*;
 use serde_json::{json, Value};
-
-fn unique(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "tp-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn glue_table(db: &str, table: &str) -> Value {
     let o = py_aws(&["glue-table", db, table]);
@@ -71,7 +60,7 @@ fn run(input: &str, output: &str, extra: &[&str]) -> (i32, Value, String) {
 fn table_and_partitions_are_registered_once_and_kept_current() {
     let mut t = Tree::new();
     day_tree(&mut t, &["111122223333"]);
-    let out = unique("out");
+    let out = bucket("out");
     assert!(py_aws(&[
         "s3-put",
         &out,
@@ -80,7 +69,7 @@ fn table_and_partitions_are_registered_once_and_kept_current() {
     ])
     .status
     .success());
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/curated");
     let input = t.input();
     let input = input.to_str().unwrap();
@@ -168,7 +157,7 @@ fn table_and_partitions_are_registered_once_and_kept_current() {
 fn an_older_table_gains_new_columns_and_conflicts_are_errors() {
     let mut t = Tree::new();
     day_tree(&mut t, &["111122223333"]);
-    let out = unique("out");
+    let out = bucket("out");
     assert!(py_aws(&[
         "s3-put",
         &out,
@@ -177,7 +166,7 @@ fn an_older_table_gains_new_columns_and_conflicts_are_errors() {
     ])
     .status
     .success());
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/c");
     let input = t.input();
     let input = input.to_str().unwrap();
@@ -239,7 +228,7 @@ fn projection_mode_sets_the_table_parameters() {
         "1000",
         &[record("early", "2024-03-04T09:59:00Z", "a")],
     );
-    let out = unique("out");
+    let out = bucket("out");
     assert!(py_aws(&[
         "s3-put",
         &out,
@@ -248,7 +237,7 @@ fn projection_mode_sets_the_table_parameters() {
     ])
     .status
     .success());
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/p");
     let input = t.input();
     let input = input.to_str().unwrap();
@@ -339,7 +328,7 @@ fn retention_deletes_s3_data_and_glue_partitions() {
             &[record(&format!("r{d}"), &format!("{day}T11:00:00Z"), "a")],
         );
     }
-    let out = unique("out");
+    let out = bucket("out");
     assert!(py_aws(&[
         "s3-put",
         &out,
@@ -348,7 +337,7 @@ fn retention_deletes_s3_data_and_glue_partitions() {
     ])
     .status
     .success());
-    let db = unique("db").replace('-', "_");
+    let db = bucket("db").replace('-', "_");
     let output = format!("s3://{out}/r");
     let input = t.input();
     let input = input.to_str().unwrap();
@@ -411,7 +400,7 @@ fn retention_deletes_s3_data_and_glue_partitions() {
 fn a_lake_formation_denial_names_the_grants_to_add() {
     let mut t = Tree::new();
     day_tree(&mut t, &["111122223333"]);
-    let outb = unique("lfout").replace('_', "-");
+    let outb = bucket("lfout").replace('_', "-");
     let mk = py_aws(&[
         "s3-put",
         &outb,
@@ -422,7 +411,7 @@ fn a_lake_formation_denial_names_the_grants_to_add() {
     // The proxy answers Glue calls on a database named *lakeformation* as a
     // Lake Formation-managed catalog does for a role without grants.
     let proxy = FaultProxy::start(0, 0);
-    let db = unique("lakeformation");
+    let db = bucket("lakeformation");
     let o = proxy.trailpack(&[
         "convert",
         "--input",

@@ -7,19 +7,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::*;
 use serde_json::Value;
-
-fn bucket(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "tp-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 const ACCOUNTS: [(Option<&str>, &str); 5] = [
     (Some("o-aaaa1111bb"), "111122223333"),

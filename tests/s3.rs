@@ -3,19 +3,8 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use common::*;
 use serde_json::Value;
-
-fn bucket(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "tp-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Org and plain layouts, three accounts, two regions, two days with a late file,
 /// and one day folder of 1,005 files (more than one ListObjectsV2 page).

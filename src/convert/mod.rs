@@ -737,20 +737,11 @@ impl PartitionReport {
 
     /// A partition whose day folders could not be listed.
     fn unlisted(key: PartitionKey, error: String) -> Self {
-        PartitionReport {
-            partition: key.rel_path(),
+        PartitionReport::new(&PartitionPlan {
             key,
-            status: Status::Failed,
-            error: Some(format!("listing: {error}")),
-            inputs: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            records: RecordCounts::default(),
-            bad_files: Vec::new(),
-            location: None,
-            catalog_error: None,
-            garbage_deleted: 0,
-        }
+            inputs: Vec::new(),
+        })
+        .failed(format!("listing: {error}"))
     }
 
     fn failed(mut self, error: String) -> Self {

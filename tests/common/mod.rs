@@ -8,6 +8,17 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+/// A bucket (or database) name unique to this test process: `tp-<name>-<pid>-<n>`.
+pub fn bucket(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "tp-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
