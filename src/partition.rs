@@ -73,6 +73,13 @@ pub struct PartitionPlan {
     pub inputs: Vec<PlannedInput>,
 }
 
+impl PartitionPlan {
+    /// The gzipped bytes of its inputs, as listed.
+    pub fn input_bytes(&self) -> u64 {
+        self.inputs.iter().map(|i| i.file.size).sum()
+    }
+}
+
 /// Whether a file of folder F was delivered within `late_window` after midnight of F.
 pub fn within_late_window(file: &InputFile, late_window: Duration) -> bool {
     match file.log.name_time {

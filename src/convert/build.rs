@@ -59,7 +59,7 @@ impl Builder<'_> {
         staged: &mut dyn StagedPartition,
         report: &mut PartitionReport,
     ) -> Result<Manifest, PartitionFailure> {
-        let gz: u64 = plan.inputs.iter().map(|i| i.file.size).sum();
+        let gz: u64 = plan.input_bytes();
         let carried_rows = previous.map_or(0, |p| p.manifest.records.written);
         let expected = expected_records(gz) + carried_rows;
         let spill = if expected.saturating_mul(TABLE_BYTES_PER_ROW) > self.opts.dedup_memory as u64

@@ -524,10 +524,8 @@ impl Builder<'_> {
                     }
                     for planned in planner.plan(chunk) {
                         if let Ok(p) = &planned {
-                            self.progress.planned(
-                                p.inputs.len() as u64,
-                                p.inputs.iter().map(|i| i.file.size).sum(),
-                            );
+                            self.progress
+                                .planned(p.inputs.len() as u64, p.input_bytes());
                         }
                         if tx.send(planned).is_err() {
                             return;
@@ -583,10 +581,8 @@ impl Builder<'_> {
                 planned = match planner.previous_to_add(&plan) {
                     Ok(Some(added)) => {
                         self.progress.partition_added();
-                        self.progress.planned(
-                            added.inputs.len() as u64,
-                            added.inputs.iter().map(|i| i.file.size).sum(),
-                        );
+                        self.progress
+                            .planned(added.inputs.len() as u64, added.input_bytes());
                         Some(Ok(added))
                     }
                     Ok(None) => None,
@@ -643,7 +639,7 @@ impl Builder<'_> {
     fn partition(&self, plan: &PartitionPlan) -> PartitionReport {
         let mut report = PartitionReport::new(plan);
         let files = plan.inputs.len() as u64;
-        let bytes: u64 = plan.inputs.iter().map(|i| i.file.size).sum();
+        let bytes: u64 = plan.input_bytes();
         if !self.opts.dry_run {
             self.sink.clean_up(&plan.key);
         }
@@ -725,7 +721,7 @@ impl PartitionReport {
             status: Status::Failed,
             error: None,
             inputs: plan.inputs.len(),
-            bytes_in: plan.inputs.iter().map(|i| i.file.size).sum(),
+            bytes_in: plan.input_bytes(),
             bytes_out: 0,
             records: RecordCounts::default(),
             bad_files: Vec::new(),
