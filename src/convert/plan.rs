@@ -172,6 +172,9 @@ impl<'r> Planner<'r> {
                 }
             }
         }
+        // A day's folder is also the previous day's next one: list it once.
+        wanted.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        wanted.dedup();
         let files = match self.source.list_days(&wanted) {
             Ok(listing) => self.keep_files(listing),
             Err(e) => {

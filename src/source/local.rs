@@ -101,12 +101,8 @@ impl Source for LocalSource {
     fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError> {
         let index = self.index();
         let mut listing = Listing::default();
-        let unique: BTreeSet<(&str, &str, Date)> = wanted
-            .iter()
-            .map(|(f, d)| (f.account.as_str(), f.region.as_str(), *d))
-            .collect();
-        for (a, r, d) in unique {
-            if let Some(files) = index.get(&(a.to_string(), r.to_string(), d)) {
+        for (f, d) in wanted {
+            if let Some(files) = index.get(&(f.account.clone(), f.region.clone(), *d)) {
                 listing.files.extend(files.iter().cloned());
             }
         }

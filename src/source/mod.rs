@@ -33,7 +33,7 @@ pub struct InputFile {
 /// The region folder of one account/region under one trail prefix. An account and
 /// region can have several (an organisation trail and an account trail in one
 /// bucket); their files form one partition per day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TrailFolder {
     pub account: String,
     pub region: String,
@@ -136,8 +136,8 @@ pub trait Source: Send + Sync {
         from: Option<Date>,
         to: Option<Date>,
     ) -> Result<Vec<Date>, SourceError>;
-    /// List the event files of these day folders (a missing folder has none),
-    /// sorted by key.
+    /// List the event files of these day folders (each given once; a missing
+    /// folder has none), sorted by key.
     fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError>;
     /// Listing requests made so far (S3 ListObjectsV2 calls).
     fn list_requests(&self) -> u64 {

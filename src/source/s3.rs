@@ -33,9 +33,8 @@ const BODY_ATTEMPTS: u32 = 6;
 type Fetch = JoinHandle<Result<Vec<u8>, S3Error>>;
 
 pub struct S3Source {
+    /// The client, bucket and prefix (shared with listing tasks).
     lister: Arc<Lister>,
-    client: aws_sdk_s3::Client,
-    bucket: String,
     rt: Arc<tokio::runtime::Runtime>,
     permits: Arc<Semaphore>,
     /// Listings under way at once (apart from downloads).
@@ -240,6 +239,7 @@ impl Lister {
                 continue;
             }
             let (folders, objects) = self.list_prefix(&prefix, true).await?;
+            let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
             for p in &folders {
                 let Some(component) = p
                     .strip_prefix(prefix.as_str())
@@ -247,7 +247,6 @@ impl Lister {
                 else {
                     continue;
                 };
-                let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
                 if let Some(next) = level.below(component, &parent, filter) {
                     stack.push((p.to_string(), next));
                 }
@@ -343,16 +342,13 @@ impl Lister {
 
 impl S3Source {
     pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> S3Source {
-        let client = client_for_bucket(aws, bucket);
         S3Source {
             lister: Arc::new(Lister {
-                client: client.clone(),
+                client: client_for_bucket(aws, bucket),
                 bucket: bucket.to_string(),
                 prefix: prefix.to_string(),
                 requests: AtomicU64::new(0),
             }),
-            client,
-            bucket: bucket.to_string(),
             rt: aws.rt.clone(),
             permits: Arc::new(Semaphore::new(aws.opts.max_concurrent_requests.max(1))),
             list_permits: Arc::new(Semaphore::new(aws.opts.max_concurrent_requests.max(1))),
@@ -387,8 +383,8 @@ impl S3Source {
     }
 
     fn spawn_fetch(&self, key: &str) -> Fetch {
-        let client = self.client.clone();
-        let bucket = self.bucket.clone();
+        let client = self.lister.client.clone();
+        let bucket = self.lister.bucket.clone();
         let key = key.to_string();
         let permits = self.permits.clone();
         self.rt.spawn(async move {
@@ -434,7 +430,7 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
 
 impl Source for S3Source {
     fn describe(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.lister.prefix)
+        format!("s3://{}/{}", self.lister.bucket, self.lister.prefix)
     }
 
     fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError> {
@@ -477,12 +473,9 @@ impl Source for S3Source {
     }
 
     fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError> {
-        let mut unique: Vec<(TrailFolder, Date)> =
-            wanted.iter().map(|(f, d)| ((*f).clone(), *d)).collect();
-        unique.sort_by(|a, b| (&a.0.location, a.1).cmp(&(&b.0.location, b.1)));
-        unique.dedup_by(|a, b| a.0.location == b.0.location && a.1 == b.1);
+        let wanted = wanted.iter().map(|(f, d)| ((*f).clone(), *d)).collect();
         self.rt
-            .block_on(self.list_days_at_once(unique))
+            .block_on(self.list_days_at_once(wanted))
             .map_err(SourceError::S3)
     }
 
@@ -510,7 +503,12 @@ impl Source for S3Source {
         self.rt
             .block_on(handle)
             .map_err(|e| {
-                SourceError::S3(S3Error::other("GetObject", &self.bucket, &file.location, e))
+                SourceError::S3(S3Error::other(
+                    "GetObject",
+                    &self.lister.bucket,
+                    &file.location,
+                    e,
+                ))
             })?
             .map_err(SourceError::S3)
     }
