@@ -123,6 +123,7 @@ fn iso(secs: i64) -> String {
 
 struct Gen {
     rng: fastrand::Rng,
+    seed: u64,
 }
 
 impl Gen {
@@ -185,55 +186,130 @@ const AGENTS: &[&str] = &[
     "Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.41.0 aws-sdk-go-v2/1.25.3",
 ];
 
-fn identity(g: &mut Gen, account: &str, event_secs: i64) -> Value {
+/// A generator seeded from the run's seed and a name: the same name always draws
+/// the same values, so an identity's IDs and keys repeat as they do in real logs.
+fn pooled(seed: u64, parts: &[&dyn std::fmt::Display]) -> Gen {
+    let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    for p in parts {
+        h.update(p.to_string().as_bytes());
+        h.update(b"/");
+    }
+    Gen {
+        rng: fastrand::Rng::with_seed(h.digest()),
+        seed,
+    }
+}
+
+/// Sessions of assumed roles active in one hour of one account.
+const SESSIONS_PER_HOUR: usize = 24;
+
+/// A user's stable identity: principal ID, long-term access key and two home IPs.
+fn user_ids(seed: u64, account: &str, user: &str) -> (String, String, [String; 2]) {
+    let mut p = pooled(seed, &[&account, &"user", &user]);
+    (
+        format!("AIDA{}", p.upper(17)),
+        format!("AKIA{}", p.upper(16)),
+        [p.ip(), p.ip()],
+    )
+}
+
+fn role_id(seed: u64, account: &str, role: &str) -> String {
+    format!(
+        "AROA{}",
+        pooled(seed, &[&account, &"role", &role]).upper(17)
+    )
+}
+
+/// The identity of an event and the IP it came from. Users, roles and sessions come
+/// from pools (a session's key, name and creation time repeat for the hour it lives),
+/// so principal IDs, keys and IPs have the cardinality of real logs.
+fn identity(g: &mut Gen, account: &str, event_secs: i64) -> (Value, String) {
     let r = g.rng.u32(..100);
+    let seed = g.seed;
     if r < 30 {
-        let u = g.pick(USERS);
-        json!({"type": "IAMUser", "principalId": format!("AIDA{}", g.upper(17)),
+        let u = *g.pick(USERS);
+        let (aida, akia, ips) = user_ids(seed, account, u);
+        let ip = ips[g.rng.usize(..2)].clone();
+        (
+            json!({"type": "IAMUser", "principalId": aida,
                "arn": format!("arn:aws:iam::{account}:user/{u}"), "accountId": account,
-               "accessKeyId": format!("AKIA{}", g.upper(16)), "userName": u})
+               "accessKeyId": akia, "userName": u}),
+            ip,
+        )
     } else if r < 75 {
-        let role = g.pick(ROLES);
-        let session = format!("{}-{}", g.pick(USERS), g.rng.u32(1000..9999));
-        let rid = format!("AROA{}", g.upper(17));
+        let hour = event_secs.div_euclid(3600);
+        let slot = g.rng.usize(..SESSIONS_PER_HOUR);
+        let mut s = pooled(seed, &[&account, &"session", &hour, &slot]);
+        let role = *s.pick(ROLES);
+        let user = *s.pick(USERS);
+        let session = format!("{user}-{}", s.rng.u32(1000..9999));
+        let rid = role_id(seed, account, role);
+        let created = hour * 3600 - s.rng.i64(0..3600);
         let mut ctx = json!({
             "sessionIssuer": {"type": "Role", "principalId": rid, "arn": format!("arn:aws:iam::{account}:role/{role}"),
                               "accountId": account, "userName": role},
-            "attributes": {"creationDate": iso(event_secs - g.rng.i64(60..3600)), "mfaAuthenticated": if g.rng.bool() {"true"} else {"false"}}
+            "attributes": {"creationDate": iso(created), "mfaAuthenticated": if s.rng.bool() {"true"} else {"false"}}
         });
-        if g.rng.u32(..10) == 0 {
+        if s.rng.u32(..10) == 0 {
             ctx["webIdFederationData"] = json!({});
             ctx["ec2RoleDelivery"] = json!("2.0");
         }
-        if g.rng.u32(..20) == 0 {
-            ctx["sourceIdentity"] = json!(g.pick(USERS));
+        if s.rng.u32(..20) == 0 {
+            ctx["sourceIdentity"] = json!(user);
         }
-        json!({"type": "AssumedRole", "principalId": format!("{rid}:{session}"),
+        let key = format!("ASIA{}", s.upper(16));
+        let ip = s.ip();
+        (
+            json!({"type": "AssumedRole", "principalId": format!("{rid}:{session}"),
                "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"), "accountId": account,
-               "accessKeyId": format!("ASIA{}", g.upper(16)), "sessionContext": ctx})
+               "accessKeyId": key, "sessionContext": ctx}),
+            ip,
+        )
     } else if r < 85 {
-        json!({"type": "AWSService", "invokedBy": g.pick(&["lambda.amazonaws.com", "ec2.amazonaws.com", "config.amazonaws.com", "cloudtrail.amazonaws.com"])})
+        (
+            json!({"type": "AWSService", "invokedBy": g.pick(&["lambda.amazonaws.com", "ec2.amazonaws.com", "config.amazonaws.com", "cloudtrail.amazonaws.com"])}),
+            String::new(),
+        )
     } else if r < 87 {
-        json!({"type": "Root", "principalId": account, "arn": format!("arn:aws:iam::{account}:root"), "accountId": account,
-               "accessKeyId": "", "sessionContext": {"attributes": {"creationDate": iso(event_secs - 600), "mfaAuthenticated": "true"}}})
+        let ip = user_ids(seed, account, "root").2[0].clone();
+        (
+            json!({"type": "Root", "principalId": account, "arn": format!("arn:aws:iam::{account}:root"), "accountId": account,
+               "accessKeyId": "", "sessionContext": {"attributes": {"creationDate": iso(event_secs - 600), "mfaAuthenticated": "true"}}}),
+            ip,
+        )
     } else if r < 90 {
-        let u = g.pick(USERS);
-        json!({"type": "FederatedUser", "principalId": format!("{account}:{u}"), "arn": format!("arn:aws:sts::{account}:federated-user/{u}"),
-               "accountId": account, "accessKeyId": format!("ASIA{}", g.upper(16)),
-               "sessionContext": {"sessionIssuer": {"type": "IAMUser", "principalId": format!("AIDA{}", g.upper(17)),
+        let u = *g.pick(USERS);
+        let (aida, _, ips) = user_ids(seed, account, u);
+        let hour = event_secs.div_euclid(3600);
+        let mut s = pooled(seed, &[&account, &"federated", &hour, &u]);
+        (
+            json!({"type": "FederatedUser", "principalId": format!("{account}:{u}"), "arn": format!("arn:aws:sts::{account}:federated-user/{u}"),
+               "accountId": account, "accessKeyId": format!("ASIA{}", s.upper(16)),
+               "sessionContext": {"sessionIssuer": {"type": "IAMUser", "principalId": aida,
                "arn": format!("arn:aws:iam::{account}:user/{u}"), "accountId": account, "userName": u},
-               "attributes": {"creationDate": iso(event_secs - 900), "mfaAuthenticated": "false"}}})
+               "attributes": {"creationDate": iso(hour * 3600 - 900), "mfaAuthenticated": "false"}}}),
+            ips[0].clone(),
+        )
     } else if r < 95 {
-        json!({"type": "IdentityCenterUser", "accountId": account,
-               "onBehalfOf": {"userId": g.uuid(), "identityStoreArn": format!("arn:aws:identitystore::{account}:identitystore/d-{}", g.hex(10))},
-               "credentialId": g.upper(40)})
+        let u = *g.pick(USERS);
+        let mut s = pooled(seed, &[&account, &"identitycenter", &u]);
+        (
+            json!({"type": "IdentityCenterUser", "accountId": account,
+               "onBehalfOf": {"userId": s.uuid(), "identityStoreArn": format!("arn:aws:identitystore::{account}:identitystore/d-{}", s.hex(10))},
+               "credentialId": s.upper(40)}),
+            s.ip(),
+        )
     } else {
-        json!({"type": "AWSAccount", "principalId": format!("AIDA{}", g.upper(17)), "accountId": "999988887777"})
+        let mut s = pooled(seed, &[&"partner", &g.rng.u32(..8)]);
+        (
+            json!({"type": "AWSAccount", "principalId": format!("AIDA{}", s.upper(17)), "accountId": "999988887777"}),
+            s.ip(),
+        )
     }
 }
 
 fn event(g: &mut Gen, account: &str, region: &str, secs: i64) -> Value {
-    let ident = identity(g, account, secs);
+    let (ident, ip) = identity(g, account, secs);
     let from_service = ident["type"] == "AWSService";
     let kind = g.rng.u32(..100);
     let bucket = format!("{}-data-{}", account, g.rng.u32(..5));
@@ -394,7 +470,7 @@ fn event(g: &mut Gen, account: &str, region: &str, secs: i64) -> Value {
         "eventSource": source,
         "eventName": name,
         "awsRegion": region,
-        "sourceIPAddress": if from_service {Value::from(source)} else {Value::from(g.ip())},
+        "sourceIPAddress": if from_service {Value::from(source)} else {Value::from(ip)},
         "userAgent": if from_service {Value::from(source)} else {Value::from(*g.pick(AGENTS))},
         "requestParameters": req,
         "responseElements": resp,
@@ -439,8 +515,24 @@ fn event(g: &mut Gen, account: &str, region: &str, secs: i64) -> Value {
     if name == "ConsoleLogin" || g.rng.u32(..50) == 0 {
         obj.insert("sessionCredentialFromConsole".into(), json!("true"));
     }
+    if from_service && g.rng.u32(..20) == 0 {
+        // A service's own event (key rotation, scheduled actions), not an API call.
+        obj.insert("eventType".into(), json!("AwsServiceEvent"));
+        obj.insert(
+            "serviceEventDetails".into(),
+            json!({"keyId": g.uuid(), "rotationType": "AUTOMATIC"}),
+        );
+    }
+    if source == "cloudtrail.amazonaws.com" {
+        obj.insert("apiVersion".into(), json!("2013-11-01"));
+    }
+    if from_service && g.rng.u32(..4) == 0 {
+        // The copy of a cross-account event that a service made on the caller's behalf.
+        obj.insert("sharedEventID".into(), json!(g.uuid()));
+    }
     if g.rng.u32(..200) == 0 {
-        obj.insert("vpcEndpointId".into(), json!(format!("vpce-{}", g.hex(17))));
+        let mut v = pooled(g.seed, &[&account, &"vpce", &g.rng.u32(..3)]);
+        obj.insert("vpcEndpointId".into(), json!(format!("vpce-{}", v.hex(17))));
         obj.insert("vpcEndpointAccountId".into(), json!(account));
     }
     rec
@@ -461,6 +553,7 @@ fn main() {
     let a = parse_args();
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(a.seed),
+        seed: a.seed,
     };
     let start_day = days_from_civil(a.start.0, a.start.1, a.start.2);
     let (mut files, mut records, mut bytes) = (0u64, 0u64, 0u64);

@@ -23,6 +23,15 @@ use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
 use crate::sink::{Current, PartOutput, StagedPartition};
 
+/// How far a build's reads got: inputs before `announced` were announced to the
+/// source, those before `read` were read, except `large_unread`.
+#[derive(Default)]
+struct Announced {
+    announced: usize,
+    read: usize,
+    large_unread: Vec<usize>,
+}
+
 /// The data file being written and the files finished so far.
 struct Output {
     current: Option<(PartFile<Box<dyn PartOutput>>, String)>,
@@ -176,8 +185,27 @@ impl Build<'_, '_> {
         Ok(Some((rg, keys)))
     }
 
-    /// Decode the inputs in chunks, encoding the previous row group meanwhile.
+    /// Decode the inputs in chunks, encoding the previous row group meanwhile. Files
+    /// are announced to the source (`prefetch`) once each, a chunk ahead; those
+    /// announced and not read when the build stops early are withdrawn.
     fn decode_inputs(&mut self, plan: &PartitionPlan) -> Result<(), PartitionFailure> {
+        let mut reads = Announced::default();
+        let result = self.decode_chunks(plan, &mut reads);
+        if result.is_err() {
+            let unread: Vec<_> = (reads.read..reads.announced)
+                .chain(reads.large_unread)
+                .map(|k| &plan.inputs[k].file)
+                .collect();
+            self.builder.source.forget(&unread);
+        }
+        result
+    }
+
+    fn decode_chunks(
+        &mut self,
+        plan: &PartitionPlan,
+        reads: &mut Announced,
+    ) -> Result<(), PartitionFailure> {
         let opts = self.builder.opts;
         let mut pending: Option<(RecordBatch, RowKeys)> = None;
         // Arrow bytes per compressed input byte, learnt as files are decoded.
@@ -200,9 +228,13 @@ impl Build<'_, '_> {
             }
             let chunk = &plan.inputs[i..j];
             // Let a remote source fetch this chunk and the next while we work.
-            let ahead = (j + (j - i)).min(plan.inputs.len());
-            let upcoming: Vec<_> = plan.inputs[i..ahead].iter().map(|p| &p.file).collect();
+            let ahead = (j + (j - i)).min(plan.inputs.len()).max(reads.announced);
+            let upcoming: Vec<_> = plan.inputs[reads.announced..ahead]
+                .iter()
+                .map(|p| &p.file)
+                .collect();
             self.builder.source.prefetch(&upcoming);
+            reads.announced = ahead;
             let to_encode = pending.take();
             let builder = self.builder;
             // Files whose decoded rows would not fit in half a row group are
@@ -222,11 +254,17 @@ impl Build<'_, '_> {
                         .collect::<Vec<_>>()
                 },
             );
+            // The chunk's files were read by now, but for large ones (read below).
+            reads.read = j;
+            reads.large_unread = (i..j).filter(|&k| decoded[k - i].is_none()).collect();
             encoded?;
             for (input, result) in chunk.iter().zip(decoded) {
                 match result {
                     Some(result) => self.take_decoded(input, result, &mut expansion)?,
-                    None => self.decode_large(input, &mut expansion)?,
+                    None => {
+                        reads.large_unread.remove(0);
+                        self.decode_large(input, &mut expansion)?
+                    }
                 }
             }
             i = j;

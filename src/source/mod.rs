@@ -146,5 +146,9 @@ pub trait Source: Send + Sync {
     /// Read a whole file.
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
     /// The files that will be read next, so a remote source can start fetching.
+    /// Each call announces one read of each file (a file may be announced by two
+    /// builds); announce a file once per build that reads it.
     fn prefetch(&self, _files: &[&InputFile]) {}
+    /// Announced reads that will not happen (a build that stopped early).
+    fn forget(&self, _files: &[&InputFile]) {}
 }

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use std::future::Future;
+
+use tokio::sync::{OnceCell, Semaphore};
 
 use time::Date;
 
@@ -29,8 +30,15 @@ use crate::s3::{client_for_bucket, S3Error};
 /// requests itself; a body that ends early after a good response is ours to retry).
 const BODY_ATTEMPTS: u32 = 6;
 
-/// A download under way.
-type Fetch = JoinHandle<Result<Vec<u8>, S3Error>>;
+/// A download's outcome, set once by whichever task gets to it first.
+type Fetched = Arc<OnceCell<Result<Vec<u8>, S3Error>>>;
+
+/// A download under way and how many reads announced by `prefetch` still want it
+/// (two partitions read the early files of a day: D+1 its own, D their late rows).
+struct Pending {
+    fetched: Fetched,
+    readers: usize,
+}
 
 pub struct S3Source {
     /// The client, bucket and prefix (shared with listing tasks).
@@ -39,7 +47,7 @@ pub struct S3Source {
     permits: Arc<Semaphore>,
     /// Listings under way at once (apart from downloads).
     list_permits: Arc<Semaphore>,
-    inflight: Mutex<HashMap<String, Fetch>>,
+    inflight: Mutex<HashMap<String, Pending>>,
 }
 
 /// Where in the layout a prefix is.
@@ -382,18 +390,31 @@ impl S3Source {
         Ok(listing)
     }
 
-    fn spawn_fetch(&self, key: &str) -> Fetch {
+    /// Start downloading `key` in the background.
+    fn spawn_fetch(&self, key: &str) -> Fetched {
+        let fetched: Fetched = Arc::new(OnceCell::new());
+        let download = self.download(key, fetched.clone());
+        self.rt.spawn(download);
+        fetched
+    }
+
+    /// The download of `key` into `fetched` (once, whoever awaits it first).
+    fn download(&self, key: &str, fetched: Fetched) -> impl Future<Output = ()> + Send + 'static {
         let client = self.lister.client.clone();
         let bucket = self.lister.bucket.clone();
         let key = key.to_string();
         let permits = self.permits.clone();
-        self.rt.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .map_err(|e| S3Error::other("GetObject", &bucket, &key, e))?;
-            fetch(&client, &bucket, &key).await
-        })
+        async move {
+            fetched
+                .get_or_init(|| async {
+                    let _permit = permits
+                        .acquire_owned()
+                        .await
+                        .map_err(|e| S3Error::other("GetObject", &bucket, &key, e))?;
+                    fetch(&client, &bucket, &key).await
+                })
+                .await;
+        }
     }
 }
 
@@ -483,33 +504,69 @@ impl Source for S3Source {
         self.lister.requests.load(Ordering::Relaxed)
     }
 
+    /// Each call announces one read of each file: a file announced twice (by the
+    /// builds of D and D+1) is downloaded once and kept until both have read it.
     fn prefetch(&self, files: &[&InputFile]) {
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         for f in files {
-            if !inflight.contains_key(&f.location) {
-                let h = self.spawn_fetch(&f.location);
-                inflight.insert(f.location.clone(), h);
+            match inflight.get_mut(&f.location) {
+                Some(p) => p.readers += 1,
+                None => {
+                    let fetched = self.spawn_fetch(&f.location);
+                    inflight.insert(
+                        f.location.clone(),
+                        Pending {
+                            fetched,
+                            readers: 1,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn forget(&self, files: &[&InputFile]) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        for f in files {
+            if let Some(p) = inflight.get_mut(&f.location) {
+                p.readers -= 1;
+                if p.readers == 0 {
+                    inflight.remove(&f.location);
+                }
             }
         }
     }
 
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError> {
-        let pending = self
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&file.location);
-        let handle = pending.unwrap_or_else(|| self.spawn_fetch(&file.location));
+        let announced = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            match inflight.get_mut(&file.location) {
+                Some(p) if p.readers > 1 => {
+                    p.readers -= 1;
+                    Some(p.fetched.clone())
+                }
+                Some(_) => inflight.remove(&file.location).map(|p| p.fetched),
+                None => None,
+            }
+        };
+        let fetched = announced.unwrap_or_else(|| Arc::new(OnceCell::new()));
         self.rt
-            .block_on(handle)
-            .map_err(|e| {
-                SourceError::S3(S3Error::other(
+            .block_on(self.download(&file.location, fetched.clone()));
+        // The last reader takes the bytes; an earlier one (or one racing the
+        // background task's last reference) copies them.
+        let result = match Arc::try_unwrap(fetched) {
+            Ok(cell) => cell.into_inner(),
+            Err(shared) => shared.get().cloned(),
+        };
+        result
+            .unwrap_or_else(|| {
+                Err(S3Error::other(
                     "GetObject",
                     &self.lister.bucket,
                     &file.location,
-                    e,
+                    "download did not complete",
                 ))
-            })?
+            })
             .map_err(SourceError::S3)
     }
 }

@@ -32,7 +32,7 @@ EVERY = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 PUT_DELAY = (int(sys.argv[4]) if len(sys.argv) > 4 else 0) / 1000.0
 LATENCY = (int(sys.argv[5]) if len(sys.argv) > 5 else 0) / 1000.0
 LOCK = threading.Lock()
-STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0, "lists": 0, "list_prefixes": [], "signed": {}}
+STATS = {"requests": 0, "slowdown": 0, "internal": 0, "cut": 0, "denied": 0, "lists": 0, "list_prefixes": [], "signed": {}, "gets": {}}
 MAX_FAULTS_PER_REQUEST = 2
 FAULTS = {}
 
@@ -91,6 +91,10 @@ class Proxy(BaseHTTPRequestHandler):
             with LOCK:
                 STATS["lists"] += 1
                 STATS["list_prefixes"].append(query.get("prefix", [""])[0])
+        elif self.command == "GET" and not is_glue and urlsplit(self.path).path.count("/") > 1:
+            with LOCK:
+                path = urlsplit(self.path).path
+                STATS["gets"][path] = STATS["gets"].get(path, 0) + 1
         if LATENCY:
             time.sleep(LATENCY)
         auth = self.headers.get("Authorization", "")
