@@ -18,7 +18,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::schema::TableSchema;
+use crate::schema::{ColumnType, TableSchema};
 
 /// Parquet settings of the output.
 #[derive(Debug, Clone)]
@@ -59,6 +59,14 @@ pub fn writer_properties(
         }]));
     for c in schema.columns.iter().filter(|c| !c.dictionary) {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+    }
+    // JSON text: no query prunes pages on its min/max (the first 64 bytes of a JSON
+    // object), and page statistics of every page stay in memory until the footer.
+    for c in schema.columns.iter().filter(|c| c.ty == ColumnType::Json) {
+        b = b.set_column_statistics_enabled(
+            ColumnPath::from(c.name.as_str()),
+            EnabledStatistics::Chunk,
+        );
     }
     Ok(Arc::new(b.build()))
 }

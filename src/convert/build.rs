@@ -75,8 +75,11 @@ impl Builder<'_> {
         {
             tracing::info!(partition = %plan.key, expected, "de-duplicating on disk (above --dedup-memory)");
             Some(
-                KeySpill::new(&self.opts.spill_dir(), self.opts.dedup_memory)
-                    .map_err(|e| PartitionFailure::Spill(e.to_string()))?,
+                KeySpill::new(
+                    &self.opts.spill_dir(),
+                    self.opts.dedup_memory.min(SPILL_RUN_BYTES),
+                )
+                .map_err(|e| PartitionFailure::Spill(e.to_string()))?,
             )
         } else {
             None
@@ -332,6 +335,13 @@ impl Build<'_, '_> {
     fn push_decoded(&mut self, batch: RecordBatch, raw: &[RowKey]) -> Result<(), PartitionFailure> {
         let event_id = self.builder.schema.event_id;
         let (rows, keys) = match self.spill {
+            // Decoded rows are told apart by their raw text, as in memory; only when
+            // rows were carried over (known by their column values alone) must every
+            // row be identified by its values.
+            Some(_) if self.counts.carried == 0 => {
+                let keys = raw.iter().map(|k| (k.event_id, k.content)).collect();
+                ((0..batch.num_rows() as u32).collect(), Some(keys))
+            }
             Some(_) => {
                 let keys = self.dedup.value_keys(&batch, Some(raw), event_id);
                 ((0..batch.num_rows() as u32).collect(), Some(keys))
@@ -483,6 +493,11 @@ impl Build<'_, '_> {
 /// In-memory de-duplication table bytes per expected row (hashbrown map of two
 /// u64 at its load factor, plus the growth margin of its sizing).
 const TABLE_BYTES_PER_ROW: u64 = 24;
+
+/// Buffer of one sorted run when de-duplicating on disk. Runs are merged with one
+/// small reader each, so a smaller buffer only means more runs (a 7M-record
+/// partition makes 20); memory then stays that of the smallest partitions.
+const SPILL_RUN_BYTES: usize = 8 << 20;
 
 impl Build<'_, '_> {
     /// Rewrite the finished files without the rows the spill found duplicated

@@ -96,7 +96,7 @@ impl Default for ConvertOptions {
             encode: EncodeOptions::default(),
             shard: None,
             newest_first: false,
-            dedup_memory: 128 << 20,
+            dedup_memory: 32 << 20,
             row_group_hard_limit: 1 << 30,
             temp_dir: None,
         }

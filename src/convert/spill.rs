@@ -73,6 +73,11 @@ impl Runs {
     }
 
     fn push(&mut self, e: Entry) -> std::io::Result<()> {
+        if self.buf.capacity() == 0 {
+            // Exactly the budget: growing by doubling would overshoot it (and hold
+            // the old and the new buffer while it moves).
+            self.buf.reserve_exact(self.cap);
+        }
         self.buf.push(e);
         if self.buf.len() >= self.cap {
             self.flush()?;

@@ -161,7 +161,7 @@ pub struct RunArgs {
     /// Memory for one partition's de-duplication table; a partition expected to need
     /// more is de-duplicated on disk (sorted runs in --temp-dir), so memory stays flat
     /// at any partition size.
-    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
+    #[arg(long, value_name = "SIZE", default_value = "32MiB")]
     pub dedup_memory: String,
 
     /// Most Arrow memory a row group gathers from several inputs before a large one
