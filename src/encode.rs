@@ -103,6 +103,18 @@ pub fn assemble_in_order(
     event_time: usize,
     pieces: &[Piece],
 ) -> Result<(RecordBatch, Vec<(usize, usize)>), arrow_schema::ArrowError> {
+    let indices = sort_order(event_time, pieces);
+    let ncols = schema.fields().len();
+    let columns: Result<Vec<ArrayRef>, _> = (0..ncols)
+        .into_par_iter()
+        .map(|c| gather(pieces, &indices, c))
+        .collect();
+    Ok((RecordBatch::try_new(schema.clone(), columns?)?, indices))
+}
+
+/// Which (piece, row) comes at each position of the row group: by eventtime, nulls
+/// last, ties in input order (so the output is deterministic).
+pub fn sort_order(event_time: usize, pieces: &[Piece]) -> Vec<(usize, usize)> {
     let total: usize = pieces.iter().map(|p| p.rows.len()).sum();
     let mut order: Vec<(i64, u32, u32)> = Vec::with_capacity(total);
     for (pi, p) in pieces.iter().enumerate() {
@@ -120,27 +132,59 @@ pub fn assemble_in_order(
         }
     }
     order.sort_unstable();
-    let indices: Vec<(usize, usize)> = order
+    order
         .iter()
         .map(|&(_, p, r)| (p as usize, r as usize))
-        .collect();
-    drop(order);
-    let ncols = schema.fields().len();
-    let columns: Result<Vec<ArrayRef>, _> = (0..ncols)
-        .into_par_iter()
-        .map(|c| {
-            let arrays: Vec<&dyn Array> =
-                pieces.iter().map(|p| p.batch.column(c).as_ref()).collect();
-            arrow_select::interleave::interleave(&arrays, &indices)
-        })
-        .collect();
-    Ok((RecordBatch::try_new(schema.clone(), columns?)?, indices))
+        .collect()
+}
+
+/// Column `c` of the pieces' rows, in `order`.
+fn gather(
+    pieces: &[Piece],
+    order: &[(usize, usize)],
+    c: usize,
+) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    let arrays: Vec<&dyn Array> = pieces.iter().map(|p| p.batch.column(c).as_ref()).collect();
+    arrow_select::interleave::interleave(&arrays, order)
+}
+
+/// A row group to write: decoded pieces and the order of their rows. Each column is
+/// gathered into order just before it is encoded, so a sorted copy of the whole row
+/// group never exists.
+pub struct SortedGroup {
+    pub pieces: Vec<Piece>,
+    pub order: Vec<(usize, usize)>,
+}
+
+/// The rows of one row group, already in order or to be gathered.
+#[derive(Clone, Copy)]
+pub enum Rows<'a> {
+    Batch(&'a RecordBatch),
+    Sorted(&'a SortedGroup),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Batch(b) => b.num_rows(),
+            Rows::Sorted(g) => g.order.len(),
+        }
+    }
+
+    fn column(&self, c: usize) -> Result<ArrayRef, ParquetError> {
+        match self {
+            Rows::Batch(b) => Ok(b.column(c).clone()),
+            Rows::Sorted(g) => Ok(gather(&g.pieces, &g.order, c)?),
+        }
+    }
 }
 
 /// A Parquet file being written, one row group at a time.
 pub struct PartFile<W: Write + Send> {
     writer: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
+    /// Parquet leaf columns of each Arrow field, in order.
+    leaves_per_field: Vec<usize>,
     schema: SchemaRef,
     row_groups: usize,
     rows: u64,
@@ -155,40 +199,63 @@ impl<W: Write + Send> PartFile<W> {
         let parquet_schema = ArrowSchemaConverter::new().convert(&schema)?;
         let writer = SerializedFileWriter::new(out, parquet_schema.root_schema_ptr(), props)?;
         let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+        let mut leaves_per_field = vec![0; schema.fields().len()];
+        for leaf in 0..parquet_schema.num_columns() {
+            leaves_per_field[parquet_schema.get_column_root_idx(leaf)] += 1;
+        }
         Ok(PartFile {
             writer,
             factory,
+            leaves_per_field,
             schema,
             row_groups: 0,
             rows: 0,
         })
     }
 
-    /// Encode `batch` as one row group; leaf columns are encoded in parallel.
+    /// Encode `batch` as one row group; columns are encoded in parallel.
     pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        let writers = self.factory.create_column_writers(self.row_groups)?;
-        let mut leaves = Vec::with_capacity(writers.len());
-        for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
-            leaves.extend(compute_leaves(field, array)?);
-        }
-        if leaves.len() != writers.len() {
-            return Err(ParquetError::General("leaf/writer count mismatch".into()));
-        }
-        let chunks: Vec<ArrowColumnChunk> = writers
+        self.write(Rows::Batch(batch))
+    }
+
+    /// Encode `rows` as one row group, one rayon task per column (gathering it into
+    /// order first, for sorted groups; a list column's leaves are encoded together).
+    pub fn write(&mut self, rows: Rows<'_>) -> Result<(), ParquetError> {
+        let mut writers = self
+            .factory
+            .create_column_writers(self.row_groups)?
+            .into_iter();
+        let per_field: Vec<Vec<_>> = self
+            .leaves_per_field
+            .iter()
+            .map(|&n| writers.by_ref().take(n).collect())
+            .collect();
+        let fields = self.schema.fields();
+        let chunks: Vec<Vec<ArrowColumnChunk>> = per_field
             .into_par_iter()
-            .zip(leaves.into_par_iter())
-            .map(|(mut w, leaf)| {
-                w.write(&leaf)?;
-                w.close()
+            .enumerate()
+            .map(|(c, writers)| {
+                let leaves = compute_leaves(&fields[c], &rows.column(c)?)?;
+                if leaves.len() != writers.len() {
+                    return Err(ParquetError::General("leaf/writer count mismatch".into()));
+                }
+                writers
+                    .into_iter()
+                    .zip(leaves)
+                    .map(|(mut w, leaf)| {
+                        w.write(&leaf)?;
+                        w.close()
+                    })
+                    .collect()
             })
             .collect::<Result<_, ParquetError>>()?;
         let mut rg = self.writer.next_row_group()?;
-        for chunk in chunks {
+        for chunk in chunks.into_iter().flatten() {
             chunk.append_to_row_group(&mut rg)?;
         }
         rg.close()?;
         self.row_groups += 1;
-        self.rows += batch.num_rows() as u64;
+        self.rows += rows.len() as u64;
         Ok(())
     }
 

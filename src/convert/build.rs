@@ -18,7 +18,7 @@ use super::dedup::{expected_records, Dedup};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
-use crate::encode::{assemble_in_order, PartFile, Piece};
+use crate::encode::{sort_order, PartFile, Piece, Rows, SortedGroup};
 use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
 use crate::sink::{Current, PartOutput, StagedPartition};
@@ -164,28 +164,27 @@ impl Build<'_, '_> {
 
     /// Sort and encode the pieces gathered so far as one row group.
     fn flush(&mut self) -> Result<(), PartitionFailure> {
-        if let Some((rg, keys)) = self.take_row_group()? {
+        if let Some((rg, keys)) = self.take_row_group() {
             self.write_row_group(&rg, keys)?;
         }
         Ok(())
     }
 
-    fn take_row_group(&mut self) -> Result<Option<(RecordBatch, RowKeys)>, PartitionFailure> {
+    /// The pieces gathered so far as a row group in eventtime order.
+    fn take_row_group(&mut self) -> Option<(SortedGroup, RowKeys)> {
         if self.pieces.is_empty() {
-            return Ok(None);
+            return None;
         }
-        let schema = self.builder.schema;
-        let (rg, order) =
-            assemble_in_order(&schema.arrow_schema(), schema.event_time, &self.pieces)?;
+        let order = sort_order(self.builder.schema.event_time, &self.pieces);
+        let pieces = std::mem::take(&mut self.pieces);
         let keys = self.spill.as_ref().map(|_| {
             order
                 .iter()
-                .map(|&(p, r)| self.pieces[p].keys.as_ref().map_or((None, 0), |k| k[r]))
+                .map(|&(p, r)| pieces[p].keys.as_ref().map_or((None, 0), |k| k[r]))
                 .collect()
         });
-        self.pieces.clear();
         self.pieces_mem = 0;
-        Ok(Some((rg, keys)))
+        Some((SortedGroup { pieces, order }, keys))
     }
 
     /// Decode the inputs in chunks, encoding the previous row group meanwhile. Files
@@ -210,7 +209,7 @@ impl Build<'_, '_> {
         reads: &mut Announced,
     ) -> Result<(), PartitionFailure> {
         let opts = self.builder.opts;
-        let mut pending: Option<(RecordBatch, RowKeys)> = None;
+        let mut pending: Option<(SortedGroup, RowKeys)> = None;
         // Arrow bytes per compressed input byte, learnt as files are decoded.
         let mut expansion = 8.0f64;
         let min_chunk = rayon::current_num_threads() * 2;
@@ -272,7 +271,7 @@ impl Build<'_, '_> {
             }
             i = j;
             if self.pieces_mem >= opts.row_group_bytes || (i == plan.inputs.len()) {
-                pending = self.take_row_group()?;
+                pending = self.take_row_group();
             }
         }
         Ok(())
@@ -405,7 +404,7 @@ impl Build<'_, '_> {
 
     fn write_row_group(
         &mut self,
-        batch: &RecordBatch,
+        group: &SortedGroup,
         keys: RowKeys,
     ) -> Result<(), PartitionFailure> {
         if let (Some(spill), Some(keys)) = (self.spill.as_mut(), keys) {
@@ -415,10 +414,10 @@ impl Build<'_, '_> {
                     .map_err(|e| PartitionFailure::Spill(e.to_string()))?;
             }
         }
-        self.encode_row_group(batch)
+        self.encode_row_group(Rows::Sorted(group))
     }
 
-    fn encode_row_group(&mut self, batch: &RecordBatch) -> Result<(), PartitionFailure> {
+    fn encode_row_group(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
         let b = self.builder;
         if self.out.current.is_none() {
             let name = format!("part-{:05}.parquet", self.out.done.len());
@@ -429,7 +428,7 @@ impl Build<'_, '_> {
             ));
         }
         if let Some((file, _)) = self.out.current.as_mut() {
-            file.write_row_group(batch)?;
+            file.write(rows)?;
             if file.bytes_written() as u64 >= b.opts.target_file_size {
                 self.close_file()?;
             }
@@ -558,6 +557,6 @@ impl Build<'_, '_> {
                 name,
             ));
         }
-        self.encode_row_group(batch)
+        self.encode_row_group(Rows::Batch(batch))
     }
 }
