@@ -29,7 +29,7 @@ use crate::decode::RowFilter;
 use crate::manifest::BuildSettings;
 use crate::partition::{plan, InputRole, PartitionKey, PartitionPlan};
 use crate::sink::Sink;
-use crate::source::{InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
+use crate::source::{widen, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
 
 /// At most this many partitions are added by the day rule (a guard against a
 /// history whose every manifest disagrees, e.g. built with another late window).
@@ -79,16 +79,25 @@ impl<'r> Planner<'r> {
             from: opts.from.and_then(|f| f.previous_day()).or(opts.from),
             to: opts.to.and_then(|t| t.next_day()).or(opts.to),
         })?;
-        let mut folders: BTreeMap<(String, String), Vec<TrailFolder>> = BTreeMap::new();
-        for f in discovery.folders {
-            folders
+        // Without both range ends, the day folders that exist set the range.
+        let spans = match (opts.from, opts.to) {
+            (Some(_), Some(_)) => Vec::new(),
+            _ => source.day_spans(&discovery.folders, opts.from, opts.to)?,
+        };
+        let mut folders: BTreeMap<(String, String), FoundFolders> = BTreeMap::new();
+        for (i, f) in discovery.folders.into_iter().enumerate() {
+            let entry = folders
                 .entry((f.account.clone(), f.region.clone()))
-                .or_default()
-                .push(f);
+                .or_default();
+            if let Some(Some((first, last))) = spans.get(i) {
+                widen(&mut entry.span, *first);
+                widen(&mut entry.span, *last);
+            }
+            entry.folders.push(f);
         }
         let mut groups = Vec::new();
-        for ((account, region), folders) in folders {
-            let Some((first, last)) = day_span(source, &folders, opts)? else {
+        for ((account, region), FoundFolders { folders, span }) in folders {
+            let Some((first, last)) = day_span(span, opts) else {
                 continue;
             };
             groups.push(Group {
@@ -323,34 +332,27 @@ impl<'r> Planner<'r> {
     }
 }
 
+/// The trail folders of one account/region and the span of their day folders.
+#[derive(Default)]
+struct FoundFolders {
+    folders: Vec<TrailFolder>,
+    span: Option<(Date, Date)>,
+}
+
 /// The days the run builds for one account/region: the run's range when it has
-/// both ends, otherwise the span of the day folders that exist (within the range).
-/// Without `--from`, the span starts the day before the first folder: that
+/// both ends, otherwise the span of the day folders that exist (`found`, within the
+/// range). Without `--from`, the span starts the day before the first folder: that
 /// folder's early files may hold the previous day's last records.
-fn day_span(
-    source: &dyn Source,
-    folders: &[TrailFolder],
-    opts: &ConvertOptions,
-) -> Result<Option<(Date, Date)>, SourceError> {
+fn day_span(found: Option<(Date, Date)>, opts: &ConvertOptions) -> Option<(Date, Date)> {
     if let (Some(from), Some(to)) = (opts.from, opts.to) {
-        return Ok((from <= to).then_some((from, to)));
+        return (from <= to).then_some((from, to));
     }
-    let mut span: Option<(Date, Date)> = None;
-    for f in folders {
-        let days = source.days(f, opts.from, opts.to)?;
-        if let (Some(first), Some(last)) = (days.first(), days.last()) {
-            span = Some(match span {
-                Some((a, b)) => (a.min(*first), b.max(*last)),
-                None => (*first, *last),
-            });
-        }
-    }
-    Ok(span.map(|(first, last)| {
+    found.map(|(first, last)| {
         let first = opts
             .from
             .unwrap_or_else(|| first.previous_day().unwrap_or(first));
         (first, opts.to.unwrap_or(last))
-    }))
+    })
 }
 
 /// Whether `key` needs nothing for the files of `early`: it was never built (its

@@ -79,22 +79,28 @@ impl Source for LocalSource {
         })
     }
 
-    fn days(
+    fn day_spans(
         &self,
-        folder: &TrailFolder,
+        folders: &[TrailFolder],
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<Vec<Date>, SourceError> {
-        Ok(self
-            .index()
-            .keys()
-            .filter(|(a, r, d)| {
-                *a == folder.account
-                    && *r == folder.region
-                    && from.is_none_or(|f| *d >= f)
-                    && to.is_none_or(|t| *d <= t)
+    ) -> Result<Vec<Option<(Date, Date)>>, SourceError> {
+        let index = self.index();
+        Ok(folders
+            .iter()
+            .map(|folder| {
+                let mut span = None;
+                for (a, r, d) in index.keys() {
+                    if *a == folder.account
+                        && *r == folder.region
+                        && from.is_none_or(|f| *d >= f)
+                        && to.is_none_or(|t| *d <= t)
+                    {
+                        super::widen(&mut span, *d);
+                    }
+                }
+                span
             })
-            .map(|k| k.2)
             .collect())
     }
 

@@ -129,13 +129,14 @@ pub trait Source: Send + Sync {
     /// The trail folders whose account and region pass `filter` (its days bound
     /// what a local walk counts as skipped; S3 discovery stops above the years).
     fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError>;
-    /// The day folders of `folder` within `[from, to]` that exist, in order.
-    fn days(
+    /// For each folder, its first and last day folder within `[from, to]` (`None`:
+    /// it has none). The folders' years, months and days are listed, all at once.
+    fn day_spans(
         &self,
-        folder: &TrailFolder,
+        folders: &[TrailFolder],
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<Vec<Date>, SourceError>;
+    ) -> Result<Vec<Option<(Date, Date)>>, SourceError>;
     /// List the event files of these day folders (each given once; a missing
     /// folder has none), sorted by key.
     fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError>;
@@ -151,4 +152,12 @@ pub trait Source: Send + Sync {
     fn prefetch(&self, _files: &[&InputFile]) {}
     /// Announced reads that will not happen (a build that stopped early).
     fn forget(&self, _files: &[&InputFile]) {}
+}
+
+/// Widen `span` to include `day`.
+pub fn widen(span: &mut Option<(Date, Date)>, day: Date) {
+    *span = Some(match *span {
+        Some((a, b)) => (a.min(day), b.max(day)),
+        None => (day, day),
+    });
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use std::future::Future;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{OnceCell, Semaphore};
 
 use time::Date;
@@ -29,6 +30,9 @@ use crate::s3::{client_for_bucket, S3Error};
 /// Attempts for a download whose body is cut short (the SDK retries failed
 /// requests itself; a body that ends early after a good response is ours to retry).
 const BODY_ATTEMPTS: u32 = 6;
+
+/// Folders listed at once while walking down to the trail folders.
+const WALK_CONCURRENCY: usize = 32;
 
 /// A download's outcome, set once by whichever task gets to it first.
 type Fetched = Arc<OnceCell<Result<Vec<u8>, S3Error>>>;
@@ -229,24 +233,39 @@ impl Lister {
         Ok((folders, objects))
     }
 
-    /// Walk the layout level by level from `start` (a prefix at `level`), calling
-    /// `found` at each prefix the walk reaches at level `stop`.
+    /// Walk the layout level by level from `starts` (prefixes at their level), calling
+    /// `found` at each prefix the walk reaches at level `stop` (in no set order).
+    /// Up to `WALK_CONCURRENCY` folders are listed at once: an organisation's
+    /// accounts and their region folders are thousands of small listings.
     async fn walk_to(
         &self,
-        start: (String, Level),
+        starts: Vec<(String, Level)>,
         stop: Level,
         filter: &ListFilter,
         skipped: &mut Listing,
         found: &mut dyn FnMut(&str, &[&str]),
     ) -> Result<(), S3Error> {
-        let mut stack = vec![start];
-        while let Some((prefix, level)) = stack.pop() {
-            if level == stop {
-                let parts: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
-                found(&prefix, &parts);
-                continue;
+        let mut frontier = starts;
+        let mut listing = FuturesUnordered::new();
+        loop {
+            while listing.len() < WALK_CONCURRENCY {
+                let Some((prefix, level)) = frontier.pop() else {
+                    break;
+                };
+                if level == stop {
+                    let parts: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
+                    found(&prefix, &parts);
+                    continue;
+                }
+                listing.push(async move {
+                    let listed = self.list_prefix(&prefix, true).await;
+                    (prefix, level, listed)
+                });
             }
-            let (folders, objects) = self.list_prefix(&prefix, true).await?;
+            let Some((prefix, level, listed)) = listing.next().await else {
+                return Ok(());
+            };
+            let (folders, objects) = listed?;
             let parent: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
             for p in &folders {
                 let Some(component) = p
@@ -256,7 +275,7 @@ impl Lister {
                     continue;
                 };
                 if let Some(next) = level.below(component, &parent, filter) {
-                    stack.push((p.to_string(), next));
+                    frontier.push((p.to_string(), next));
                 }
             }
             for obj in &objects {
@@ -265,7 +284,6 @@ impl Lister {
                 }
             }
         }
-        Ok(())
     }
 
     /// An object found above the day folders: counted as skipped.
@@ -293,7 +311,7 @@ impl Lister {
         let mut folders = Vec::new();
         let start = (self.prefix.clone(), start_level(&self.prefix));
         self.walk_to(
-            start,
+            vec![start],
             Level::Region,
             filter,
             &mut discovery.skipped,
@@ -311,6 +329,7 @@ impl Lister {
         folders.sort_by(|a, b| {
             (&a.account, &a.region, &a.location).cmp(&(&b.account, &b.region, &b.location))
         });
+        discovery.skipped.outside_layout.sort();
         discovery.folders = folders;
         Ok(discovery)
     }
@@ -460,37 +479,46 @@ impl Source for S3Source {
             .map_err(SourceError::S3)
     }
 
-    fn days(
+    fn day_spans(
         &self,
-        folder: &TrailFolder,
+        folders: &[TrailFolder],
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<Vec<Date>, SourceError> {
+    ) -> Result<Vec<Option<(Date, Date)>>, SourceError> {
         let filter = ListFilter {
             from,
             to,
             ..Default::default()
         };
-        let mut days = Vec::new();
+        let index: HashMap<&str, usize> = folders
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.location.as_str(), i))
+            .collect();
+        let mut spans = vec![None; folders.len()];
         let mut skipped = Listing::default();
-        let start = (folder.location.clone(), Level::Region);
+        let starts = folders
+            .iter()
+            .map(|f| (f.location.clone(), Level::Region))
+            .collect();
         self.rt
             .block_on(self.lister.walk_to(
-                start,
+                starts,
                 Level::Day,
                 &filter,
                 &mut skipped,
-                &mut |_, parts| {
-                    if let [.., y, m, d] = parts {
+                &mut |prefix, parts| {
+                    // `prefix` is the folder's location and `YYYY/MM/DD/`.
+                    let folder = prefix.get(..prefix.len().saturating_sub(11));
+                    if let ([.., y, m, d], Some(&i)) = (parts, folder.and_then(|f| index.get(f))) {
                         if let Some(day) = crate::layout::parse_ymd(y, m, d) {
-                            days.push(day);
+                            super::widen(&mut spans[i], day);
                         }
                     }
                 },
             ))
             .map_err(SourceError::S3)?;
-        days.sort();
-        Ok(days)
+        Ok(spans)
     }
 
     fn list_days(&self, wanted: &[(&TrailFolder, Date)]) -> Result<Listing, SourceError> {

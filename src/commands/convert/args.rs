@@ -283,8 +283,9 @@ pub struct AwsArgs {
     #[arg(long)]
     pub s3_force_path_style: bool,
 
-    /// Concurrent S3 downloads.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// S3 downloads in flight (and, separately, listings): CloudTrail files are small,
+    /// so per-request latency, not bandwidth, bounds reading them.
+    #[arg(long, value_name = "N", default_value_t = 128)]
     pub max_concurrent_requests: usize,
 
     /// Encrypt written objects with this KMS key (SSE-KMS); default SSE-S3.
