@@ -386,14 +386,14 @@ fn s3_keys_with_an_empty_segment_are_listed_as_they_are() {
     }
 }
 
-/// One file of 400,000 tiny records (~850 bytes of Arrow memory each when decoded
+/// One file of 600,000 tiny records (~850 bytes of Arrow memory each when decoded
 /// whole): with small row groups it is decoded in steps, and peaks far lower.
 #[test]
 fn a_file_of_many_tiny_records_is_decoded_in_row_group_steps() {
     let t = Tree::new();
     let dir = day_dir(&t, A, "us-east-1");
     std::fs::create_dir_all(&dir).unwrap();
-    let records: Vec<String> = (0..400_000)
+    let records: Vec<String> = (0..600_000)
         .map(|i| {
             format!(
                 r#"{{"eventID":"{i}","eventTime":"2024-03-05T10:{:02}:{:02}Z"}}"#,
@@ -424,7 +424,7 @@ fn a_file_of_many_tiny_records_is_decoded_in_row_group_steps() {
         let (o, rss) = trailpack_measured(&args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(r["records"]["written"], 400_000, "{r}");
+        assert_eq!(r["records"]["written"], 600_000, "{r}");
         rss
     };
     let whole = run(&t.dir.path().join("whole"), &["--row-group-size", "1GiB"]);
@@ -434,10 +434,11 @@ fn a_file_of_many_tiny_records_is_decoded_in_row_group_steps() {
         stepped < whole / 2.0,
         "whole {whole:.0} MiB, in steps {stepped:.0} MiB"
     );
-    assert!(stepped < 200.0, "in steps {stepped:.0} MiB");
+    // The file's content (36 MB) and its record slices stay in memory; its rows do not.
+    assert!(stepped < 250.0, "in steps {stepped:.0} MiB");
     assert!(
         assert_same_rows(&t.dir.path().join("whole"), &t.dir.path().join("stepped"))
-            .contains("equal: 400000 rows")
+            .contains("equal: 600000 rows")
     );
 }
 
