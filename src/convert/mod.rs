@@ -191,6 +191,9 @@ pub struct RunReport {
     pub bytes_in_uncompressed: u64,
     pub bytes_out: u64,
     pub seconds: f64,
+    /// The process's peak resident memory (Linux `VmHWM`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
     /// What the catalog sync did (`--glue-database`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog: Option<crate::catalog::CatalogReport>,
@@ -354,7 +357,16 @@ pub fn run(
         report.catalog = Some(r.clone());
     }
     report.seconds = started.elapsed().as_secs_f64();
+    report.peak_memory_bytes = peak_memory_bytes();
     Ok(report)
+}
+
+/// This process's peak resident set (`VmHWM` of /proc/self/status), in bytes.
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The output's dataset settings must agree with the run's: the day rule splits
@@ -417,6 +429,7 @@ fn summarise(
         bytes_in_uncompressed: progress.content_bytes(),
         bytes_out: 0,
         seconds: 0.0,
+        peak_memory_bytes: None,
         catalog: None,
         catalog_error: None,
         interrupted: crate::interrupt::requested(),

@@ -95,7 +95,18 @@ pub fn measured(mut cmd: Command) -> (Output, f64) {
         stdout: out,
         stderr: err,
     };
-    (output, usage.ru_maxrss as f64 / 1024.0)
+    // wait4's ru_maxrss also counts this test process's memory when the child was
+    // started (Linux records the old address space's peak at exec, and the child
+    // shares ours until then), so a JSON report's own peak (`VmHWM` after exec) is
+    // preferred.
+    let own = serde_json::from_slice::<Value>(&output.stdout)
+        .ok()
+        .and_then(|r| r["peak_memory_bytes"].as_u64());
+    let rss = match own {
+        Some(bytes) => bytes as f64 / (1024.0 * 1024.0),
+        None => usage.ru_maxrss as f64 / 1024.0,
+    };
+    (output, rss)
 }
 
 /// Run `convert --input in --output out <extra> --json`, returning (exit code, report).
