@@ -418,15 +418,8 @@ impl Build<'_, '_> {
     }
 
     fn encode_row_group(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
+        self.open_file(0)?;
         let b = self.builder;
-        if self.out.current.is_none() {
-            let name = format!("part-{:05}.parquet", self.out.done.len());
-            let w = self.staged.create(&name)?;
-            self.out.current = Some((
-                PartFile::new(w, b.schema.arrow_schema(), b.props.clone())?,
-                name,
-            ));
-        }
         if let Some((file, _)) = self.out.current.as_mut() {
             file.write(rows)?;
             if file.bytes_written() as u64 >= b.opts.target_file_size {
@@ -548,6 +541,12 @@ impl Build<'_, '_> {
         batch: &RecordBatch,
         first: usize,
     ) -> Result<(), PartitionFailure> {
+        self.open_file(first)?;
+        self.encode_row_group(Rows::Batch(batch))
+    }
+
+    /// Start the next data file, numbered from `first`, unless one is open.
+    fn open_file(&mut self, first: usize) -> Result<(), PartitionFailure> {
         if self.out.current.is_none() {
             let b = self.builder;
             let name = format!("part-{:05}.parquet", first + self.out.done.len());
@@ -557,6 +556,6 @@ impl Build<'_, '_> {
                 name,
             ));
         }
-        self.encode_row_group(Rows::Batch(batch))
+        Ok(())
     }
 }

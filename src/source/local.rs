@@ -89,17 +89,16 @@ impl Source for LocalSource {
         Ok(folders
             .iter()
             .map(|folder| {
-                let mut span = None;
-                for (a, r, d) in index.keys() {
-                    if *a == folder.account
-                        && *r == folder.region
-                        && from.is_none_or(|f| *d >= f)
-                        && to.is_none_or(|t| *d <= t)
-                    {
-                        super::widen(&mut span, *d);
-                    }
+                // The index is ordered by (account, region, day): this folder's days
+                // within the range are one contiguous run of it.
+                let (lo, hi) = (from.unwrap_or(Date::MIN), to.unwrap_or(Date::MAX));
+                if lo > hi {
+                    return None;
                 }
-                span
+                let key = |d: Date| (folder.account.clone(), folder.region.clone(), d);
+                let mut days = index.range(key(lo)..=key(hi)).map(|((_, _, d), _)| *d);
+                let first = days.next()?;
+                Some((first, days.next_back().unwrap_or(first)))
             })
             .collect())
     }
