@@ -10,14 +10,135 @@ use arrow_array::builder::{
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field};
-use hashbrown::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use hashbrown::{Equivalent, HashMap};
 
 use crate::schema::{ColumnType, TableSchema};
 
 /// A node of the key trie: an object whose keys lead to columns or deeper objects.
 #[derive(Debug, Default)]
 pub struct Node {
-    children: HashMap<Box<str>, Child>,
+    children: HashMap<TrieKey, Child, BuildHasherDefault<KeyHasher>>,
+}
+
+/// A key of the trie. Every member of every record is looked up, and CloudTrail's
+/// keys are short: they are hashed and compared a machine word at a time (see
+/// `ends`), from words kept beside the key so that most lookups never read the key
+/// itself.
+#[derive(Debug)]
+struct TrieKey {
+    ends: (u64, u64),
+    len: usize,
+    key: Box<str>,
+}
+
+impl TrieKey {
+    fn new(key: &str) -> Self {
+        TrieKey {
+            ends: ends(key.as_bytes()),
+            len: key.len(),
+            key: key.into(),
+        }
+    }
+}
+
+impl Hash for TrieKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(mix(self.ends, self.len));
+    }
+}
+
+impl PartialEq for TrieKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for TrieKey {}
+
+/// A looked-up key, borrowed from the record, with its words.
+struct Probe<'k> {
+    ends: (u64, u64),
+    key: &'k [u8],
+}
+
+impl<'k> Probe<'k> {
+    fn new(key: &'k str) -> Self {
+        Probe {
+            ends: ends(key.as_bytes()),
+            key: key.as_bytes(),
+        }
+    }
+}
+
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(mix(self.ends, self.key.len()));
+    }
+}
+
+impl Equivalent<TrieKey> for Probe<'_> {
+    fn equivalent(&self, k: &TrieKey) -> bool {
+        let n = self.key.len();
+        if n != k.len || self.ends != k.ends {
+            return false;
+        }
+        // The ends cover keys of up to 16 bytes; longer ones compare what lies between.
+        n <= 16 || self.key[8..n - 8] == k.key.as_bytes()[8..n - 8]
+    }
+}
+
+/// Takes the `u64` that `mix` already mixed.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by the key types above); anything else folds in.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+fn half(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// The first and last bytes of a key, read as (overlapping) words.
+#[inline]
+fn ends(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (half(b, 0), half(b, n - 4)),
+        _ => (word(b, 0), word(b, n - 8)),
+    }
+}
+
+#[inline]
+fn mix((first, last): (u64, u64), len: usize) -> u64 {
+    let h = (first ^ last.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
 }
 
 #[derive(Debug)]
@@ -38,11 +159,11 @@ impl Node {
             let mut node = &mut root;
             for (depth, k) in keys.iter().enumerate() {
                 if depth + 1 == keys.len() {
-                    node.children.insert((*k).into(), Child::Leaf(i));
+                    node.children.insert(TrieKey::new(k), Child::Leaf(i));
                 } else {
                     let child = node
                         .children
-                        .entry((*k).into())
+                        .entry(TrieKey::new(k))
                         .or_insert_with(|| Child::Object(Node::default()));
                     node = match child {
                         Child::Object(n) => n,
@@ -57,7 +178,7 @@ impl Node {
 
     #[inline]
     pub fn get(&self, key: &str) -> Option<&Child> {
-        self.children.get(key)
+        self.children.get(&Probe::new(key))
     }
 }
 
@@ -226,4 +347,40 @@ pub fn source_array(source: &str, rows: usize) -> DictionaryArray<Int32Type> {
         Int32Array::from(vec![0; rows]),
         Arc::new(StringArray::from(vec![source])),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys of every length class the word comparison distinguishes, and keys that
+    /// differ from them in one byte only (first, middle, last) or in length.
+    #[test]
+    fn trie_keys_match_exactly() {
+        let mut node = Node::default();
+        let keys: Vec<String> = (0..40)
+            .map(|n| (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect())
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            node.children.insert(TrieKey::new(k), Child::Leaf(i));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert!(
+                matches!(node.get(k), Some(Child::Leaf(j)) if *j == i),
+                "{k:?}"
+            );
+            let n = k.len();
+            for at in [0, n / 2, n.saturating_sub(1)] {
+                if n == 0 {
+                    continue;
+                }
+                let mut other = k.clone().into_bytes();
+                other[at] = b'Z';
+                let other = String::from_utf8(other).unwrap();
+                assert!(node.get(&other).is_none(), "{other:?} matched {k:?}");
+            }
+        }
+        assert!(node.get("A").is_none());
+        assert!(node.get(&"a".repeat(41)).is_none());
+    }
 }

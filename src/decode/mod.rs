@@ -87,9 +87,9 @@ pub struct Decoder {
 
 /// Finds the members of a json column that derived columns copy.
 struct Extractor {
-    /// Matches `"key"` for any wanted key (or a `\u` escape): a fast test before
+    /// Finds `"key"` for any wanted key (or a `\u` escape): a fast test before
     /// parsing the object.
-    finder: aho_corasick::AhoCorasick,
+    finder: Finder,
     members: hashbrown::HashMap<Box<str>, usize>,
 }
 
@@ -99,14 +99,45 @@ impl Extractor {
         let mut needles: Vec<String> = e.members.iter().map(|(k, _)| format!("\"{k}\"")).collect();
         needles.push("\\u".to_string());
         Extractor {
-            // Literal needles of a schema that the test suite loads: cannot fail.
-            finder: aho_corasick::AhoCorasick::new(&needles)
-                .unwrap_or_else(|e| panic!("derived column keys: {e}")),
+            finder: Finder::new(&needles),
             members: e
                 .members
                 .iter()
                 .map(|(k, c)| (k.as_str().into(), *c))
                 .collect(),
+        }
+    }
+}
+
+/// A multi-literal search: SIMD (Teddy) where the CPU has it, else an automaton.
+/// The automaton's own prefilter would stop at every `"` (each key and string value
+/// starts with one); Teddy does not.
+enum Finder {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl Finder {
+    fn new(needles: &[String]) -> Self {
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(needles)
+            .build();
+        match packed {
+            Some(p) => Finder::Packed(p),
+            // Literal needles of a schema that the test suite loads: cannot fail.
+            None => Finder::Automaton(
+                aho_corasick::AhoCorasick::new(needles)
+                    .unwrap_or_else(|e| panic!("derived column keys: {e}")),
+            ),
+        }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Finder::Packed(p) => p.find(text).is_some(),
+            Finder::Automaton(a) => a.is_match(text),
         }
     }
 }
@@ -196,7 +227,7 @@ impl Decoder {
         sink: &mut dyn FnMut(RecordBatch, Vec<RowKey>) -> Result<(), ()>,
     ) -> Result<DecodedFile, DecodeError> {
         let text = utf8(content)?;
-        let mut fd = FileDecoder::new(self, filter, &SizeHint::default());
+        let mut fd = FileDecoder::new(self, text, filter, &SizeHint::default());
         let mut de = serde_json::Deserializer::from_str(text);
         let mut index = 0;
         loop {
@@ -254,7 +285,7 @@ impl Decoder {
             RowFilter::OnlyDay(_) => SizeHint::default(),
             _ => SIZE_HINT.with(|h| h.borrow().clone()),
         };
-        let mut fd = FileDecoder::new(self, filter, &hint);
+        let mut fd = FileDecoder::new(self, text, filter, &hint);
         let mut de = serde_json::Deserializer::from_str(text);
         // One `{"Records":[…]}` document, or several one after another (a file of
         // concatenated gzip members each holding a whole document): all are read.
@@ -476,6 +507,8 @@ fn timestamp_value(raw: &str) -> Option<i64> {
 /// Per-file decoding state; `'a` is the lifetime of the file's text.
 struct FileDecoder<'s, 'a> {
     dec: &'s Decoder,
+    /// The file's text, which every borrowed key and value points into.
+    text: &'a str,
     cols: Columns,
     set: Vec<bool>,
     unmapped: Unmapped,
@@ -493,10 +526,11 @@ struct FileDecoder<'s, 'a> {
 }
 
 impl<'s, 'a> FileDecoder<'s, 'a> {
-    fn new(dec: &'s Decoder, filter: RowFilter, hint: &SizeHint) -> Self {
+    fn new(dec: &'s Decoder, text: &'a str, filter: RowFilter, hint: &SizeHint) -> Self {
         let n = dec.schema.columns.len();
         FileDecoder {
             dec,
+            text,
             cols: Columns::new(dec.schema, hint),
             set: vec![false; n],
             unmapped: Unmapped::default(),
@@ -556,13 +590,19 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             self.filtered_out += 1;
             return;
         }
-        let mut h = Xxh3::new();
-        for (k, v) in pairs {
-            h.update(k.as_bytes());
-            h.update(&[0]);
-            h.update(v.get().as_bytes());
-            h.update(&[1]);
-        }
+        let content = match self.members_text(pairs) {
+            Some(text) => xxh3_64(text.as_bytes()),
+            None => {
+                let mut h = Xxh3::new();
+                for (k, v) in pairs {
+                    h.update(k.as_bytes());
+                    h.update(&[0]);
+                    h.update(v.get().as_bytes());
+                    h.update(&[1]);
+                }
+                h.digest()
+            }
+        };
         let event_id =
             pairs.iter().find(|(k, _)| &**k == "eventID").map(|(_, v)| {
                 match string_value(v.get()) {
@@ -570,15 +610,26 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                     None => xxh3_64(v.get().as_bytes()),
                 }
             });
-        self.keys.push(RowKey {
-            event_id,
-            content: h.digest(),
-        });
+        self.keys.push(RowKey { event_id, content });
 
         self.set.fill(false);
         let root = &self.dec.root;
         self.members(root, pairs, 0);
         self.end_row();
+    }
+
+    /// The record's text from its first key's opening quote to the end of its last
+    /// value, hashed in one call as the record's content. `None` when the first key
+    /// had escapes (not a slice of the text); such records hash their pairs.
+    fn members_text(&self, pairs: &Pairs<'a>) -> Option<&'a str> {
+        let (Key(Cow::Borrowed(first)), _) = pairs.first()? else {
+            return None;
+        };
+        let last = pairs.last()?.1.get();
+        let base = self.text.as_ptr() as usize;
+        let start = (first.as_ptr() as usize).checked_sub(base + 1)?;
+        let end = (last.as_ptr() as usize + last.len()).checked_sub(base)?;
+        self.text.get(start..end)
     }
 
     /// Dispatch the members of an object at trie node `node`.
