@@ -10,6 +10,7 @@
 mod columns;
 mod error;
 mod inflate;
+mod split;
 pub mod timestamp;
 mod unmapped;
 
@@ -419,7 +420,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-type Pairs<'a> = Vec<(Key<'a>, &'a RawValue)>;
+type Pairs<'a> = Vec<(Key<'a>, &'a str)>;
 
 /// Collects the members of an object as (key, raw value) pairs.
 struct PairsSeed<'a>(Pairs<'a>);
@@ -439,7 +440,7 @@ impl<'a> Visitor<'a> for PairsSeed<'a> {
     fn visit_map<A: MapAccess<'a>>(mut self, mut map: A) -> Result<Pairs<'a>, A::Error> {
         while let Some(k) = map.next_key::<Key<'a>>()? {
             let v: &'a RawValue = map.next_value()?;
-            self.0.push((k, v));
+            self.0.push((k, v.get()));
         }
         Ok(self.0)
     }
@@ -450,14 +451,20 @@ fn object_pairs<'a>(raw: &'a RawValue, vec: Pairs<'a>) -> Result<Pairs<'a>, Pair
     text_pairs(raw.get(), vec)
 }
 
-/// The members of the JSON text `text` (valid JSON) if it is an object.
+/// The members of the JSON text `text` (valid JSON) if it is an object: split
+/// without a second validation (see `split`), or parsed by serde when the splitter
+/// declines.
 fn text_pairs<'a>(text: &'a str, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
     vec.clear();
     if !text.starts_with('{') {
         return Err(vec);
     }
+    if split::object_members(text, &mut vec).is_some() {
+        return Ok(vec);
+    }
+    vec.clear();
     let mut de = serde_json::Deserializer::from_str(text);
-    // `raw` is valid JSON and starts with `{`, so this only fails on a broken invariant.
+    // `text` is valid JSON and starts with `{`, so this only fails on a broken invariant.
     PairsSeed(vec).deserialize(&mut de).map_err(|_| Vec::new())
 }
 
@@ -579,7 +586,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         let day = pairs
             .iter()
             .find(|(k, _)| &**k == "eventTime")
-            .and_then(|(_, v)| timestamp_value(v.get()))
+            .and_then(|(_, v)| timestamp_value(v))
             .map(day_of);
         let keep = match self.filter {
             RowFilter::All => true,
@@ -597,19 +604,20 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                 for (k, v) in pairs {
                     h.update(k.as_bytes());
                     h.update(&[0]);
-                    h.update(v.get().as_bytes());
+                    h.update(v.as_bytes());
                     h.update(&[1]);
                 }
                 h.digest()
             }
         };
         let event_id =
-            pairs.iter().find(|(k, _)| &**k == "eventID").map(|(_, v)| {
-                match string_value(v.get()) {
+            pairs
+                .iter()
+                .find(|(k, _)| &**k == "eventID")
+                .map(|(_, v)| match string_value(v) {
                     Some(s) => event_id_hash(&s),
-                    None => xxh3_64(v.get().as_bytes()),
-                }
-            });
+                    None => xxh3_64(v.as_bytes()),
+                });
         self.keys.push(RowKey { event_id, content });
 
         self.set.fill(false);
@@ -625,7 +633,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         let (Key(Cow::Borrowed(first)), _) = pairs.first()? else {
             return None;
         };
-        let last = pairs.last()?.1.get();
+        let last = pairs.last()?.1;
         let base = self.text.as_ptr() as usize;
         let start = (first.as_ptr() as usize).checked_sub(base + 1)?;
         let end = (last.as_ptr() as usize + last.len()).checked_sub(base)?;
@@ -636,16 +644,16 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
     fn members(&mut self, node: &'s Node, pairs: &Pairs<'a>, depth: usize) {
         for (k, v) in pairs {
             match node.get(k) {
-                Some(Child::Leaf(col)) => self.leaf(*col, k, v.get()),
+                Some(Child::Leaf(col)) => self.leaf(*col, k, v),
                 Some(Child::Object(child)) => self.object(child, k, v, depth + 1),
-                None => self.unmapped.emit(&self.path, k, v.get()),
+                None => self.unmapped.emit(&self.path, k, v),
             }
         }
     }
 
-    fn object(&mut self, node: &'s Node, key: &Key<'a>, raw: &'a RawValue, depth: usize) {
+    fn object(&mut self, node: &'s Node, key: &Key<'a>, raw: &'a str, depth: usize) {
         let scratch = self.take_scratch(depth);
-        match object_pairs(raw, scratch) {
+        match text_pairs(raw, scratch) {
             Ok(pairs) if !pairs.is_empty() => {
                 self.path.push(key.clone());
                 self.members(node, &pairs, depth);
@@ -655,7 +663,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             }
             Ok(pairs) | Err(pairs) => {
                 // Not an object, or an empty one: kept verbatim.
-                self.unmapped.emit(&self.path, key, raw.get());
+                self.unmapped.emit(&self.path, key, raw);
                 self.scratch[depth] = pairs;
             }
         }
@@ -691,7 +699,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                 continue;
             }
             if let (ColumnBuilder::Str(b), Some(s)) =
-                (&mut self.cols.builders[col], string_value(v.get()))
+                (&mut self.cols.builders[col], string_value(v))
             {
                 b.append_value(&s);
                 self.set[col] = true;
@@ -770,17 +778,21 @@ fn struct_list<'a>(raw: &'a str, keys: &[String]) -> Option<Vec<Vec<Option<Cow<'
     if !raw.starts_with('[') {
         return None;
     }
-    let items: Vec<&'a RawValue> = serde_json::from_str(raw).ok()?;
+    let mut items: Vec<&'a str> = Vec::new();
+    if split::array_items(raw, &mut items).is_none() {
+        let parsed: Vec<&'a RawValue> = serde_json::from_str(raw).ok()?;
+        items = parsed.iter().map(|r| r.get()).collect();
+    }
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let pairs = object_pairs(item, Vec::new()).ok()?;
+        let pairs = text_pairs(item, Vec::new()).ok()?;
         let mut el: Vec<Option<Cow<'a, str>>> = vec![None; keys.len()];
         for (k, v) in pairs {
             let i = keys.iter().position(|f| *f == *k)?;
             if el[i].is_some() {
                 return None;
             }
-            el[i] = Some(string_value(v.get())?);
+            el[i] = Some(string_value(v)?);
         }
         out.push(el);
     }
@@ -879,7 +891,7 @@ impl<'a> Visitor<'a> for RecordSeed<'_, '_, 'a> {
         pairs.clear();
         while let Some(k) = map.next_key::<Key<'a>>()? {
             let v: &'a RawValue = map.next_value()?;
-            pairs.push((k, v));
+            pairs.push((k, v.get()));
         }
         self.fd.record(&pairs);
         self.fd.scratch[0] = pairs;

@@ -1,0 +1,231 @@
+//! Splitting JSON text that serde_json has already validated (a value captured as a
+//! raw slice) into its top-level members or items, without validating it again.
+//!
+//! A nested object of a record (`userIdentity`, its `sessionContext`, …) is first
+//! captured whole while the record is parsed, then split here to walk its members:
+//! only structure is looked for (strings are skipped to their closing quote with a
+//! SIMD search), where a second serde parse would check every byte again. On any
+//! text that is not in the shape valid JSON has, these functions return `None` and
+//! the caller parses with serde instead, so a mistake here can cost speed, never a
+//! wrong value.
+
+use std::borrow::Cow;
+
+use super::Key;
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the closing quote of the string opening at `i`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[k] == b'\\' {
+            j = k + 2;
+        } else {
+            return Some(k);
+        }
+    }
+}
+
+/// End (exclusive) of the value starting at `i`.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => Some(string_end(b, i)? + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while let Some(&c) = b.get(j) {
+                match c {
+                    b'"' => j = string_end(b, j)?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let len = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                .unwrap_or(b.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+/// The key of the string opening at `i` and the index of its closing quote.
+fn key_at(text: &str, i: usize) -> Option<(Key<'_>, usize)> {
+    let end = string_end(text.as_bytes(), i)?;
+    let inner = text.get(i + 1..end)?;
+    let key = if inner.contains('\\') {
+        Cow::Owned(serde_json::from_str::<String>(text.get(i..=end)?).ok()?)
+    } else {
+        Cow::Borrowed(inner)
+    };
+    Some((Key(key), end))
+}
+
+/// Append the members of the object `text` to `out` as (key, raw value text).
+/// `None` (with `out` possibly partly filled) when `text` is not an object of the
+/// shape valid JSON has.
+pub fn object_members<'a>(text: &'a str, out: &mut Vec<(Key<'a>, &'a str)>) -> Option<()> {
+    let b = text.as_bytes();
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(b, i + 1) == b.len()).then_some(());
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, key_end) = key_at(text, i)?;
+        i = ws(b, key_end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(b, i + 1);
+        let end = value_end(b, i)?;
+        out.push((key, text.get(i..end)?));
+        i = ws(b, end);
+        match b.get(i)? {
+            b',' => i = ws(b, i + 1),
+            b'}' => return (ws(b, i + 1) == b.len()).then_some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// Append the items of the array `text` to `out` as raw value texts; `None` as for
+/// `object_members`.
+pub fn array_items<'a>(text: &'a str, out: &mut Vec<&'a str>) -> Option<()> {
+    let b = text.as_bytes();
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return (ws(b, i + 1) == b.len()).then_some(());
+    }
+    loop {
+        let end = value_end(b, i)?;
+        out.push(text.get(i..end)?);
+        i = ws(b, end);
+        match b.get(i)? {
+            b',' => i = ws(b, i + 1),
+            b']' => return (ws(b, i + 1) == b.len()).then_some(()),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    /// What serde_json makes of the same text: the reference.
+    fn serde_members(text: &str) -> Option<Vec<(String, String)>> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let pairs: Vec<(String, String)> = {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Vec<(String, String)>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let mut v = Vec::new();
+                    while let Some(k) = m.next_key::<String>()? {
+                        let raw: &RawValue = m.next_value()?;
+                        v.push((k, raw.get().to_string()));
+                    }
+                    Ok(v)
+                }
+            }
+            serde::Deserializer::deserialize_map(&mut de, V).ok()?
+        };
+        de.end().ok()?;
+        Some(pairs)
+    }
+
+    fn split(text: &str) -> Option<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        object_members(text, &mut out)?;
+        Some(
+            out.into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn members_equal_serde_on_valid_objects() {
+        let cases = [
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"a":1}"#,
+            r#"{ "a" : "x" , "b":[1,{"c":"]}"}] ,"d":{"e":{"f":null}}, "g":-1.5e3,"h":true}"#,
+            r#"{"esc\"aped\\key":"va\\\"l\"ue","\u0041":"\u00e9\ud83d\ude00","a":"}{]["}"#,
+            "{\n\t\"k\":\n\t[ ]\r\n}",
+            r#"{"dup":1,"dup":2}"#,
+            r#"{"s":"ünïcødé ✓","n":0}"#,
+        ];
+        for text in cases {
+            assert_eq!(split(text), serde_members(text), "{text}");
+            assert!(split(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn not_objects_are_left_to_serde() {
+        for text in [
+            r#""{}""#,
+            "[1]",
+            "1",
+            "null",
+            r#"{"a":1"#,
+            r#"{"a":1}x"#,
+            "",
+        ] {
+            assert_eq!(split(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn items_equal_serde() {
+        for text in [
+            r#"[]"#,
+            r#"[ {"a":"b"} , "x", 2 ,[3]]"#,
+            r#"[{"ARN":"arn:aws:s3:::b]"}]"#,
+        ] {
+            let mut out = Vec::new();
+            array_items(text, &mut out).unwrap();
+            let serde: Vec<&RawValue> = serde_json::from_str(text).unwrap();
+            let serde: Vec<&str> = serde.iter().map(|r| r.get()).collect();
+            assert_eq!(out, serde, "{text}");
+        }
+        let mut out = Vec::new();
+        assert_eq!(array_items("{}", &mut out), None);
+    }
+}
