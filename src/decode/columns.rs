@@ -29,7 +29,6 @@ pub struct Node {
 #[derive(Debug)]
 struct TrieKey {
     ends: (u64, u64),
-    len: usize,
     key: Box<str>,
 }
 
@@ -37,7 +36,6 @@ impl TrieKey {
     fn new(key: &str) -> Self {
         TrieKey {
             ends: ends(key.as_bytes()),
-            len: key.len(),
             key: key.into(),
         }
     }
@@ -45,7 +43,7 @@ impl TrieKey {
 
 impl Hash for TrieKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(mix(self.ends, self.len));
+        h.write_u64(mix(self.ends, self.key.len()));
     }
 }
 
@@ -81,7 +79,7 @@ impl Hash for Probe<'_> {
 impl Equivalent<TrieKey> for Probe<'_> {
     fn equivalent(&self, k: &TrieKey) -> bool {
         let n = self.key.len();
-        if n != k.len || self.ends != k.ends {
+        if n != k.key.len() || self.ends != k.ends {
             return false;
         }
         // The ends cover keys of up to 16 bytes; longer ones compare what lies between.

@@ -245,10 +245,11 @@ impl Decoder {
             }
             for raw in records {
                 let pairs = fd.take_scratch(0);
-                let pairs = object_pairs(raw, pairs).map_err(|_| DecodeError::RecordNotObject {
-                    index,
-                    detail: format!("found {}", raw.get().chars().take(40).collect::<String>()),
-                })?;
+                let pairs =
+                    text_pairs(raw.get(), pairs).map_err(|_| DecodeError::RecordNotObject {
+                        index,
+                        detail: format!("found {}", raw.get().chars().take(40).collect::<String>()),
+                    })?;
                 fd.record(&pairs);
                 fd.scratch[0] = pairs;
                 index += 1;
@@ -446,12 +447,8 @@ impl<'a> Visitor<'a> for PairsSeed<'a> {
     }
 }
 
-/// The members of `raw` if it is an object, reusing `vec`'s allocation.
-fn object_pairs<'a>(raw: &'a RawValue, vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {
-    text_pairs(raw.get(), vec)
-}
-
-/// The members of the JSON text `text` (valid JSON) if it is an object: split
+/// The members of the JSON text `text` (valid JSON) if it is an object, reusing
+/// `vec`'s allocation: split
 /// without a second validation (see `split`), or parsed by serde when the splitter
 /// declines.
 fn text_pairs<'a>(text: &'a str, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<'a>> {

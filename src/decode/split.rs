@@ -83,57 +83,58 @@ fn key_at(text: &str, i: usize) -> Option<(Key<'_>, usize)> {
 /// shape valid JSON has.
 pub fn object_members<'a>(text: &'a str, out: &mut Vec<(Key<'a>, &'a str)>) -> Option<()> {
     let b = text.as_bytes();
-    let mut i = ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return (ws(b, i + 1) == b.len()).then_some(());
-    }
-    loop {
+    elements(b, b'{', b'}', |i| {
         if b.get(i) != Some(&b'"') {
             return None;
         }
         let (key, key_end) = key_at(text, i)?;
-        i = ws(b, key_end + 1);
-        if b.get(i) != Some(&b':') {
+        let colon = ws(b, key_end + 1);
+        if b.get(colon) != Some(&b':') {
             return None;
         }
-        i = ws(b, i + 1);
-        let end = value_end(b, i)?;
-        out.push((key, text.get(i..end)?));
-        i = ws(b, end);
-        match b.get(i)? {
-            b',' => i = ws(b, i + 1),
-            b'}' => return (ws(b, i + 1) == b.len()).then_some(()),
-            _ => return None,
-        }
-    }
+        let start = ws(b, colon + 1);
+        let end = value_end(b, start)?;
+        out.push((key, text.get(start..end)?));
+        Some(end)
+    })
 }
 
 /// Append the items of the array `text` to `out` as raw value texts; `None` as for
 /// `object_members`.
 pub fn array_items<'a>(text: &'a str, out: &mut Vec<&'a str>) -> Option<()> {
     let b = text.as_bytes();
+    elements(b, b'[', b']', |i| {
+        let end = value_end(b, i)?;
+        out.push(text.get(i..end)?);
+        Some(end)
+    })
+}
+
+/// Walk the whole of `b` as `open` element (`,` element)* `close`, or an empty
+/// `open close`, with whitespace anywhere between. `element` reads the element
+/// starting at an index and returns where it ends.
+fn elements(
+    b: &[u8],
+    open: u8,
+    close: u8,
+    mut element: impl FnMut(usize) -> Option<usize>,
+) -> Option<()> {
     let mut i = ws(b, 0);
-    if b.get(i) != Some(&b'[') {
+    if b.get(i) != Some(&open) {
         return None;
     }
     i = ws(b, i + 1);
-    if b.get(i) == Some(&b']') {
-        return (ws(b, i + 1) == b.len()).then_some(());
-    }
-    loop {
-        let end = value_end(b, i)?;
-        out.push(text.get(i..end)?);
-        i = ws(b, end);
-        match b.get(i)? {
-            b',' => i = ws(b, i + 1),
-            b']' => return (ws(b, i + 1) == b.len()).then_some(()),
-            _ => return None,
+    if b.get(i) != Some(&close) {
+        loop {
+            i = ws(b, element(i)?);
+            match *b.get(i)? {
+                b',' => i = ws(b, i + 1),
+                c if c == close => break,
+                _ => return None,
+            }
         }
     }
+    (ws(b, i + 1) == b.len()).then_some(())
 }
 
 #[cfg(test)]
