@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
 use crate::commands::convert::{BackfillArgs, ConvertArgs, DailyArgs, CONVERT_AFTER_HELP};
+use crate::commands::detect::{DetectArgs, DETECT_AFTER_HELP};
 use crate::commands::iam_policy::{IamPolicyArgs, IAM_POLICY_AFTER_HELP};
 use crate::commands::queries::QueriesCommand;
 use crate::commands::schema::SchemaArgs;
@@ -16,7 +17,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success
   1  partial failure: some partitions failed (the others were published) or the run could not finish
-  2  usage or configuration error (nothing was done)
+  2  usage or configuration error (nothing was done), including a malformed --rules file
+  3  findings at or above --fail-on LEVEL (convert, daily, backfill, detect; with --rules)
   4  interrupted by SIGTERM/SIGINT: stopped early; every partition published is whole, the
      rest kept their previous version; run again to finish
 
@@ -67,6 +69,10 @@ pub enum Command {
     /// Convert a range of days (default: the last 90), newest first; resumable by
     /// running it again, and splittable across workers with --shard I/N.
     Backfill(Box<BackfillArgs>),
+    /// Run Sigma detection rules over a curated dataset or raw CloudTrail logs and
+    /// print or write the findings.
+    #[command(after_help = DETECT_AFTER_HELP)]
+    Detect(Box<DetectArgs>),
     /// Print the table schema as Arrow, Glue JSON, Athena DDL, a compatibility view or Markdown.
     Schema(SchemaArgs),
     /// The Athena query pack: list the queries, or print one with parameters filled in.
@@ -199,6 +205,7 @@ pub fn main() -> ExitCode {
         Command::Convert(args) => commands::convert::convert(args),
         Command::Daily(args) => commands::convert::daily(args),
         Command::Backfill(args) => commands::convert::backfill(args),
+        Command::Detect(args) => commands::detect::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Queries(cmd) => commands::queries::run(cmd),
         Command::IamPolicy(args) => commands::iam_policy::run(args),

@@ -4,6 +4,7 @@
 //! - [`schema`]: the column schema (`schema/cloudtrail.toml`) and its derived forms.
 //! - [`layout`]: CloudTrail's delivery layout (paths, file names, days).
 //! - [`decode`]: pure decoding of one file into an Arrow batch (no IO).
+//! - [`detect`]: Sigma rules evaluated on curated rows (pure CPU).
 //! - [`location`], [`aws`], [`s3`]: folders or S3 prefixes; AWS configuration and the
 //!   IO runtime; the S3 client and its errors.
 //! - [`source`]: where input files come from (local folders, S3).
@@ -13,6 +14,7 @@
 //! - [`sink`]: staging and the conditional commit of partitions (local, S3).
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
+//! - [`sweep`]: detection rules over curated partitions or raw files (`detect`).
 //! - [`interrupt`]: SIGTERM/SIGINT end a run early and cleanly.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`permissions`]: the S3, Glue and KMS permissions a run needs (one list).
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod decode;
+pub mod detect;
 pub mod encode;
 pub mod interrupt;
 pub mod layout;
@@ -37,3 +40,4 @@ pub mod s3;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod sweep;

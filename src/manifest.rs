@@ -103,6 +103,22 @@ pub struct BuildSettings {
     pub output_format: u32,
     pub schema: String,
     pub late_window_minutes: i64,
+    /// Fingerprint of the detection rules evaluated at conversion (`--rules`), if
+    /// any: other rules make the findings stale, so the partition is rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
+}
+
+/// The findings of a version (`--rules`): in `_findings/` below its data folder,
+/// published and replaced with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFindings {
+    /// Findings files (none when no rule matched).
+    pub outputs: Vec<ManifestOutput>,
+    /// Findings by rule level.
+    pub levels: crate::detect::LevelCounts,
+    /// Rules evaluated.
+    pub rules: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +142,9 @@ pub struct Manifest {
     /// Older versions awaiting deletion (S3 with registered partitions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired: Vec<Retired>,
+    /// What the detection rules found in this version's rows (`--rules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<ManifestFindings>,
 }
 
 impl Manifest {

@@ -3,9 +3,10 @@
 //! import `cli`.
 
 pub mod convert;
+pub mod detect;
 pub mod iam_policy;
 pub mod queries;
 pub mod schema;
 mod values;
 
-pub use values::{parse_duration, parse_size, UsageError};
+pub use values::{load_rules, parse_duration, parse_size, LevelArg, UsageError, FINDINGS_EXIT};

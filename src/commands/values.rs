@@ -84,3 +84,51 @@ mod tests {
         assert!(parse_duration("15").is_err());
     }
 }
+
+/// `--fail-on`: a Sigma rule level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum LevelArg {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl LevelArg {
+    /// Its rank in `detect::LEVELS`.
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+}
+
+/// Load `--rules` (exit 2 on a malformed rule); `None` without any.
+pub fn load_rules(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<std::sync::Arc<crate::detect::Detector>>, UsageError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let d = crate::detect::Detector::load(paths, crate::schema::TableSchema::embedded())
+        .map_err(|e| UsageError(format!("--rules: {e}")))?;
+    let r = d.report();
+    tracing::info!(
+        files = r.files,
+        loaded = r.loaded,
+        skipped = r.skipped.len(),
+        other_logsource = r.other_logsource,
+        "rules loaded"
+    );
+    if r.loaded == 0 {
+        return Err(UsageError(format!(
+            "--rules: no CloudTrail rule could be loaded ({} files, {} skipped, {} for other log sources)",
+            r.files,
+            r.skipped.len(),
+            r.other_logsource
+        )));
+    }
+    Ok(Some(std::sync::Arc::new(d)))
+}
+
+/// Exit code 3 when findings at or above `fail_on` exist.
+pub const FINDINGS_EXIT: u8 = 3;

@@ -18,9 +18,11 @@ use super::dedup::{expected_records, Dedup};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
+use crate::detect::{FindingsBuilder, LevelCounts};
 use crate::encode::{sort_order, PartFile, Piece, Rows, SortedGroup};
-use crate::manifest::{Manifest, ManifestInput, ManifestOutput, RecordCounts};
+use crate::manifest::{Manifest, ManifestFindings, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
+use crate::schema::FindingsSchema;
 use crate::sink::{Current, PartOutput, StagedPartition};
 
 /// How far a build's reads got: inputs before `announced` were announced to the
@@ -55,6 +57,15 @@ struct Build<'b, 'r> {
     pieces_mem: usize,
     out: Output,
     bad_files: Vec<BadFile>,
+    /// Findings of the rows written so far (`--rules`).
+    findings: Findings,
+}
+
+/// Findings gathered while row groups are written.
+#[derive(Default)]
+struct Findings {
+    batches: Vec<RecordBatch>,
+    levels: LevelCounts,
 }
 
 impl Builder<'_> {
@@ -98,6 +109,7 @@ impl Builder<'_> {
                 done: Vec::new(),
             },
             bad_files: Vec::new(),
+            findings: Findings::default(),
         };
         let mut carried = Vec::new();
         if let (Some(p), false) = (previous, self.opts.drop_vanished) {
@@ -110,6 +122,7 @@ impl Builder<'_> {
         let (manifest, bad_files) = b.finish(plan, build, carried)?;
         report.bad_files = bad_files;
         report.records = manifest.records.clone();
+        report.findings = manifest.findings.as_ref().map(|f| f.levels.clone());
         Ok(manifest)
     }
 }
@@ -418,6 +431,7 @@ impl Build<'_, '_> {
     }
 
     fn encode_row_group(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
+        self.detect(rows)?;
         self.open_file(0)?;
         let b = self.builder;
         if let Some((file, _)) = self.out.current.as_mut() {
@@ -455,6 +469,7 @@ impl Build<'_, '_> {
         if let Some(spill) = self.spill.take() {
             self.drop_spilled_duplicates(spill)?;
         }
+        let findings = self.write_findings()?;
         let b = self.builder;
         self.counts.written = self.out.done.iter().map(|o| o.rows).sum();
         if self.counts.eventid_conflicts > 0 {
@@ -477,6 +492,7 @@ impl Build<'_, '_> {
             records: self.counts,
             outputs: self.out.done,
             retired: Vec::new(),
+            findings,
         })
         .map(|m| (m, self.bad_files))
     }
@@ -503,6 +519,8 @@ impl Build<'_, '_> {
             return Ok(());
         }
         self.counts.deduplicated += dups.count;
+        // Every kept row is written again below, and evaluated again.
+        self.findings = Findings::default();
         let old = std::mem::take(&mut self.out.done);
         let first_new = old.len();
         let mut next_dup = dups.next_pos().map_err(spill_err)?;
@@ -557,5 +575,84 @@ impl Build<'_, '_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// Rows evaluated per task when detecting in parallel.
+const DETECT_CHUNK: usize = 4096;
+
+/// Where a version's findings go, below its data folder. Names starting with `_`
+/// are hidden from readers of the data folder (Athena, Spark, Hive), so the
+/// curated table never reads them; the findings table points at this folder.
+pub const FINDINGS_FOLDER: &str = "_findings/";
+
+impl Build<'_, '_> {
+    /// Evaluate the detection rules on a row group about to be written.
+    fn detect(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
+        let Some(det) = self.builder.opts.detector.as_deref() else {
+            return Ok(());
+        };
+        let schema = FindingsSchema::embedded();
+        let run = |f: &mut FindingsBuilder, batch: &RecordBatch, row: usize| {
+            det.evaluate(batch, std::iter::once(row), f)
+        };
+        let parts: Vec<(RecordBatch, LevelCounts)> = match rows {
+            Rows::Batch(batch) => (0..batch.num_rows())
+                .collect::<Vec<_>>()
+                .par_chunks(DETECT_CHUNK)
+                .map(|c| {
+                    let mut f = FindingsBuilder::new(schema);
+                    det.evaluate(batch, c.iter().copied(), &mut f);
+                    (f.finish(), std::mem::take(&mut f.counts))
+                })
+                .map(|(b, c)| b.map(|b| (b, c)))
+                .collect::<Result<_, _>>()?,
+            Rows::Sorted(group) => group
+                .order
+                .par_chunks(DETECT_CHUNK)
+                .map(|c| {
+                    let mut f = FindingsBuilder::new(schema);
+                    for &(p, r) in c {
+                        run(&mut f, &group.pieces[p].batch, r);
+                    }
+                    (f.finish(), std::mem::take(&mut f.counts))
+                })
+                .map(|(b, c)| b.map(|b| (b, c)))
+                .collect::<Result<_, _>>()?,
+        };
+        for (batch, counts) in parts {
+            self.findings.levels.add(&counts);
+            if batch.num_rows() > 0 {
+                self.findings.batches.push(batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the findings gathered into the staged version (one file, when any
+    /// rule matched) and describe them for the manifest.
+    fn write_findings(&mut self) -> Result<Option<ManifestFindings>, PartitionFailure> {
+        let Some(det) = self.builder.opts.detector.as_deref() else {
+            return Ok(None);
+        };
+        let findings = std::mem::take(&mut self.findings);
+        let mut outputs = Vec::new();
+        if !findings.batches.is_empty() {
+            let name = format!("{FINDINGS_FOLDER}part-00000.parquet");
+            let out = self.staged.create(&name)?;
+            let (rows, row_groups, bytes) =
+                crate::detect::findings::write_parquet(out, &findings.batches)?;
+            outputs.push(ManifestOutput {
+                file: format!("{}{name}", self.staged.data_folder()),
+                bytes,
+                rows,
+                row_groups,
+            });
+        }
+        Ok(Some(ManifestFindings {
+            outputs,
+            levels: findings.levels,
+            rules: det.rules().len(),
+        }))
     }
 }

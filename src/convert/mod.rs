@@ -68,6 +68,9 @@ pub struct ConvertOptions {
     pub row_group_hard_limit: usize,
     /// Where temporary files go (default: the system's temporary folder).
     pub temp_dir: Option<std::path::PathBuf>,
+    /// Detection rules evaluated on every written row (`--rules`); their findings
+    /// are published with the partition.
+    pub detector: Option<std::sync::Arc<crate::detect::Detector>>,
 }
 
 impl ConvertOptions {
@@ -99,6 +102,7 @@ impl Default for ConvertOptions {
             dedup_memory: 32 << 20,
             row_group_hard_limit: 1 << 30,
             temp_dir: None,
+            detector: None,
         }
     }
 }
@@ -158,6 +162,9 @@ pub struct PartitionReport {
     /// Objects of older or abandoned versions deleted.
     #[serde(skip_serializing_if = "is_zero")]
     pub garbage_deleted: usize,
+    /// Findings of the partition's current version by rule level (`--rules`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<crate::detect::LevelCounts>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -205,7 +212,18 @@ pub struct RunReport {
     /// What `--retain-days` deleted (or would delete, with `--dry-run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionReport>,
+    /// The rules evaluated and what they found (`--rules`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detections: Option<DetectionReport>,
     pub partition_reports: Vec<PartitionReport>,
+}
+
+/// The rules of a run and their findings in the partitions it covered (built, or
+/// current from before with the same rules).
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionReport {
+    pub rules: crate::detect::RulesReport,
+    pub findings: crate::detect::LevelCounts,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -324,6 +342,7 @@ pub fn run(
         output_format: OUTPUT_FORMAT,
         schema: schema.fingerprint().to_string(),
         late_window_minutes: opts.late_window.whole_minutes(),
+        rules: opts.detector.as_ref().map(|d| d.fingerprint().to_string()),
     };
     check_dataset(sink, &settings, opts.dry_run)?;
     let planner = plan::Planner::new(source, sink, opts, &settings)?;
@@ -434,6 +453,10 @@ fn summarise(
         catalog_error: None,
         interrupted: crate::interrupt::requested(),
         retention: None,
+        detections: opts.detector.as_ref().map(|d| DetectionReport {
+            rules: d.report().clone(),
+            findings: Default::default(),
+        }),
         partition_reports: Vec::new(),
     };
     for r in reports {
@@ -458,6 +481,9 @@ fn summarise(
             report.records.written += r.records.written;
         }
         report.files.bad += r.bad_files.len();
+        if let (Some(d), Some(f)) = (report.detections.as_mut(), &r.findings) {
+            d.findings.add(f);
+        }
         report.bytes_in += r.bytes_in;
         report.bytes_out += r.bytes_out;
         report.partition_reports.push(r);
@@ -679,6 +705,7 @@ impl Builder<'_> {
                     report.bytes_in = 0;
                     if let (Some(cur), Some(m)) = (&current, c) {
                         report.records = m.records.clone();
+                        report.findings = m.findings.as_ref().map(|f| f.levels.clone());
                         report.location = Some(self.sink.data_location(&plan.key, m));
                         if !self.opts.dry_run && !m.retired.is_empty() {
                             self.tidy(&plan.key, cur, &mut report);
@@ -741,6 +768,7 @@ impl PartitionReport {
             location: None,
             catalog_error: None,
             garbage_deleted: 0,
+            findings: None,
         }
     }
 

@@ -253,7 +253,7 @@ impl Decoder {
                 fd.record(&pairs);
                 fd.scratch[0] = pairs;
                 index += 1;
-                if fd.keys.len() % 1024 == 0 && fd.cols.rows_and_bytes().1 >= step_bytes {
+                if fd.keys.len().is_multiple_of(1024) && fd.cols.rows_and_bytes().1 >= step_bytes {
                     let batch = fd
                         .cols
                         .finish(source)
@@ -463,6 +463,39 @@ fn text_pairs<'a>(text: &'a str, mut vec: Pairs<'a>) -> Result<Pairs<'a>, Pairs<
     let mut de = serde_json::Deserializer::from_str(text);
     // `text` is valid JSON and starts with `{`, so this only fails on a broken invariant.
     PairsSeed(vec).deserialize(&mut de).map_err(|_| Vec::new())
+}
+
+/// Reading JSON text that is known to be valid (a json column's value, a raw
+/// slice serde captured), borrowing from it: used by rule evaluation, which walks
+/// only the members a rule asks for instead of parsing whole values into trees.
+pub mod json {
+    use std::borrow::Cow;
+
+    /// The members of an object as (key, raw value text), in document order;
+    /// `None` when `text` is not an object.
+    pub fn members(text: &str) -> Option<Vec<(Cow<'_, str>, &str)>> {
+        let pairs = super::text_pairs(text.trim_start(), Vec::new()).ok()?;
+        Some(pairs.into_iter().map(|(k, v)| (k.0, v)).collect())
+    }
+
+    /// The items of an array as raw value texts; `None` when `text` is not an array.
+    pub fn items(text: &str) -> Option<Vec<&str>> {
+        let text = text.trim_start();
+        if !text.starts_with('[') {
+            return None;
+        }
+        let mut out = Vec::new();
+        if super::split::array_items(text, &mut out).is_some() {
+            return Some(out);
+        }
+        let parsed: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
+        Some(parsed.iter().map(|r| r.get()).collect())
+    }
+
+    /// The content of a JSON string; `None` for any other type.
+    pub fn string(raw: &str) -> Option<Cow<'_, str>> {
+        super::json_str(raw.trim())
+    }
 }
 
 /// The content of a JSON string value; `None` for any other JSON type.

@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 
+mod findings;
 mod render;
+pub use findings::{FindingColumn, FindingSource, FindingType, FindingsSchema, FINDINGS_TOML};
 pub use render::{athena_ddl, glue_columns_json, markdown, DdlOptions};
 
 /// The schema file's text, embedded so the binary is self-contained.

@@ -277,6 +277,15 @@ impl StagedPartition for LocalStaged {
             .and_then(|()| f.sync_all())
             .map_err(|e| SinkError::io(mpath.display(), e))?;
         sync_dir(&self.staging.path)?;
+        // Subfolders (the findings) hold files whose entries must be durable too.
+        for entry in fs::read_dir(&self.staging.path)
+            .map_err(|e| SinkError::io(self.staging.path.display(), e))?
+            .flatten()
+        {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                sync_dir(&entry.path())?;
+            }
+        }
         let _commit = FileLock::acquire(&self.commit_lock)
             .map_err(|e| SinkError::io(self.commit_lock.display(), e))?;
         let live = read_manifest(&self.live.join(MANIFEST_NAME)).ok().flatten();

@@ -111,6 +111,9 @@ pub struct FilePart {
 
 impl FilePart {
     pub fn create(path: PathBuf, durable: bool) -> Result<FilePart, SinkError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| SinkError::io(parent.display(), e))?;
+        }
         let file = std::fs::File::create(&path).map_err(|e| SinkError::io(path.display(), e))?;
         Ok(FilePart {
             path,

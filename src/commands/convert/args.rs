@@ -133,6 +133,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Vec<String>,
 
+    /// Sigma rules to evaluate on every record: a .yml file or a folder of them
+    /// (repeatable). Only rules for `product: aws, service: cloudtrail` are loaded.
+    /// Each partition's findings are published with it, in `_findings/` below its
+    /// data (a rebuild replaces them), and counted in the summary.
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<std::path::PathBuf>,
+
+    /// Exit with code 3 when a partition of the run has a finding at or above this
+    /// level (with --rules); otherwise findings never change the exit code.
+    #[arg(long, value_name = "LEVEL", value_enum, requires = "rules")]
+    pub fail_on: Option<crate::commands::LevelArg>,
+
     /// How long after midnight a file may still carry the previous day's late records
     /// (e.g. 2h, 90m, 0 to turn the day rule off; at most 24h).
     #[arg(long, value_name = "DURATION", default_value = "2h")]

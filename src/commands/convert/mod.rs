@@ -92,6 +92,7 @@ pub fn options(
         ));
     }
     Ok(ConvertOptions {
+        detector: super::load_rules(&args.rules)?,
         accounts: args.account.clone(),
         regions: args.region.clone(),
         from,
@@ -344,10 +345,16 @@ fn run(
     } else {
         print!("{}", human_summary(&report, &output));
     }
+    let alarming = match (args.fail_on, &report.detections) {
+        (Some(level), Some(d)) => d.findings.at_least(level.rank()) > 0,
+        _ => false,
+    };
     Ok(if report.interrupted {
         ExitCode::from(4)
     } else if report.failed() {
         ExitCode::from(1)
+    } else if alarming {
+        ExitCode::from(super::FINDINGS_EXIT)
     } else {
         ExitCode::SUCCESS
     })
@@ -443,6 +450,24 @@ pub fn emf_line(command: &str, r: &RunReport) -> String {
         ("BadFiles", "Count", r.files.bad as f64),
         ("DurationSeconds", "Seconds", r.seconds),
     ];
+    let findings = r
+        .detections
+        .as_ref()
+        .map(|d| d.findings.clone())
+        .unwrap_or_default();
+    let level = |l: &str| findings.0.get(l).copied().unwrap_or(0) as f64;
+    let detections = [
+        ("Findings", "Count", findings.total() as f64),
+        ("FindingsCritical", "Count", level("critical")),
+        ("FindingsHigh", "Count", level("high")),
+        ("FindingsMedium", "Count", level("medium")),
+        ("FindingsLow", "Count", level("low")),
+    ];
+    let with_rules = r.detections.is_some();
+    let metrics: Vec<(&str, &str, f64)> = metrics
+        .into_iter()
+        .chain(detections.into_iter().filter(|_| with_rules))
+        .collect();
     let mut doc = serde_json::json!({
         "_aws": {
             "Timestamp": OffsetDateTime::now_utc().unix_timestamp() * 1000,
@@ -454,7 +479,7 @@ pub fn emf_line(command: &str, r: &RunReport) -> String {
         },
         "Command": command,
     });
-    for (name, _, value) in metrics {
+    for &(name, _, value) in &metrics {
         doc[name] = serde_json::json!(value);
     }
     doc.to_string()
@@ -546,6 +571,12 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
         r.output,
         mib(r.bytes_out)
     ));
+    if let Some(d) = &r.detections {
+        s.push_str(&format!(
+            "  rules    {}\n",
+            crate::detect::describe(&d.rules, &d.findings)
+        ));
+    }
     if let Some(c) = &r.catalog {
         s.push_str(&format!(
             "  catalog  table {}; {} partitions registered, {} updated, {} already current{}{}\n",

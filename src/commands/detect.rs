@@ -1,0 +1,367 @@
+//! `trailpack detect`: run Sigma rules over a curated dataset (only the columns
+//! the rules read) or over raw CloudTrail logs, print the findings and/or write
+//! them as a findings table.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, RecordBatch};
+use clap::{Args, ValueEnum};
+
+use super::convert::AwsArgs;
+use super::{load_rules, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
+use crate::aws::{Aws, AwsOptions};
+use crate::detect::event::rfc3339;
+use crate::layout::parse_day;
+use crate::location::Location;
+use crate::sink::local::LocalSink;
+use crate::sink::s3::{Encryption, S3Sink};
+use crate::sink::{FilePart, Sink, DATASET_NAME};
+use crate::source::local::LocalSource;
+use crate::source::s3::S3Source;
+use crate::source::Source;
+use crate::sweep::{self, PartitionFindings, SweepFilter, SweepReport};
+
+pub const DETECT_AFTER_HELP: &str = "\
+Input:
+  A curated dataset written by `trailpack convert` (it holds _trailpack_dataset.json or
+  account=…/ folders) is read partition by partition, only the columns the rules need.
+  Anything else is read as raw CloudTrail logs (the layout `convert` reads), decoded
+  on the fly: for incident response on logs handed over as an archive.
+
+Rules:
+  Sigma YAML files or folders; rules whose logsource is product: aws, service:
+  cloudtrail are loaded, others are counted and left out. Correlation rules are
+  skipped with a warning naming them; a malformed file is an error (exit 2).
+  Field names are CloudTrail's JSON paths, e.g. userIdentity.type,
+  requestParameters.bucketName, responseElements.ConsoleLogin.
+
+Examples:
+  trailpack detect --rules sigma/rules/cloud/aws/cloudtrail --input samples --print
+  trailpack detect --rules rules/ --input s3://lake/cloudtrail/ --from 2024-01-01 \\
+      --output findings/ --fail-on high";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrintFormat {
+    /// One line per finding, aligned columns.
+    Table,
+    /// One JSON object per finding and line (every findings column).
+    Jsonl,
+}
+
+/// `trailpack detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Sigma rules: a .yml file or a folder of them (repeatable).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+
+    /// A curated dataset (folder or s3://bucket/prefix) or raw CloudTrail logs.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub input: String,
+
+    /// Write the findings here as a table partitioned like the curated one
+    /// (account=…/region=…/day=…/findings.parquet); a partition swept again is replaced.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Print the findings on standard output (default when there is no --output).
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
+    pub print: Option<PrintFormat>,
+
+    /// Print the run summary as JSON on standard output (instead of text on standard error).
+    #[arg(long, conflicts_with = "print")]
+    pub json: bool,
+
+    /// Exit with code 3 when a finding at or above this level exists.
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    pub fail_on: Option<LevelArg>,
+
+    /// Only this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DAY", conflicts_with_all = ["from", "to"])]
+    pub day: Option<String>,
+
+    /// First day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+
+    /// Last day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+
+    /// Only this account ID (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+
+    /// Only this AWS region (repeatable).
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Raw input: a file inflating to more than this is reported, not read.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_file_bytes: String,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    input: String,
+    rules: &'a crate::detect::RulesReport,
+    #[serde(flatten)]
+    sweep: &'a SweepReport,
+    seconds: f64,
+    records_per_second: f64,
+}
+
+fn day(flag: &str, v: &Option<String>) -> Result<Option<time::Date>, UsageError> {
+    v.as_deref()
+        .map(|s| {
+            parse_day(s).ok_or_else(|| UsageError(format!("{flag} {s:?}: expected YYYY-MM-DD")))
+        })
+        .transpose()
+}
+
+pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let det = load_rules(&args.rules)?.ok_or_else(|| UsageError("--rules is required".into()))?;
+    let (from, to) = match &args.day {
+        Some(_) => (day("--day", &args.day)?, day("--day", &args.day)?),
+        None => (day("--from", &args.from)?, day("--to", &args.to)?),
+    };
+    let filter = SweepFilter {
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+        from,
+        to,
+    };
+    if let Some(n) = args.threads {
+        if n == 0 {
+            return Err(UsageError("--threads is at least 1".into()).into());
+        }
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
+    let max_file_bytes = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
+    let (found, report) = match &input {
+        Location::Local(p) => {
+            if is_curated_folder(p) {
+                let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
+                sweep::curated(&sink, &det, &filter)?
+            } else {
+                let source =
+                    LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
+                sweep::raw(&source, &det, &filter, max_file_bytes)?
+            }
+        }
+        Location::S3 { bucket, prefix } => {
+            let aws = Aws::connect(AwsOptions {
+                profile: args.aws.profile.clone(),
+                region: args.aws.aws_region.clone(),
+                endpoint_url: args.aws.endpoint_url.clone(),
+                force_path_style: args.aws.s3_force_path_style,
+                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
+            })
+            .map_err(|e| UsageError(e.to_string()))?;
+            let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let sink = S3Sink::new(&aws, bucket, prefix, Encryption::S3, &temp);
+            if sink.read_dataset()?.is_some() {
+                sweep::curated(&sink, &det, &filter)?
+            } else {
+                let source: Box<dyn Source> = Box::new(S3Source::new(&aws, bucket, prefix));
+                sweep::raw(source.as_ref(), &det, &filter, max_file_bytes)?
+            }
+        }
+    };
+    if let Some(out) = &args.output {
+        write_output(out, &found)?;
+    }
+    let print = args
+        .print
+        .or((args.output.is_none() && !args.json).then_some(PrintFormat::Table));
+    if let Some(format) = print {
+        print_findings(&found, format)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        input: input.to_string(),
+        rules: det.report(),
+        sweep: &report,
+        seconds,
+        records_per_second: report.records as f64 / seconds.max(1e-9),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "trailpack: detect read {} records ({} input, {} files, {} partitions) in {:.2} s ({:.0} records/s)\n  rules    {}",
+            report.records,
+            report.input_kind,
+            report.files,
+            report.partitions,
+            seconds,
+            summary.records_per_second,
+            crate::detect::describe(det.report(), &report.findings)
+        );
+        for (file, reason) in &report.bad_files {
+            eprintln!("  not evaluated: {file}: {reason}");
+        }
+    }
+    let alarming = args
+        .fail_on
+        .is_some_and(|l| report.findings.at_least(l.rank()) > 0);
+    Ok(if !report.bad_files.is_empty() {
+        ExitCode::from(1)
+    } else if alarming {
+        ExitCode::from(FINDINGS_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A folder written by `convert`: it has the dataset file or partition folders.
+fn is_curated_folder(p: &Path) -> bool {
+    if p.join(DATASET_NAME).is_file() {
+        return true;
+    }
+    std::fs::read_dir(p).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("account="))
+    })
+}
+
+/// Write each partition's findings to `out/account=…/region=…/day=…/findings.parquet`
+/// (a temporary file renamed over the old one); a swept partition without findings
+/// loses its old file.
+fn write_output(out: &Path, found: &[PartitionFindings]) -> anyhow::Result<()> {
+    for p in found {
+        let dir = out.join(p.key.rel_path());
+        let path = dir.join("findings.parquet");
+        if p.batches.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(anyhow::anyhow!("{}: {e}", path.display()))
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let tmp = dir.join(format!(".findings.parquet.{}", std::process::id()));
+        let part = FilePart::create(tmp.clone(), true)?;
+        crate::detect::findings::write_parquet(Box::new(part), &p.batches)?;
+        std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One finding as printable values: (eventtime, level, title, name, identity, ip, where).
+fn rows(p: &PartitionFindings, b: &RecordBatch) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
+    let mut out = vec![serde_json::Map::new(); b.num_rows()];
+    for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+        for (i, row) in out.iter_mut().enumerate() {
+            let v = if col.is_null(i) {
+                Value::Null
+            } else {
+                match col.data_type() {
+                    arrow_schema::DataType::Utf8 => Value::from(col.as_string::<i32>().value(i)),
+                    arrow_schema::DataType::Timestamp(_, _) => Value::from(rfc3339(
+                        col.as_primitive::<TimestampMicrosecondType>().value(i),
+                    )),
+                    arrow_schema::DataType::List(_) => {
+                        let l = col.as_list::<i32>().value(i);
+                        let s = l.as_string::<i32>();
+                        Value::from(s.iter().flatten().map(Value::from).collect::<Vec<_>>())
+                    }
+                    _ => Value::Null,
+                }
+            };
+            row.insert(f.name().clone(), v);
+        }
+    }
+    for row in &mut out {
+        row.insert("account".into(), Value::from(p.key.account.clone()));
+        row.insert("region".into(), Value::from(p.key.region.clone()));
+        row.insert(
+            "day".into(),
+            Value::from(crate::layout::day_string(p.key.day)),
+        );
+    }
+    out
+}
+
+fn print_findings(found: &[PartitionFindings], format: PrintFormat) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for p in found {
+        for b in &p.batches {
+            all.extend(rows(p, b));
+        }
+    }
+    let text = |r: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        r.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string()
+    };
+    all.sort_by_key(|r| (text(r, "eventtime"), text(r, "rule_title")));
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    match format {
+        PrintFormat::Jsonl => {
+            for r in &all {
+                writeln!(w, "{}", serde_json::Value::Object(r.clone()))?;
+            }
+        }
+        PrintFormat::Table => {
+            let header = [
+                "eventtime",
+                "rule_level",
+                "rule_title",
+                "eventname",
+                "useridentity_arn",
+                "sourceipaddress",
+                "account",
+                "region",
+            ];
+            let cells: Vec<Vec<String>> = all
+                .iter()
+                .map(|r| header.iter().map(|k| text(r, k)).collect())
+                .collect();
+            let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+            for row in &cells {
+                for (w, c) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(c.chars().count()).min(60);
+                }
+            }
+            let line = |row: Vec<&str>| -> String {
+                row.iter()
+                    .zip(&widths)
+                    .map(|(c, w)| {
+                        let c: String = c.chars().take(*w).collect();
+                        format!("{c:<w$}", w = *w)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            if std::io::stdout().is_terminal() || !cells.is_empty() {
+                writeln!(w, "{}", line(header.to_vec()))?;
+            }
+            for row in &cells {
+                writeln!(w, "{}", line(row.iter().map(String::as_str).collect()))?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Detections: Sigma rules evaluated on curated rows.
+//!
+//! - [`rules`]: load rule files and keep the CloudTrail ones;
+//! - [`event`]: a curated row seen as its CloudTrail record (borrowed, lazy);
+//! - [`findings`]: the findings table's rows, built as Arrow batches.
+//!
+//! The same [`Detector`] runs inside a conversion (on each row group as it is
+//! written, so a partition's findings are exactly those of its rows) and in
+//! `trailpack detect` over curated Parquet or raw logs decoded on the fly. Rules
+//! are compiled once (`rsigma-eval`); evaluating is pure CPU (no IO, no async).
+
+pub mod event;
+pub mod findings;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use rsigma_eval::Engine;
+use serde::Serialize;
+
+use crate::schema::TableSchema;
+pub use event::{BatchView, Paths};
+pub use findings::{FindingsBuilder, LevelCounts};
+pub use rules::{LoadedRules, RuleError, Skipped};
+
+/// What a finding says about its rule.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub tags: Vec<String>,
+    pub file: String,
+}
+
+/// A summary of the loaded rules, for the run summary and `--json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RulesReport {
+    pub files: usize,
+    pub loaded: usize,
+    pub skipped: Vec<Skipped>,
+    pub other_logsource: usize,
+}
+
+/// Compiled rules and the schema they read rows of.
+pub struct Detector {
+    engine: Engine,
+    /// Record paths the rules read; `None`: some rule reads every field (keywords,
+    /// field references).
+    fields: Option<Vec<String>>,
+    rules: Vec<RuleInfo>,
+    /// Rule id (or title) to index in `rules`.
+    by_key: HashMap<String, usize>,
+    paths: Paths,
+    report: RulesReport,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+impl Detector {
+    /// Load and compile the rules under `paths`. A rule the engine cannot compile
+    /// (an unknown modifier, a bad regex) is skipped with its reason.
+    pub fn load(paths: &[PathBuf], schema: &TableSchema) -> Result<Detector, RuleError> {
+        let loaded = rules::load(paths)?;
+        Ok(Self::from_rules(loaded, schema))
+    }
+
+    pub fn from_rules(loaded: LoadedRules, schema: &TableSchema) -> Detector {
+        let mut engine = Engine::new();
+        let mut infos = Vec::new();
+        let mut fields = Some(std::collections::BTreeSet::new());
+        let mut by_key = HashMap::new();
+        let mut skipped = loaded.skipped;
+        for (rule, file) in &loaded.rules {
+            if let Err(e) = engine.add_rule(rule) {
+                skipped.push(Skipped {
+                    file: file.clone(),
+                    title: rule.title.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            if let Some(set) = fields.as_mut() {
+                if !rule_fields(rule, set) {
+                    fields = None;
+                }
+            }
+            let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
+            by_key.insert(id.clone(), infos.len());
+            infos.push(RuleInfo {
+                id,
+                title: rule.title.clone(),
+                level: rule.level.map(|l| l.as_str().to_string()),
+                status: rule.status.map(status_name),
+                tags: rule.tags.clone(),
+                file: file.clone(),
+            });
+        }
+        for s in &skipped {
+            tracing::warn!(rule = %s.title, file = %s.file, "rule skipped: {}", s.reason);
+        }
+        let fingerprint = format!("{:016x}", loaded.fingerprint);
+        let report = RulesReport {
+            files: loaded.files,
+            loaded: infos.len(),
+            skipped,
+            other_logsource: loaded.other_logsource,
+        };
+        Detector {
+            engine,
+            fields: fields.map(|f| f.into_iter().collect()),
+            rules: infos,
+            by_key,
+            paths: Paths::new(schema),
+            report,
+            fingerprint,
+        }
+    }
+
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The columns of `schema` that evaluating the rules and writing findings reads;
+    /// `None` for all of them.
+    pub fn columns(&self, schema: &TableSchema) -> Option<Vec<usize>> {
+        let fields = self.fields.as_ref()?;
+        let mut cols = std::collections::BTreeSet::new();
+        cols.insert(schema.unmapped);
+        for c in &crate::schema::FindingsSchema::embedded().columns {
+            if let crate::schema::FindingSource::Event(i) = c.from {
+                cols.insert(i);
+            }
+        }
+        for f in fields {
+            for (i, c) in schema.columns.iter().enumerate() {
+                if c.role.is_some() && i != schema.source {
+                    continue;
+                }
+                let p = c.path.as_str();
+                // The field's own column, the columns below it (an object), or the
+                // column it lies below (a json or struct list column).
+                let below = |a: &str, b: &str| {
+                    a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'.'
+                };
+                if !p.is_empty() && (p == f || below(p, f) || below(f, p)) {
+                    cols.insert(i);
+                }
+            }
+        }
+        Some(cols.into_iter().collect())
+    }
+
+    /// Changes when any rule file does (recorded in manifests).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn report(&self) -> &RulesReport {
+        &self.report
+    }
+
+    /// Evaluate every rule on rows `rows` of `batch` (a batch of the curated
+    /// schema), adding one finding per (rule, row) match to `out`.
+    pub fn evaluate(
+        &self,
+        batch: &RecordBatch,
+        rows: impl IntoIterator<Item = usize>,
+        out: &mut FindingsBuilder,
+    ) {
+        let view = BatchView::new(&self.paths, batch);
+        for row in rows {
+            let event = view.row(row);
+            for result in self.engine.evaluate(&event) {
+                let key = result
+                    .header
+                    .rule_id
+                    .clone()
+                    .unwrap_or_else(|| result.header.rule_title.clone());
+                if let Some(&i) = self.by_key.get(&key) {
+                    out.push(&self.rules[i], &view, row);
+                }
+            }
+        }
+    }
+}
+
+fn status_name(s: rsigma_parser::Status) -> String {
+    use rsigma_parser::Status::*;
+    match s {
+        Stable => "stable",
+        Test => "test",
+        Experimental => "experimental",
+        Deprecated => "deprecated",
+        Unsupported => "unsupported",
+    }
+    .to_string()
+}
+
+/// Rule levels from lowest to highest, as Sigma names them.
+pub const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// The rank of a level name in [`LEVELS`].
+pub fn level_rank(level: &str) -> Option<usize> {
+    LEVELS.iter().position(|l| l.eq_ignore_ascii_case(level))
+}
+
+/// One line on rules and findings: "57 rules (3 skipped); 4 findings: 1 high, 3 medium".
+pub fn describe(rules: &RulesReport, findings: &LevelCounts) -> String {
+    let mut s = format!("{} rules evaluated", rules.loaded);
+    if !rules.skipped.is_empty() {
+        s.push_str(&format!(" ({} skipped, see the log)", rules.skipped.len()));
+    }
+    let by_level: Vec<String> = LEVELS
+        .iter()
+        .rev()
+        .chain(std::iter::once(&"none"))
+        .filter_map(|l| findings.0.get(*l).map(|n| format!("{n} {l}")))
+        .collect();
+    s.push_str(&format!("; {} findings", findings.total()));
+    if !by_level.is_empty() {
+        s.push_str(&format!(": {}", by_level.join(", ")));
+    }
+    s
+}
+
+/// Add the record paths `rule` reads to `out`; `false` when it may read any
+/// (keyword searches, field references).
+fn rule_fields(
+    rule: &rsigma_parser::SigmaRule,
+    out: &mut std::collections::BTreeSet<String>,
+) -> bool {
+    use rsigma_parser::{Detection, Modifier};
+    fn walk(d: &Detection, out: &mut std::collections::BTreeSet<String>) -> bool {
+        match d {
+            Detection::AllOf(items) => items.iter().all(|i| {
+                if i.field.has_modifier(Modifier::FieldRef) {
+                    return false;
+                }
+                match &i.field.name {
+                    Some(n) => {
+                        out.insert(n.clone());
+                        true
+                    }
+                    None => false,
+                }
+            }),
+            Detection::AnyOf(subs) | Detection::And(subs) => subs.iter().all(|s| walk(s, out)),
+            Detection::ArrayMatch { field, body, .. } => {
+                out.insert(field.clone());
+                walk(body, out)
+            }
+            Detection::Conditional { named, .. } => named.values().all(|s| walk(s, out)),
+            Detection::Keywords(_) => false,
+        }
+    }
+    rule.detection.named.values().all(|d| walk(d, out))
+}

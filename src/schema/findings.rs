@@ -1,0 +1,206 @@
+//! The findings table's columns, loaded from `schema/findings.toml` (embedded at
+//! build time): one row per (rule, event) match. Its Arrow schema and Glue columns
+//! are derived here, as the curated table's are in the parent module.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::Deserialize;
+
+use super::{timestamp_type, SchemaError, TableSchema};
+
+/// The findings schema file's text.
+pub const FINDINGS_TOML: &str = include_str!("../../schema/findings.toml");
+
+/// Where a findings column's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingSource {
+    RuleId,
+    RuleTitle,
+    RuleLevel,
+    RuleStatus,
+    RuleTags,
+    /// A column of the curated table (its index there).
+    Event(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingType {
+    String,
+    Timestamp,
+    StringList,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    from: String,
+    #[serde(rename = "type")]
+    ty: FindingType,
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    column: Vec<RawColumn>,
+}
+
+/// A column of the findings table.
+#[derive(Debug, Clone)]
+pub struct FindingColumn {
+    pub name: String,
+    pub from: FindingSource,
+    pub ty: FindingType,
+    pub description: String,
+}
+
+impl FindingColumn {
+    pub fn arrow_type(&self) -> DataType {
+        match self.ty {
+            FindingType::String => DataType::Utf8,
+            FindingType::Timestamp => timestamp_type(),
+            FindingType::StringList => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+            }
+        }
+    }
+
+    pub fn glue_type(&self) -> &'static str {
+        match self.ty {
+            FindingType::String => "string",
+            FindingType::Timestamp => "timestamp",
+            FindingType::StringList => "array<string>",
+        }
+    }
+}
+
+/// The loaded, validated findings schema.
+#[derive(Debug)]
+pub struct FindingsSchema {
+    pub columns: Vec<FindingColumn>,
+    arrow: SchemaRef,
+}
+
+impl FindingsSchema {
+    /// Parse and check `text` against the curated table it copies event columns from.
+    pub fn parse(text: &str, table: &TableSchema) -> Result<Self, SchemaError> {
+        let file: RawFile = toml::from_str(text)?;
+        let invalid = |m: String| SchemaError::Invalid(format!("findings.toml: {m}"));
+        let mut columns = Vec::with_capacity(file.column.len());
+        for c in file.column {
+            let from = match c.from.as_str() {
+                "rule.id" => FindingSource::RuleId,
+                "rule.title" => FindingSource::RuleTitle,
+                "rule.level" => FindingSource::RuleLevel,
+                "rule.status" => FindingSource::RuleStatus,
+                "rule.tags" => FindingSource::RuleTags,
+                other => {
+                    let name = other.strip_prefix("event.").ok_or_else(|| {
+                        invalid(format!("column {}: unknown `from` {other:?}", c.name))
+                    })?;
+                    let i = table
+                        .columns
+                        .iter()
+                        .position(|t| t.name == name)
+                        .ok_or_else(|| {
+                            invalid(format!("column {}: no curated column {name:?}", c.name))
+                        })?;
+                    let want = match table.columns[i].ty {
+                        super::ColumnType::Timestamp => FindingType::Timestamp,
+                        super::ColumnType::String => FindingType::String,
+                        _ => {
+                            return Err(invalid(format!(
+                                "column {}: {name} is not a string or timestamp column",
+                                c.name
+                            )))
+                        }
+                    };
+                    if want != c.ty {
+                        return Err(invalid(format!(
+                            "column {}: type differs from {name}'s",
+                            c.name
+                        )));
+                    }
+                    FindingSource::Event(i)
+                }
+            };
+            let fits = match from {
+                FindingSource::RuleTags => c.ty == FindingType::StringList,
+                FindingSource::Event(_) => true,
+                _ => c.ty == FindingType::String,
+            };
+            if !fits {
+                return Err(invalid(format!(
+                    "column {}: wrong type for {}",
+                    c.name, c.from
+                )));
+            }
+            if columns.iter().any(|o: &FindingColumn| o.name == c.name) {
+                return Err(invalid(format!("duplicate column {}", c.name)));
+            }
+            columns.push(FindingColumn {
+                name: c.name,
+                from,
+                ty: c.ty,
+                description: c.description,
+            });
+        }
+        let arrow = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.arrow_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        Ok(FindingsSchema { columns, arrow })
+    }
+
+    /// The embedded findings schema (parsed once).
+    pub fn embedded() -> &'static FindingsSchema {
+        static SCHEMA: OnceLock<FindingsSchema> = OnceLock::new();
+        SCHEMA.get_or_init(|| {
+            match FindingsSchema::parse(FINDINGS_TOML, TableSchema::embedded()) {
+                Ok(s) => s,
+                // Validated by the test suite; a broken edit must not ship.
+                Err(e) => panic!("embedded findings schema is invalid: {e}"),
+            }
+        })
+    }
+
+    pub fn arrow_schema(&self) -> SchemaRef {
+        self.arrow.clone()
+    }
+
+    /// The Glue column list (name, type, comment), as JSON.
+    pub fn glue_columns_json(&self) -> String {
+        let cols: Vec<serde_json::Value> = self
+            .columns
+            .iter()
+            .map(|c| {
+                serde_json::json!({"Name": c.name, "Type": c.glue_type(), "Comment": c.description})
+            })
+            .collect();
+        serde_json::to_string_pretty(&cols).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_findings_schema_is_valid() {
+        let s = FindingsSchema::parse(FINDINGS_TOML, TableSchema::embedded()).unwrap();
+        assert_eq!(s.columns[0].name, "rule_id");
+        assert!(s.columns.iter().any(|c| c.from == FindingSource::RuleTags));
+    }
+
+    #[test]
+    fn unknown_event_column_is_an_error() {
+        let text = "[[column]]\nname = \"x\"\nfrom = \"event.nope\"\ntype = \"string\"\ndescription = \"\"\n";
+        let e = FindingsSchema::parse(text, TableSchema::embedded()).unwrap_err();
+        assert!(e.to_string().contains("no curated column"), "{e}");
+    }
+}

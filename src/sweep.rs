@@ -1,0 +1,289 @@
+//! `detect` over what is already there: rules swept over curated partitions (only
+//! the columns the rules read), or over raw CloudTrail files decoded on the fly,
+//! without converting them. Partitions (or files) are evaluated in parallel; the
+//! findings come back grouped by partition.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
+use serde::Serialize;
+use time::Date;
+
+use crate::decode::{Decoder, RowFilter};
+use crate::detect::{Detector, FindingsBuilder, LevelCounts};
+use crate::partition::PartitionKey;
+use crate::schema::{FindingsSchema, TableSchema};
+use crate::sink::{Sink, SinkError};
+use crate::source::{ListFilter, Source, SourceError};
+
+/// Which partitions or day folders to sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepFilter {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl SweepFilter {
+    fn accepts(&self, k: &PartitionKey) -> bool {
+        (self.accounts.is_empty() || self.accounts.contains(&k.account))
+            && (self.regions.is_empty() || self.regions.contains(&k.region))
+            && self.from.is_none_or(|f| k.day >= f)
+            && self.to.is_none_or(|t| k.day <= t)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error("assembling findings: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// The findings of one partition.
+pub struct PartitionFindings {
+    pub key: PartitionKey,
+    pub batches: Vec<RecordBatch>,
+    pub levels: LevelCounts,
+}
+
+/// What a sweep read and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    /// `curated` or `raw`.
+    pub input_kind: &'static str,
+    pub partitions: usize,
+    pub files: u64,
+    pub records: u64,
+    /// Raw files that could not be decoded (file, reason); their records were not
+    /// evaluated.
+    pub bad_files: Vec<(String, String)>,
+    pub findings: LevelCounts,
+}
+
+/// Sweep the current version of every curated partition `filter` selects.
+pub fn curated(
+    sink: &dyn Sink,
+    det: &Detector,
+    filter: &SweepFilter,
+) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
+    let schema = TableSchema::embedded();
+    let keys: Vec<PartitionKey> = sink
+        .list_partitions()?
+        .into_iter()
+        .filter(|k| filter.accepts(k))
+        .collect();
+    let wanted = det.columns(schema);
+    let files = AtomicU64::new(0);
+    let records = AtomicU64::new(0);
+    let found: Vec<PartitionFindings> = keys
+        .par_iter()
+        .map(|key| -> Result<Option<PartitionFindings>, SweepError> {
+            let Some(current) = sink.current(key)? else {
+                return Ok(None);
+            };
+            let mut out = FindingsBuilder::new(FindingsSchema::embedded());
+            let mut batches = Vec::new();
+            for o in &current.manifest.outputs {
+                let file = sink.open(key, &o.file)?;
+                files.fetch_add(1, Ordering::Relaxed);
+                for batch in read_projected(&file.path, schema, wanted.as_deref())? {
+                    records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    det.evaluate(&batch, 0..batch.num_rows(), &mut out);
+                }
+                if !out.is_empty() {
+                    batches.push(out.finish()?);
+                }
+            }
+            Ok(Some(PartitionFindings {
+                key: key.clone(),
+                batches,
+                levels: out.counts,
+            }))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut report = SweepReport {
+        input_kind: "curated",
+        partitions: found.len(),
+        files: files.into_inner(),
+        records: records.into_inner(),
+        ..Default::default()
+    };
+    for p in &found {
+        report.findings.add(&p.levels);
+    }
+    Ok((found, report))
+}
+
+/// The row groups of a curated data file, reading only `columns` (all when
+/// `None`), as batches of the full schema (other columns null).
+fn read_projected(
+    path: &std::path::Path,
+    schema: &TableSchema,
+    columns: Option<&[usize]>,
+) -> Result<Vec<RecordBatch>, SweepError> {
+    let bad = |e: &dyn std::fmt::Display| SweepError::Read {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
+    let file_schema = builder.schema().clone();
+    // Columns by name: a file written before a column was added lacks it.
+    let mut roots = Vec::new();
+    for (i, c) in schema.columns.iter().enumerate() {
+        let want = columns.is_none_or(|w| w.contains(&i));
+        if let (true, Ok(j)) = (want, file_schema.index_of(&c.name)) {
+            roots.push(j);
+        }
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| bad(&e))?;
+    let target = schema.arrow_schema();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        let n = batch.num_rows();
+        let arrays: Vec<ArrayRef> = target
+            .fields()
+            .iter()
+            .map(|f| match batch.column_by_name(f.name()) {
+                Some(a) if a.data_type() == f.data_type() => a.clone(),
+                Some(a) => arrow_cast_like(a, f.data_type())
+                    .unwrap_or_else(|| new_null_array(f.data_type(), n)),
+                None => new_null_array(f.data_type(), n),
+            })
+            .collect();
+        out.push(RecordBatch::try_new(target.clone(), arrays)?);
+    }
+    Ok(out)
+}
+
+/// A column read back with another physical type than the schema's: the source
+/// column (dictionary in memory, plain strings in some readers) as strings.
+fn arrow_cast_like(a: &ArrayRef, to: &arrow_schema::DataType) -> Option<ArrayRef> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    match (a.data_type(), to) {
+        (arrow_schema::DataType::Utf8, arrow_schema::DataType::Dictionary(_, _)) => {
+            let s = a.as_string::<i32>();
+            let d: arrow_array::DictionaryArray<Int32Type> = s.iter().collect();
+            Some(std::sync::Arc::new(d))
+        }
+        _ => None,
+    }
+}
+
+/// Sweep raw CloudTrail files: every event file of the day folders `filter`
+/// selects, decoded and evaluated (no output is written). A file that cannot be
+/// decoded is reported and the sweep goes on.
+pub fn raw(
+    source: &dyn Source,
+    det: &Detector,
+    filter: &SweepFilter,
+    max_file_bytes: usize,
+) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
+    let list = ListFilter {
+        accounts: filter.accounts.clone(),
+        regions: filter.regions.clone(),
+        from: filter.from,
+        to: filter.to,
+    };
+    let discovery = source.discover(&list)?;
+    let spans = source.day_spans(&discovery.folders, filter.from, filter.to)?;
+    let mut wanted = Vec::new();
+    for (folder, span) in discovery.folders.iter().zip(spans) {
+        if let Some((a, b)) = span {
+            let mut d = a;
+            while d <= b {
+                wanted.push((folder, d));
+                match d.next_day() {
+                    Some(n) => d = n,
+                    None => break,
+                }
+            }
+        }
+    }
+    let listing = source.list_days(&wanted)?;
+    let schema = TableSchema::embedded();
+    let decoder = Decoder::new(schema, max_file_bytes);
+    let records = AtomicU64::new(0);
+    let bad = Mutex::new(Vec::new());
+    let by_key: Mutex<BTreeMap<PartitionKey, PartitionFindings>> = Mutex::new(BTreeMap::new());
+    listing
+        .files
+        .par_iter()
+        .try_for_each(|file| -> Result<(), SweepError> {
+            let bytes = source.read(file)?;
+            let decoded = match decoder.decode(&bytes, RowFilter::All, &file.object) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(file = %file.location, "not evaluated: {e}");
+                    lock(&bad).push((file.location.clone(), e.to_string()));
+                    return Ok(());
+                }
+            };
+            let batch = &decoded.batch;
+            records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            let mut out = FindingsBuilder::new(FindingsSchema::embedded());
+            det.evaluate(batch, 0..batch.num_rows(), &mut out);
+            if out.is_empty() {
+                return Ok(());
+            }
+            let key = PartitionKey {
+                account: file.log.account.clone(),
+                region: file.log.region.clone(),
+                day: file.log.folder_day,
+            };
+            let levels = std::mem::take(&mut out.counts);
+            let found = out.finish()?;
+            let mut map = lock(&by_key);
+            let entry = map.entry(key.clone()).or_insert_with(|| PartitionFindings {
+                key,
+                batches: Vec::new(),
+                levels: LevelCounts::default(),
+            });
+            entry.batches.push(found);
+            entry.levels.add(&levels);
+            Ok(())
+        })?;
+    let found: Vec<PartitionFindings> = by_key
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_values()
+        .collect();
+    let mut report = SweepReport {
+        input_kind: "raw",
+        partitions: found.len(),
+        files: listing.files.len() as u64,
+        records: records.into_inner(),
+        bad_files: bad.into_inner().unwrap_or_else(|e| e.into_inner()),
+        ..Default::default()
+    };
+    for p in &found {
+        report.findings.add(&p.levels);
+    }
+    Ok((found, report))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
