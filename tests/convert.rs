@@ -115,10 +115,13 @@ fn roundtrip_of_fixtures_is_lossless() {
 #[test]
 fn real_corpus_roundtrip_is_lossless() {
     let corpus = repo().join("../shared/corpus/real");
-    let Ok(entries) = std::fs::read_dir(&corpus) else {
-        eprintln!("skipped: no ../shared/corpus/real beside the repository");
-        return;
-    };
+    // Required: a missing corpus fails the test rather than skipping it.
+    let entries = std::fs::read_dir(&corpus).unwrap_or_else(|e| {
+        panic!(
+            "the shared real corpus is required beside the repository: {}: {e}",
+            corpus.display()
+        )
+    });
     let mut t = Tree::new();
     let mut files: Vec<_> = entries
         .flatten()

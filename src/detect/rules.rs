@@ -118,10 +118,13 @@ pub fn add_file(out: &mut LoadedRules, file: &Path, text: &str) -> Result<(), Ru
             reason: "filter documents are not applied".into(),
         });
     }
-    for rule in collection.rules {
+    for mut rule in collection.rules {
         if !is_cloudtrail(&rule) {
             out.other_logsource += 1;
             continue;
+        }
+        for d in rule.detection.named.values_mut() {
+            fix_base64offset(d);
         }
         out.rules.push((rule, name.clone()));
     }
@@ -132,4 +135,88 @@ fn is_cloudtrail(rule: &SigmaRule) -> bool {
     let is =
         |v: &Option<String>, want: &str| v.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want));
     is(&rule.logsource.product, "aws") && is(&rule.logsource.service, "cloudtrail")
+}
+
+/// `|base64offset|contains`: the three encodings of the value, trimmed of every
+/// character that depends on the bytes before or after it, as the Sigma
+/// specification (and pySigma) define them. The evaluator's own expansion keeps a
+/// trailing character that depends on the next byte and misses real matches, so
+/// the item is rewritten here to plain `contains` over the trimmed encodings.
+fn fix_base64offset(d: &mut rsigma_parser::Detection) {
+    use rsigma_parser::{Detection, Modifier, SigmaString, SigmaValue};
+    match d {
+        Detection::AllOf(items) => {
+            for item in items {
+                let m = &item.field.modifiers;
+                if !(m.contains(&Modifier::Base64Offset) && m.contains(&Modifier::Contains)) {
+                    continue;
+                }
+                let plain: Option<Vec<String>> = item
+                    .values
+                    .iter()
+                    .map(|v| match v {
+                        SigmaValue::String(s) => s.as_plain(),
+                        _ => None,
+                    })
+                    .collect();
+                let Some(plain) = plain else { continue };
+                item.field
+                    .modifiers
+                    .retain(|m| *m != Modifier::Base64Offset);
+                item.values = plain
+                    .iter()
+                    .flat_map(|v| base64_offsets(v.as_bytes()))
+                    .map(|p| SigmaValue::String(SigmaString::new(&p)))
+                    .collect();
+            }
+        }
+        Detection::AnyOf(subs) | Detection::And(subs) => subs.iter_mut().for_each(fix_base64offset),
+        Detection::ArrayMatch { body, .. } => fix_base64offset(body),
+        Detection::Conditional { named, .. } => named.values_mut().for_each(fix_base64offset),
+        Detection::Keywords(_) => {}
+    }
+}
+
+/// The base64 forms of `value` at the three offsets of a 3-byte group, without the
+/// characters that encode bits of the neighbouring bytes.
+pub fn base64_offsets(value: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    const START: [usize; 3] = [0, 2, 3];
+    const END_TRIM: [usize; 3] = [0, 3, 2];
+    (0..3)
+        .filter_map(|i| {
+            let mut padded = vec![b' '; i];
+            padded.extend_from_slice(value);
+            let enc = base64::engine::general_purpose::STANDARD.encode(&padded);
+            let end = enc.len().checked_sub(END_TRIM[(value.len() + i) % 3])?;
+            (START[i] < end).then(|| enc[START[i]..end].to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_offsets_match_the_specification() {
+        // The three forms pySigma gives for `curl http`.
+        assert_eq!(
+            base64_offsets(b"curl http"),
+            ["Y3VybCBodHRw", "N1cmwgaHR0c", "jdXJsIGh0dH"]
+        );
+        // Each form is found in the encoding of any text holding the value at that offset.
+        use base64::Engine;
+        for prefix in ["", "x", "xy", "xyz"] {
+            for suffix in ["", ":", "://a"] {
+                let text = format!("{prefix}curl http{suffix}");
+                let enc = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                let forms = base64_offsets(b"curl http");
+                assert!(
+                    forms.iter().any(|f| enc.contains(f.as_str())),
+                    "{text:?} -> {enc}"
+                );
+            }
+        }
+    }
 }

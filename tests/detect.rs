@@ -1,0 +1,529 @@
+//! Detections: Sigma rules run by the real binary at conversion and by `detect`,
+//! checked against hand-written expectations, an independent evaluator (pySigma
+//! parsing + Python over the raw JSON, `tests/py/sigma_eval.py`) and the findings
+//! files as DuckDB reads them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn rules_dir() -> PathBuf {
+    repo().join("tests/detect/rules")
+}
+
+/// The test records, delivered as one file of one day.
+fn tree_with_records() -> Tree {
+    let mut t = Tree::new();
+    let text = std::fs::read_to_string(repo().join("tests/detect/records.json")).unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-05-01",
+        "0105",
+        &records,
+    );
+    t
+}
+
+/// Findings keyed by (rule title prefix `Tnn`, eventid), counted.
+type Found = BTreeMap<(String, String), u32>;
+
+fn add(found: &mut Found, title: &str, eventid: &str) {
+    let key = (
+        title.split(' ').next().unwrap_or("").to_string(),
+        eventid.to_string(),
+    );
+    *found.entry(key).or_default() += 1;
+}
+
+fn expected() -> Found {
+    let text = std::fs::read_to_string(repo().join("tests/detect/expected.json")).unwrap();
+    let map: BTreeMap<String, Vec<String>> = serde_json::from_str(&text).unwrap();
+    let mut f = Found::new();
+    for (rule, ids) in map {
+        for id in ids {
+            add(&mut f, &rule, &id);
+        }
+    }
+    f
+}
+
+/// What the independent evaluator finds over a raw tree.
+fn independent(rules: &Path, raw: &Path) -> Found {
+    let o = Command::new(python())
+        .arg(repo().join("tests/py/sigma_eval.py"))
+        .arg(rules)
+        .arg(raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "sigma_eval: {}", stderr(&o));
+    let mut f = Found::new();
+    for line in stdout(&o).lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        add(
+            &mut f,
+            v["rule_title"].as_str().unwrap(),
+            v["eventid"].as_str().unwrap_or(""),
+        );
+    }
+    f
+}
+
+/// The findings files of a curated output, read by DuckDB.
+fn findings_table(out: &Path) -> Vec<Value> {
+    let glob = format!(
+        "{}/account=*/region=*/day=*/_findings/*.parquet",
+        out.display()
+    );
+    if !glob::glob_exists(&glob) {
+        return Vec::new();
+    }
+    sql(
+        out,
+        &format!(
+            "SELECT rule_id, rule_title, rule_level, rule_status, rule_tags, eventid, \
+             CAST(eventtime AS VARCHAR) AS eventtime, eventname, useridentity_arn, source_object, \
+             account, region, day FROM read_parquet('{glob}', hive_partitioning = true, \
+             hive_types_autocast = false) ORDER BY eventid, rule_title"
+        ),
+    )
+}
+
+mod glob {
+    /// Whether any file matches `account=*/region=*/day=*/_findings/*.parquet`.
+    pub fn glob_exists(pattern: &str) -> bool {
+        let root = pattern.split("/account=*").next().unwrap();
+        walk(std::path::Path::new(root))
+    }
+    fn walk(p: &std::path::Path) -> bool {
+        std::fs::read_dir(p).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path)
+                } else {
+                    path.to_string_lossy().contains("/_findings/")
+                        && path.extension().is_some_and(|x| x == "parquet")
+                }
+            })
+        })
+    }
+}
+
+fn found_in_rows(rows: &[Value]) -> Found {
+    let mut f = Found::new();
+    for r in rows {
+        add(
+            &mut f,
+            r["rule_title"].as_str().unwrap(),
+            r["eventid"].as_str().unwrap_or(""),
+        );
+    }
+    f
+}
+
+fn detect_jsonl(args: &[&str]) -> (i32, Found, String) {
+    let mut all = vec!["detect", "--print", "jsonl"];
+    all.extend_from_slice(args);
+    let o = trailpack(&all);
+    let mut f = Found::new();
+    for line in stdout(&o).lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        add(
+            &mut f,
+            v["rule_title"].as_str().unwrap(),
+            v["eventid"].as_str().unwrap_or(""),
+        );
+    }
+    (o.status.code().unwrap_or(-1), f, stderr(&o))
+}
+
+#[test]
+fn every_modifier_and_condition_form_matches_expectations_and_the_independent_evaluator() {
+    let t = tree_with_records();
+    let rules = rules_dir();
+    let (code, report, o) = convert(
+        &t.input(),
+        &t.output(),
+        &["--rules", rules.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{}", stderr(&o));
+    let rows = findings_table(&t.output());
+    let at_conversion = found_in_rows(&rows);
+    assert_eq!(
+        at_conversion,
+        expected(),
+        "conversion findings vs tests/detect/expected.json"
+    );
+    assert_eq!(
+        independent(&rules, &t.input()),
+        expected(),
+        "independent evaluator vs tests/detect/expected.json"
+    );
+    // One finding's columns, as DuckDB reads them.
+    let r = rows
+        .iter()
+        .find(|r| r["eventid"] == "ev-02" && r["rule_title"].as_str().unwrap().starts_with("T09"))
+        .expect("T09 on ev-02");
+    assert_eq!(r["rule_id"], "7d5c0001-0000-4000-8000-000000000009");
+    assert_eq!(r["rule_level"], "high");
+    assert_eq!(r["rule_status"], "stable");
+    assert_eq!(
+        r["rule_tags"],
+        serde_json::json!(["attack.persistence", "attack.t1098.001"])
+    );
+    assert_eq!(r["eventname"], "CreateAccessKey");
+    assert_eq!(
+        r["useridentity_arn"],
+        "arn:aws:iam::111122223333:user/alice"
+    );
+    assert!(
+        r["eventtime"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-05-01 00:02:00"),
+        "{r}"
+    );
+    assert!(r["source_object"]
+        .as_str()
+        .unwrap()
+        .contains("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/"));
+    assert_eq!(
+        (r["account"].as_str(), r["day"].as_str()),
+        (Some("111122223333"), Some("2024-05-01"))
+    );
+    // The summary counts findings by level, as the table holds them.
+    let mut by_level: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &rows {
+        *by_level
+            .entry(r["rule_level"].as_str().unwrap_or("none").to_string())
+            .or_default() += 1;
+    }
+    let summary: BTreeMap<String, u64> =
+        serde_json::from_value(report["detections"]["findings"].clone()).unwrap();
+    assert_eq!(summary, by_level);
+    assert_eq!(report["detections"]["rules"]["loaded"], 22);
+    // The manifest names the findings file and the counts.
+    let part = t
+        .output()
+        .join("account=111122223333/region=us-east-1/day=2024-05-01");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(part.join("_trailpack.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["findings"]["outputs"][0]["rows"].as_u64().unwrap() as usize,
+        rows.len()
+    );
+    assert_eq!(manifest["findings"]["rules"], 22);
+    // The curated table itself is untouched by the findings folder: DuckDB's usual
+    // glob and Athena (which skips `_` names) read data files only.
+    let n = sql1(&t.output(), "SELECT count(*) FROM t");
+    assert_eq!(n, 32);
+}
+
+#[test]
+fn detect_over_curated_output_and_raw_logs_equals_detection_at_conversion() {
+    let t = tree_with_records();
+    let rules = rules_dir();
+    let (code, _, o) = convert(
+        &t.input(),
+        &t.output(),
+        &["--rules", rules.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{}", stderr(&o));
+    let at_conversion = found_in_rows(&findings_table(&t.output()));
+    let r = rules.to_str().unwrap();
+    let (code, curated, err) =
+        detect_jsonl(&["--rules", r, "--input", t.output().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("curated input"), "{err}");
+    assert_eq!(curated, at_conversion);
+    let (code, raw, err) = detect_jsonl(&["--rules", r, "--input", t.input().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("raw input"), "{err}");
+    assert_eq!(raw, at_conversion);
+    // --output writes the same findings as a table of its own.
+    let dir = t.dir.path().join("found");
+    let o = trailpack(&[
+        "detect",
+        "--rules",
+        r,
+        "--input",
+        t.output().to_str().unwrap(),
+        "--output",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = sql(
+        &dir,
+        &format!(
+            "SELECT rule_title, eventid FROM read_parquet('{}/account=*/region=*/day=*/findings.parquet', hive_partitioning = true)",
+            dir.display()
+        ),
+    );
+    assert_eq!(found_in_rows(&rows), at_conversion);
+    // Filters select partitions: another day has none.
+    let (_, none, _) = detect_jsonl(&[
+        "--rules",
+        r,
+        "--input",
+        t.output().to_str().unwrap(),
+        "--day",
+        "2024-05-02",
+    ]);
+    assert!(none.is_empty());
+}
+
+#[test]
+fn findings_are_replaced_with_their_partition_never_duplicated() {
+    let mut t = tree_with_records();
+    let rules = rules_dir();
+    let r = rules.to_str().unwrap();
+    let count = |out: &Path| findings_table(out).len();
+    let (code, _, o) = convert(&t.input(), &t.output(), &["--rules", r]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    let first = count(&t.output());
+    assert_eq!(first, expected().values().sum::<u32>() as usize);
+    // A re-run finds the partitions current (the day and, by the day rule, the
+    // previous one, empty): nothing rebuilt, nothing added.
+    let (_, report, _) = convert(&t.input(), &t.output(), &["--rules", r]);
+    assert_eq!(report["partitions"]["unchanged"], 2);
+    assert_eq!(report["partitions"]["written"], 0);
+    assert_eq!(
+        report["detections"]["findings"],
+        serde_json::json!(summary_of(&t.output()))
+    );
+    assert_eq!(count(&t.output()), first);
+    // A late file with one more StopLogging and a duplicate of ev-17: the partition is
+    // rebuilt, its findings replaced; the duplicate record is written once, so found once.
+    let text = std::fs::read_to_string(repo().join("tests/detect/records.json")).unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let dup = records
+        .iter()
+        .find(|r| r["eventID"] == "ev-17")
+        .unwrap()
+        .clone();
+    let mut new = dup.clone();
+    new["eventID"] = "ev-99".into();
+    new["eventTime"] = "2024-05-01T10:00:00Z".into();
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-05-01",
+        "1005",
+        &[dup, new],
+    );
+    let (code, report, o) = convert(&t.input(), &t.output(), &["--rules", r]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    assert_eq!(report["partitions"]["written"], 1);
+    // ev-99 matches T10 (cased StopLogging) and T13 (1 of sel_*).
+    assert_eq!(count(&t.output()), first + 2);
+    // --force rebuilds from scratch: same findings.
+    let (_, _, _) = convert(&t.input(), &t.output(), &["--rules", r, "--force"]);
+    assert_eq!(count(&t.output()), first + 2);
+    // Other rules make the findings stale: both partitions (the day and its empty
+    // previous day) are rebuilt with the new set.
+    let one = rules.join("t10_cased.yml");
+    let (_, report, _) = convert(&t.input(), &t.output(), &["--rules", one.to_str().unwrap()]);
+    assert_eq!(report["partitions"]["written"], 2);
+    assert_eq!(count(&t.output()), 2, "T10 on ev-17 and ev-99");
+    // Without rules, the rebuilt partition has no findings (and all its rows).
+    let (_, report, _) = convert(&t.input(), &t.output(), &[]);
+    assert_eq!(report["partitions"]["written"], 2);
+    assert_eq!(count(&t.output()), 0);
+    assert_eq!(sql1(&t.output(), "SELECT count(*) FROM t"), 33);
+}
+
+/// Findings by level in an output, from DuckDB.
+fn summary_of(out: &Path) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for r in findings_table(out) {
+        *m.entry(r["rule_level"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn unsupported_rules_are_skipped_by_name_and_malformed_ones_fail_with_file_and_line() {
+    let t = tree_with_records();
+    let o = trailpack(&[
+        "detect",
+        "--rules",
+        rules_dir().to_str().unwrap(),
+        "--input",
+        t.input().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("T23 many failed console logins") && err.contains("correlation"),
+        "{err}"
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let skipped = report["rules"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["title"], "T23 many failed console logins");
+    assert_eq!(report["rules"]["other_logsource"], 1);
+    assert_eq!(report["rules"]["files"], 23);
+    // A malformed file stops the run before anything is read: exit 2, file and line.
+    let bad = repo().join("tests/detect/bad");
+    let input = t.input();
+    for cmd in ["detect", "convert"] {
+        let out = t.dir.path().join("never");
+        let mut args = vec![
+            cmd,
+            "--rules",
+            bad.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        if cmd == "convert" {
+            args.extend(["--output", out.to_str().unwrap()]);
+        }
+        let o = trailpack(&args);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("malformed.yml") && err.contains("line 7"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn fail_on_exits_3_only_for_findings_at_or_above_the_level() {
+    let t = tree_with_records();
+    let input = t.input();
+    let input = input.to_str().unwrap();
+    let rules = rules_dir();
+    let low_only = rules.join("t02_wildcards.yml");
+    let run = |args: &[&str]| trailpack(args).status.code();
+    assert_eq!(
+        run(&[
+            "detect",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input,
+            "--fail-on",
+            "critical",
+            "--json"
+        ]),
+        Some(3)
+    );
+    assert_eq!(
+        run(&[
+            "detect",
+            "--rules",
+            low_only.to_str().unwrap(),
+            "--input",
+            input,
+            "--fail-on",
+            "medium",
+            "--json"
+        ]),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "detect",
+            "--rules",
+            low_only.to_str().unwrap(),
+            "--input",
+            input,
+            "--fail-on",
+            "low",
+            "--json"
+        ]),
+        Some(3)
+    );
+    // Without --fail-on, findings never change the exit code.
+    assert_eq!(
+        run(&[
+            "detect",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input,
+            "--json"
+        ]),
+        Some(0)
+    );
+    let out = t.dir.path().join("o");
+    let (code, _, _) = convert(
+        &t.input(),
+        &out,
+        &["--rules", rules.to_str().unwrap(), "--fail-on", "high"],
+    );
+    assert_eq!(code, 3);
+    // The partition was published all the same.
+    assert_eq!(sql1(&out, "SELECT count(*) FROM t"), 32);
+}
+
+#[test]
+fn real_corpus_findings_match_the_independent_evaluator() {
+    let corpus = repo().join("../shared/corpus/real");
+    let entries = std::fs::read_dir(&corpus).unwrap_or_else(|e| {
+        panic!(
+            "the shared real corpus is required: {}: {e}",
+            corpus.display()
+        )
+    });
+    let mut files: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "corpus folder has no files");
+    let mut t = Tree::new();
+    for (i, f) in files.iter().enumerate() {
+        let account = format!("{:012}", 100_000_000_000u64 + i as u64);
+        let dest = t.log_path(None, &account, "us-east-1", "2024-01-02", "0005");
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(f, &dest).unwrap();
+    }
+    // The shipped rules and the test rules, in one folder.
+    let all = t.dir.path().join("rules");
+    std::fs::create_dir_all(&all).unwrap();
+    for dir in [repo().join("rules"), rules_dir()] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "yml") {
+                std::fs::copy(e.path(), all.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let (code, raw, err) = detect_jsonl(&[
+        "--rules",
+        all.to_str().unwrap(),
+        "--input",
+        t.input().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let expected = independent(&all, &t.input());
+    assert!(
+        expected.values().sum::<u32>() >= 20,
+        "too few findings to compare: {expected:?}"
+    );
+    assert_eq!(raw, expected);
+    // At conversion too (the day rule moves records between days; every record is
+    // still evaluated exactly once).
+    let (code, _, o) = convert(&t.input(), &t.output(), &["--rules", all.to_str().unwrap()]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    assert_eq!(found_in_rows(&findings_table(&t.output())), expected);
+    eprintln!(
+        "real corpus: {} findings agree",
+        expected.values().sum::<u32>()
+    );
+}
