@@ -142,6 +142,9 @@ pub struct GlueScope {
     pub account: String,
     /// Partition projection: no partition API calls.
     pub projection: bool,
+    /// The findings table kept beside the table (runs with `--rules`); its
+    /// partitions are always registered.
+    pub findings_table: Option<String>,
 }
 
 /// What a run touches; local folders have no entry.
@@ -226,14 +229,20 @@ pub fn policy(scope: &PolicyScope) -> Value {
     }
     if let Some(g) = &scope.glue {
         let base = format!("arn:{p}:glue:{}:{}", g.region, g.account);
+        let mut resources = vec![
+            format!("{base}:catalog"),
+            format!("{base}:database/{}", g.database),
+            format!("{base}:table/{}/{}", g.database, g.table),
+        ];
+        if let Some(f) = &g.findings_table {
+            resources.push(format!("{base}:table/{}/{f}", g.database));
+        }
+        // The findings table's partitions are registered even in projection mode.
+        let projection = g.projection && g.findings_table.is_none();
         statements.push(statement(
             "Catalog",
-            actions(Catalog, g.projection),
-            vec![
-                format!("{base}:catalog"),
-                format!("{base}:database/{}", g.database),
-                format!("{base}:table/{}/{}", g.database, g.table),
-            ],
+            actions(Catalog, projection),
+            resources,
         ));
     }
     if !scope.source_kms_keys.is_empty() {
@@ -395,6 +404,7 @@ mod tests {
                 region: "eu-west-1".into(),
                 account: "111122223333".into(),
                 projection: true,
+                findings_table: None,
             }),
             source_kms_keys: vec!["arn:aws:kms:eu-west-1:111122223333:key/a".into()],
             curated_kms_keys: vec![],

@@ -434,3 +434,90 @@ fn a_lake_formation_denial_names_the_grants_to_add() {
         assert!(e.contains(want), "missing {want:?} in: {e}");
     }
 }
+
+#[test]
+fn findings_table_is_registered_with_each_partition_and_follows_rebuilds() {
+    let mut t = Tree::new();
+    // Two records: one the rule finds (StopLogging), one it does not.
+    let mut stop = record("stop-1", "2024-03-05T09:00:00Z", "alice");
+    stop["eventSource"] = "cloudtrail.amazonaws.com".into();
+    stop["eventName"] = "StopLogging".into();
+    let other = record("other-1", "2024-03-05T09:01:00Z", "bob");
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-05",
+        "1000",
+        &[stop, other],
+    );
+    let out = bucket("out");
+    assert!(py_aws(&[
+        "s3-put",
+        &out,
+        "x/",
+        t.dir.path().join("none").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let db = bucket("db").replace('-', "_");
+    let output = format!("s3://{out}/curated");
+    let input = t.input();
+    let input = input.to_str().unwrap();
+    let rule = repo().join("tests/detect/rules/t13_one_of_prefix.yml");
+    let (code, r, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--rules", rule.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["detections"]["findings"], json!({"critical": 1}));
+    let g = glue_table(&db, "cloudtrail_findings");
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema/findings-glue-columns.json")).unwrap(),
+    )
+    .unwrap();
+    let want_cols: Vec<Value> = want["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!([c["Name"], c["Type"]]))
+        .collect();
+    assert_eq!(g["columns"].as_array().unwrap(), &want_cols);
+    let parts = g["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 1, "{g}");
+    // The findings partition is the `_findings/` folder of the data version the
+    // curated partition points at.
+    let data = glue_table(&db, "cloudtrail")["partitions"][0]["location"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let loc = parts[0]["location"].as_str().unwrap();
+    assert_eq!(loc, format!("{data}_findings/"));
+    let rows: Value = serde_json::from_slice(&py_aws(&["s3-parquet-rows", loc]).stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["eventid"], "stop-1");
+    assert_eq!(rows[0]["rule_level"], "critical");
+    // Rebuilt with a rule that finds nothing: the findings partition goes away.
+    let none = repo().join("tests/detect/rules/t10_cased.yml");
+    std::fs::write(
+        t.dir.path().join("nothing.yml"),
+        std::fs::read_to_string(&none)
+            .unwrap()
+            .replace("StopLogging", "NeverHappens"),
+    )
+    .unwrap();
+    let nothing = t.dir.path().join("nothing.yml");
+    let (code, r, e) = run(
+        input,
+        &output,
+        &["--glue-database", &db, "--rules", nothing.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(r["partitions"]["written"], 1);
+    assert_eq!(
+        glue_table(&db, "cloudtrail_findings")["partitions"],
+        json!([])
+    );
+}

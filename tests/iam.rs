@@ -23,6 +23,7 @@ fn policy() -> Value {
         &format!("s3://{LAKE}/cloudtrail/"),
         "--glue-database",
         DB,
+        "--with-findings",
         "--aws-region",
         "us-east-1",
         "--account-id",
@@ -209,6 +210,18 @@ fn the_printed_policy_allows_every_run_and_each_action_is_needed() {
     let (code, summary, err) = run_as(&key, &convert(&["--day", "2024-03-05", "--force"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(summary["partitions"]["written"], 2, "{summary}");
+    // With --rules, the findings table is created and kept with the same policy.
+    let rules = repo().join("rules");
+    let (code, summary, err) = run_as(
+        &key,
+        &convert(&["--day", "2024-03-05", "--rules", rules.to_str().unwrap()]),
+    );
+    assert_eq!(code, 0, "{err}\n{summary}");
+    assert_eq!(summary["partitions"]["written"], 2, "{summary}");
+    assert!(
+        summary["detections"]["rules"]["loaded"].as_u64().unwrap() >= 6,
+        "{summary}"
+    );
 
     // Retention deletes curated objects and Glue partitions: not without
     // s3:DeleteObject.

@@ -29,6 +29,47 @@ fn checked_in_derivations_do_not_drift() {
 }
 
 #[test]
+fn checked_in_findings_derivations_do_not_drift() {
+    for (format, file) in [
+        ("markdown", "schema/FINDINGS.md"),
+        ("glue-json", "schema/findings-glue-columns.json"),
+        ("athena-ddl", "schema/findings-athena-table.sql"),
+    ] {
+        let o = trailpack(&["schema", "--findings", "--format", format]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = stdout(&o);
+        let have = std::fs::read_to_string(repo().join(file)).unwrap_or_default();
+        assert!(
+            have == want,
+            "{file} differs from `trailpack schema --findings --format {format}`; regenerate it with\n  cargo run -- schema --findings --format {format} > {file}"
+        );
+    }
+    // Every column of findings.toml, in order, in the Glue form.
+    let text = std::fs::read_to_string(repo().join("schema/findings.toml")).unwrap();
+    let file: toml::Value = toml::from_str(&text).unwrap();
+    let names: Vec<&str> = file["column"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let glue: serde_json::Value = serde_json::from_str(&stdout(&trailpack(&[
+        "schema",
+        "--findings",
+        "--format",
+        "glue-json",
+    ])))
+    .unwrap();
+    let glue_names: Vec<&str> = glue["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(glue_names, names);
+}
+
+#[test]
 fn derived_forms_agree_with_the_schema_file() {
     let text = std::fs::read_to_string(repo().join("schema/cloudtrail.toml")).unwrap();
     let file: toml::Value = toml::from_str(&text).unwrap();

@@ -26,7 +26,7 @@ use super::{Catalog, CatalogError, CatalogReport, PartitionLocation};
 use crate::aws::Aws;
 use crate::layout::day_string;
 use crate::partition::PartitionKey;
-use crate::schema::{TableSchema, PARTITION_KEYS};
+use crate::schema::{FindingsSchema, TableSchema, PARTITION_KEYS};
 
 const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
 const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
@@ -56,9 +56,48 @@ pub struct GlueCatalog {
     /// `s3://bucket/prefix/` of the curated data.
     location: String,
     mode: Mode,
-    schema: &'static TableSchema,
+    def: TableDef,
     /// Accounts, regions and earliest day of the projection as last read or written.
     projected: std::sync::Mutex<Option<Projected>>,
+    /// The findings table kept beside this one (`--rules`), partitions registered.
+    findings: Option<Box<GlueCatalog>>,
+}
+
+/// The columns of a table and the fingerprint of the schema file they come from.
+struct TableDef {
+    /// (name, Glue type, comment)
+    columns: Vec<(String, String, String)>,
+    fingerprint: String,
+}
+
+impl TableDef {
+    fn curated(schema: &TableSchema) -> TableDef {
+        TableDef {
+            columns: schema
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.glue_type(), c.description.clone()))
+                .collect(),
+            fingerprint: schema.fingerprint().to_string(),
+        }
+    }
+
+    fn findings(schema: &FindingsSchema) -> TableDef {
+        TableDef {
+            columns: schema
+                .columns
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.glue_type().to_string(),
+                        c.description.clone(),
+                    )
+                })
+                .collect(),
+            fingerprint: schema.fingerprint().to_string(),
+        }
+    }
 }
 
 type Projected = (BTreeSet<String>, BTreeSet<String>, String);
@@ -159,9 +198,19 @@ impl GlueCatalog {
                 format!("{location}/")
             },
             mode,
-            schema: TableSchema::embedded(),
+            def: TableDef::curated(TableSchema::embedded()),
             projected: std::sync::Mutex::new(None),
+            findings: None,
         }
+    }
+
+    /// Also keep the findings table `table` (in the same database): each published
+    /// partition's findings folder is registered as its partition there.
+    pub fn with_findings(mut self, aws: &Aws, table: &str) -> GlueCatalog {
+        let mut f = GlueCatalog::new(aws, &self.database, table, &self.location, Mode::Register);
+        f.def = TableDef::findings(FindingsSchema::embedded());
+        self.findings = Some(Box::new(f));
+        self
     }
 
     fn target(&self) -> String {
@@ -169,15 +218,15 @@ impl GlueCatalog {
     }
 
     fn columns(&self) -> Vec<Column> {
-        self.schema
+        self.def
             .columns
             .iter()
-            .map(|c| {
+            .map(|(name, ty, comment)| {
                 built(
                     Column::builder()
-                        .name(&c.name)
-                        .r#type(c.glue_type())
-                        .comment(c.description.chars().take(255).collect::<String>())
+                        .name(name)
+                        .r#type(ty)
+                        .comment(comment.chars().take(255).collect::<String>())
                         .build(),
                 )
             })
@@ -206,7 +255,7 @@ impl GlueCatalog {
         parameters.insert("classification".into(), "parquet".into());
         parameters.insert("EXTERNAL".into(), "TRUE".into());
         parameters.insert("parquet.compression".into(), "ZSTD".into());
-        parameters.insert("trailpack.schema".into(), self.schema.fingerprint().into());
+        parameters.insert("trailpack.schema".into(), self.def.fingerprint.clone());
         let keys = PARTITION_KEYS
             .iter()
             .map(|k| built(Column::builder().name(*k).r#type("string").build()))
@@ -666,6 +715,9 @@ impl GlueCatalog {
 
 impl Catalog for GlueCatalog {
     fn drop_partitions(&self, partitions: &[PartitionKey]) -> Result<(), CatalogError> {
+        if let Some(f) = &self.findings {
+            f.drop_partitions(partitions)?;
+        }
         match self.mode {
             // Projection has no partition entries; the data is gone, so is the partition.
             Mode::Projection { .. } => Ok(()),
@@ -676,6 +728,10 @@ impl Catalog for GlueCatalog {
     /// Concurrent first runs race to create and evolve the table: a lost race is
     /// looked at again.
     fn ensure_table(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
+        if let Some(f) = &self.findings {
+            let mut r = CatalogReport::default();
+            f.ensure_table(&mut r)?;
+        }
         self.rt.block_on(async {
             for attempt in 0..10u32 {
                 match self.ensure(report).await {
@@ -710,6 +766,29 @@ impl Catalog for GlueCatalog {
             }
         };
         done.map_err(|e| explain_lake_formation(e, &self.database, &self.table))
+    }
+
+    fn publish_findings(
+        &self,
+        key: &PartitionKey,
+        folder: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let Some(f) = &self.findings else {
+            return Ok(());
+        };
+        match folder {
+            Some(rel) => {
+                let located = [PartitionLocation {
+                    key: key.clone(),
+                    location: format!("{}{rel}", f.partition_location(key)),
+                }];
+                let mut r = CatalogReport::default();
+                f.rt.block_on(f.register(&located, &mut r))
+            }
+            // No findings in this version: none from an older one stay visible.
+            None => f.rt.block_on(f.delete(std::slice::from_ref(key))),
+        }
+        .map_err(|e| explain_lake_formation(e, &f.database, &f.table))
     }
 
     fn location(&self, key: &PartitionKey) -> Result<Option<String>, CatalogError> {

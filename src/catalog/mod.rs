@@ -69,4 +69,14 @@ pub trait Catalog: Send + Sync {
     fn location(&self, key: &PartitionKey) -> Result<Option<String>, CatalogError>;
     /// Forget these partitions (retention).
     fn drop_partitions(&self, partitions: &[PartitionKey]) -> Result<(), CatalogError>;
+    /// Point the findings table (`--rules`) at a published partition's findings
+    /// folder, given relative to the partition's folder; `None`: the version has no
+    /// findings, so the findings partition is dropped. No-op without a findings table.
+    fn publish_findings(
+        &self,
+        _key: &PartitionKey,
+        _folder: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        Ok(())
+    }
 }

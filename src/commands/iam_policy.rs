@@ -54,6 +54,12 @@ pub fn scope(args: &IamPolicyArgs) -> Result<PolicyScope, UsageError> {
             region: args.aws_region.clone(),
             account: args.account_id.clone(),
             projection: args.glue.glue_projection,
+            findings_table: args.with_findings.then(|| {
+                args.glue
+                    .glue_findings_table
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_findings", args.glue.glue_table))
+            }),
         }),
         source_kms_keys: args
             .trail_kms_key
@@ -96,6 +102,11 @@ pub struct IamPolicyArgs {
 
     #[command(flatten)]
     pub glue: GlueArgs,
+
+    /// The run evaluates --rules: also allow its Glue findings table
+    /// (--glue-findings-table, default <glue-table>_findings).
+    #[arg(long, requires = "glue_database")]
+    pub with_findings: bool,
 
     /// Region of the Glue catalog (default: any, `*`).
     #[arg(long, value_name = "REGION", default_value = "*")]

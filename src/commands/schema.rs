@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use crate::schema::{athena_ddl, glue_columns_json, markdown, DdlOptions, TableSchema};
+use crate::schema::{
+    athena_ddl, glue_columns_json, markdown, DdlOptions, FindingsSchema, TableSchema,
+};
 use clap::{Args, ValueEnum};
 
 /// The compatibility view template (`schema/athena-compat-view.sql`).
@@ -15,6 +17,9 @@ pub fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
 
 /// The text `trailpack schema` prints for `args`.
 pub fn render(args: &SchemaArgs) -> String {
+    if args.findings {
+        return render_findings(args);
+    }
     let schema = TableSchema::embedded();
     match args.format {
         SchemaFormat::Arrow => arrow_text(schema),
@@ -43,6 +48,36 @@ pub fn render(args: &SchemaArgs) -> String {
     }
 }
 
+/// The findings table's forms (`--findings`).
+fn render_findings(args: &SchemaArgs) -> String {
+    let f = FindingsSchema::embedded();
+    match args.format {
+        SchemaFormat::Arrow => f
+            .arrow_schema()
+            .fields()
+            .iter()
+            .map(|c| format!("{}: {}\n", c.name(), c.data_type()))
+            .collect(),
+        SchemaFormat::GlueJson => f.glue_columns_json(),
+        SchemaFormat::AthenaDdl => {
+            let table = if args.table == "cloudtrail" {
+                "cloudtrail_findings".to_string()
+            } else {
+                args.table.clone()
+            };
+            let location = args
+                .location
+                .clone()
+                .unwrap_or_else(|| DdlOptions::default().location);
+            f.athena_ddl(&args.database, &table, &location)
+        }
+        SchemaFormat::Markdown => f.markdown(),
+        SchemaFormat::AthenaCompatView => {
+            "-- the compatibility view is for the curated table only\n".to_string()
+        }
+    }
+}
+
 fn arrow_text(schema: &TableSchema) -> String {
     schema
         .arrow_schema()
@@ -57,6 +92,10 @@ pub struct SchemaArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
     pub format: SchemaFormat,
+
+    /// The findings table (`--rules`) instead of the curated one.
+    #[arg(long)]
+    pub findings: bool,
 
     /// Table location for athena-ddl (the curated output prefix).
     #[arg(long, value_name = "S3_URI")]

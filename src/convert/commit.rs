@@ -8,6 +8,7 @@
 
 use super::{Builder, PartitionFailure, PartitionReport, Status};
 use crate::catalog::{CatalogReport, PartitionLocation};
+use crate::manifest::ManifestFindings;
 use crate::partition::{InputRole, PartitionKey, PartitionPlan};
 use crate::sink::{Commit, Current};
 
@@ -46,8 +47,13 @@ impl Builder<'_> {
         let location = self.sink.data_location(&plan.key, &manifest);
         report.location = Some(location.clone());
         let current = Current { manifest, token };
-        let registered =
-            current.manifest.records.written == 0 || self.register(&plan.key, location, report);
+        let registered = current.manifest.records.written == 0
+            || self.register(
+                &plan.key,
+                location,
+                current.manifest.findings.as_ref(),
+                report,
+            );
         if registered {
             self.tidy(&plan.key, &current, report);
         }
@@ -55,7 +61,13 @@ impl Builder<'_> {
     }
 
     /// Point the catalog at a committed version. `false` if that failed (reported).
-    fn register(&self, key: &PartitionKey, location: String, report: &mut PartitionReport) -> bool {
+    fn register(
+        &self,
+        key: &PartitionKey,
+        location: String,
+        findings: Option<&ManifestFindings>,
+        report: &mut PartitionReport,
+    ) -> bool {
         let Some(catalog) = self.catalog else {
             return true;
         };
@@ -64,7 +76,21 @@ impl Builder<'_> {
             key: key.clone(),
             location,
         }];
-        match catalog.publish(&published, &mut r) {
+        let published_findings = |()| match findings {
+            Some(f) => {
+                let folder = f
+                    .outputs
+                    .first()
+                    .and_then(|o| o.file.rsplit_once('/'))
+                    .map(|(dir, _)| format!("{dir}/"));
+                catalog.publish_findings(key, folder.as_deref())
+            }
+            None => Ok(()),
+        };
+        match catalog
+            .publish(&published, &mut r)
+            .and_then(published_findings)
+        {
             Ok(()) => {
                 let mut total = self
                     .catalog_report

@@ -82,6 +82,7 @@ impl FindingColumn {
 pub struct FindingsSchema {
     pub columns: Vec<FindingColumn>,
     arrow: SchemaRef,
+    fingerprint: String,
 }
 
 impl FindingsSchema {
@@ -154,7 +155,12 @@ impl FindingsSchema {
                 .map(|c| Field::new(&c.name, c.arrow_type(), true))
                 .collect::<Vec<_>>(),
         ));
-        Ok(FindingsSchema { columns, arrow })
+        let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
+        Ok(FindingsSchema {
+            columns,
+            arrow,
+            fingerprint,
+        })
     }
 
     /// The embedded findings schema (parsed once).
@@ -173,16 +179,86 @@ impl FindingsSchema {
         self.arrow.clone()
     }
 
-    /// The Glue column list (name, type, comment), as JSON.
+    /// Short hash of the findings schema file (a Glue table parameter).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Glue `StorageDescriptor.Columns` and `PartitionKeys`, as the Glue API takes them.
     pub fn glue_columns_json(&self) -> String {
-        let cols: Vec<serde_json::Value> = self
+        let columns: Vec<serde_json::Value> = self
             .columns
             .iter()
             .map(|c| {
-                serde_json::json!({"Name": c.name, "Type": c.glue_type(), "Comment": c.description})
+                serde_json::json!({
+                    "Name": c.name,
+                    "Type": c.glue_type(),
+                    "Comment": c.description.chars().take(255).collect::<String>(),
+                })
             })
             .collect();
-        serde_json::to_string_pretty(&cols).unwrap_or_default()
+        let keys: Vec<serde_json::Value> = super::PARTITION_KEYS
+            .iter()
+            .map(|k| serde_json::json!({"Name": k, "Type": "string"}))
+            .collect();
+        let doc = serde_json::json!({"Columns": columns, "PartitionKeys": keys});
+        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    }
+
+    /// Athena statement creating the findings table. Its partitions are the
+    /// `_findings/` folders of the curated partitions' current versions, which
+    /// change with every build: trailpack registers them (`--glue-database`), so
+    /// the table is not meant for partition projection.
+    pub fn athena_ddl(&self, database: &str, table: &str, location: &str) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "  `{}` {} COMMENT '{}'",
+                    c.name,
+                    c.glue_type(),
+                    c.description.replace('\\', "\\\\").replace('\'', "\\'")
+                )
+            })
+            .collect();
+        format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table}` (\n{}\n)\n\
+             PARTITIONED BY (`account` string, `region` string, `day` string)\n\
+             STORED AS PARQUET\n\
+             LOCATION '{location}'\n\
+             TBLPROPERTIES ('classification' = 'parquet', 'parquet.compression' = 'ZSTD');\n",
+            cols.join(",\n")
+        )
+    }
+
+    /// Markdown column reference.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from(
+            "# Findings table columns\n\n\
+             Generated from `schema/findings.toml` by `trailpack schema --findings --format markdown`.\n\
+             One row per (rule, event) match; partitioned by `account`, `region`, `day` like the\n\
+             curated table. Join to it on `eventid` (and the partition keys).\n\n\
+             | column | type | from | description |\n|---|---|---|---|\n",
+        );
+        for c in &self.columns {
+            let from = match c.from {
+                FindingSource::RuleId => "rule id".to_string(),
+                FindingSource::RuleTitle => "rule title".to_string(),
+                FindingSource::RuleLevel => "rule level".to_string(),
+                FindingSource::RuleStatus => "rule status".to_string(),
+                FindingSource::RuleTags => "rule tags".to_string(),
+                FindingSource::Event(_) => "matched record".to_string(),
+            };
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.name,
+                c.glue_type(),
+                from,
+                c.description.replace('|', "\\|")
+            ));
+        }
+        s
     }
 }
 

@@ -27,6 +27,8 @@ Parquet with pyarrow/DuckDB, input files with gzip/json.
       List the keys under a prefix (JSON), with their server-side encryption.
   trailcheck.py glue-table ENDPOINT DB TABLE
       The Glue table and its partitions, as JSON.
+  trailcheck.py s3-parquet-rows ENDPOINT S3_FOLDER
+      Every row of the Parquet files under an s3:// folder, read by pyarrow (JSON).
   trailcheck.py glue-create-table ENDPOINT DB TABLE COLUMNS_JSON
       Create a Parquet table with these [name, type] columns (to test evolution).
   trailcheck.py iam-user ENDPOINT NAME POLICY_JSON
@@ -451,6 +453,24 @@ def s3_keys(endpoint, bucket, prefix):
     return 0
 
 
+def s3_parquet_rows(endpoint, folder):
+    import io
+
+    import pyarrow.parquet as pq
+
+    s3 = s3_client(endpoint)
+    bucket, _, prefix = folder[len("s3://"):].partition("/")
+    rows = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            if not o["Key"].endswith(".parquet"):
+                continue
+            body = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
+    print(json.dumps(rows, default=str))
+    return 0
+
+
 def glue_watch(endpoint, db, table, values, seconds, out_file):
     """A reader of one partition, as Athena reads it: ask Glue where the partition
     is, read every Parquet file under that location with pyarrow, and record
@@ -630,6 +650,8 @@ def main(argv):
         return glue_watch(*argv[1:])
     if len(argv) == 4 and argv[0] == "s3-manifests":
         return s3_manifests(*argv[1:])
+    if len(argv) == 3 and argv[0] == "s3-parquet-rows":
+        return s3_parquet_rows(*argv[1:])
     if len(argv) == 4 and argv[0] == "glue-table":
         return glue_table(*argv[1:])
     if len(argv) == 5 and argv[0] == "glue-create-table":

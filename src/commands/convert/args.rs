@@ -263,6 +263,11 @@ pub struct GlueArgs {
     )]
     pub glue_table: String,
 
+    /// With --rules: the Glue table of the findings (created if missing; each
+    /// partition's findings registered as its partition). Default: <glue-table>_findings.
+    #[arg(long, value_name = "TABLE", requires = "glue_database")]
+    pub glue_findings_table: Option<String>,
+
     /// Use partition projection instead of registering partitions (Athena only; no
     /// partition API calls; account and region kept as enums of what was written).
     #[arg(long, requires = "glue_database")]

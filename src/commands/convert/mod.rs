@@ -264,13 +264,19 @@ fn run(
             } else {
                 Mode::Register
             };
-            Some(GlueCatalog::new(
-                aws,
-                db,
-                &args.glue.glue_table,
-                &output.to_string(),
-                mode,
-            ))
+            let catalog =
+                GlueCatalog::new(aws, db, &args.glue.glue_table, &output.to_string(), mode);
+            Some(match &opts.detector {
+                Some(_) => {
+                    let table = args
+                        .glue
+                        .glue_findings_table
+                        .clone()
+                        .unwrap_or_else(|| format!("{}_findings", args.glue.glue_table));
+                    catalog.with_findings(aws, &table)
+                }
+                None => catalog,
+            })
         }
         (Some(_), _, _) => {
             return Err(UsageError(
