@@ -98,10 +98,10 @@ pub fn curated(
             for o in &current.manifest.outputs {
                 let file = sink.open(key, &o.file)?;
                 files.fetch_add(1, Ordering::Relaxed);
-                for batch in read_projected(&file.path, schema, wanted.as_deref())? {
+                read_projected(&file.path, schema, wanted.as_deref(), |batch| {
                     records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
                     det.evaluate(&batch, 0..batch.num_rows(), &mut out);
-                }
+                })?;
                 if !out.is_empty() {
                     batches.push(out.finish()?);
                 }
@@ -129,13 +129,15 @@ pub fn curated(
     Ok((found, report))
 }
 
-/// The row groups of a curated data file, reading only `columns` (all when
-/// `None`), as batches of the full schema (other columns null).
+/// Hand the rows of a curated data file to `f` in batches of the full schema,
+/// reading only `columns` (all when `None`; the others are null), one batch in
+/// memory at a time.
 fn read_projected(
     path: &std::path::Path,
     schema: &TableSchema,
     columns: Option<&[usize]>,
-) -> Result<Vec<RecordBatch>, SweepError> {
+    mut f: impl FnMut(RecordBatch),
+) -> Result<(), SweepError> {
     let bad = |e: &dyn std::fmt::Display| SweepError::Read {
         file: path.display().to_string(),
         reason: e.to_string(),
@@ -158,7 +160,6 @@ fn read_projected(
         .build()
         .map_err(|e| bad(&e))?;
     let target = schema.arrow_schema();
-    let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| bad(&e))?;
         let n = batch.num_rows();
@@ -172,9 +173,9 @@ fn read_projected(
                 None => new_null_array(f.data_type(), n),
             })
             .collect();
-        out.push(RecordBatch::try_new(target.clone(), arrays)?);
+        f(RecordBatch::try_new(target.clone(), arrays)?);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A column read back with another physical type than the schema's: the source

@@ -18,6 +18,7 @@ use super::dedup::{expected_records, Dedup};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
+use crate::detect::findings::FindingsFile;
 use crate::detect::{FindingsBuilder, LevelCounts};
 use crate::encode::{sort_order, PartFile, Piece, Rows, SortedGroup};
 use crate::manifest::{Manifest, ManifestFindings, ManifestInput, ManifestOutput, RecordCounts};
@@ -61,10 +62,10 @@ struct Build<'b, 'r> {
     findings: Findings,
 }
 
-/// Findings gathered while row groups are written.
+/// Findings written while row groups are (the file is opened at the first one).
 #[derive(Default)]
 struct Findings {
-    batches: Vec<RecordBatch>,
+    file: Option<FindingsFile>,
     levels: LevelCounts,
 }
 
@@ -520,6 +521,9 @@ impl Build<'_, '_> {
         }
         self.counts.deduplicated += dups.count;
         // Every kept row is written again below, and evaluated again.
+        if self.findings.file.take().is_some() {
+            self.staged.remove(&findings_file_name())?;
+        }
         self.findings = Findings::default();
         let old = std::mem::take(&mut self.out.done);
         let first_new = old.len();
@@ -587,63 +591,72 @@ const DETECT_CHUNK: usize = 4096;
 pub const FINDINGS_FOLDER: &str = "_findings/";
 
 impl Build<'_, '_> {
-    /// Evaluate the detection rules on a row group about to be written.
+    /// Evaluate the detection rules on a row group about to be written, and write
+    /// its findings.
     fn detect(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
         let Some(det) = self.builder.opts.detector.as_deref() else {
             return Ok(());
         };
         let schema = FindingsSchema::embedded();
-        let run = |f: &mut FindingsBuilder, batch: &RecordBatch, row: usize| {
-            det.evaluate(batch, std::iter::once(row), f)
-        };
+        let finish = |mut f: FindingsBuilder| f.finish().map(|b| (b, f.counts));
         let parts: Vec<(RecordBatch, LevelCounts)> = match rows {
-            Rows::Batch(batch) => (0..batch.num_rows())
-                .collect::<Vec<_>>()
-                .par_chunks(DETECT_CHUNK)
-                .map(|c| {
-                    let mut f = FindingsBuilder::new(schema);
-                    det.evaluate(batch, c.iter().copied(), &mut f);
-                    (f.finish(), std::mem::take(&mut f.counts))
-                })
-                .map(|(b, c)| b.map(|b| (b, c)))
-                .collect::<Result<_, _>>()?,
-            Rows::Sorted(group) => group
-                .order
-                .par_chunks(DETECT_CHUNK)
-                .map(|c| {
-                    let mut f = FindingsBuilder::new(schema);
-                    for &(p, r) in c {
-                        run(&mut f, &group.pieces[p].batch, r);
-                    }
-                    (f.finish(), std::mem::take(&mut f.counts))
-                })
-                .map(|(b, c)| b.map(|b| (b, c)))
-                .collect::<Result<_, _>>()?,
+            Rows::Batch(batch) => {
+                let view = det.view(batch);
+                (0..batch.num_rows())
+                    .collect::<Vec<_>>()
+                    .par_chunks(DETECT_CHUNK)
+                    .map(|c| {
+                        let mut f = FindingsBuilder::new(schema);
+                        for &r in c {
+                            det.evaluate_row(&view, r, &mut f);
+                        }
+                        finish(f)
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            Rows::Sorted(group) => {
+                let views: Vec<_> = group.pieces.iter().map(|p| det.view(&p.batch)).collect();
+                group
+                    .order
+                    .par_chunks(DETECT_CHUNK)
+                    .map(|c| {
+                        let mut f = FindingsBuilder::new(schema);
+                        for &(p, r) in c {
+                            det.evaluate_row(&views[p], r, &mut f);
+                        }
+                        finish(f)
+                    })
+                    .collect::<Result<_, _>>()?
+            }
         };
         for (batch, counts) in parts {
             self.findings.levels.add(&counts);
-            if batch.num_rows() > 0 {
-                self.findings.batches.push(batch);
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            if self.findings.file.is_none() {
+                let out = self.staged.create(&findings_file_name())?;
+                self.findings.file = Some(FindingsFile::new(out, schema)?);
+            }
+            if let Some(f) = self.findings.file.as_mut() {
+                f.write(&batch)?;
             }
         }
         Ok(())
     }
 
-    /// Write the findings gathered into the staged version (one file, when any
-    /// rule matched) and describe them for the manifest.
+    /// Finish the findings file (when any rule matched) and describe the findings
+    /// for the manifest.
     fn write_findings(&mut self) -> Result<Option<ManifestFindings>, PartitionFailure> {
         let Some(det) = self.builder.opts.detector.as_deref() else {
             return Ok(None);
         };
         let findings = std::mem::take(&mut self.findings);
         let mut outputs = Vec::new();
-        if !findings.batches.is_empty() {
-            let name = format!("{FINDINGS_FOLDER}part-00000.parquet");
-            let out = self.staged.create(&name)?;
-            let (rows, row_groups, bytes) =
-                crate::detect::findings::write_parquet(out, &findings.batches)?;
+        if let Some(file) = findings.file {
+            let (rows, row_groups, bytes) = file.finish()?;
             outputs.push(ManifestOutput {
-                file: format!("{}{name}", self.staged.data_folder()),
+                file: format!("{}{}", self.staged.data_folder(), findings_file_name()),
                 bytes,
                 rows,
                 row_groups,
@@ -655,4 +668,8 @@ impl Build<'_, '_> {
             rules: det.rules().len(),
         }))
     }
+}
+
+fn findings_file_name() -> String {
+    format!("{FINDINGS_FOLDER}part-00000.parquet")
 }

@@ -9,11 +9,10 @@
 //! did not fit its column's type). No record is parsed into a JSON tree.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use rsigma_eval::{Event, EventValue};
 use serde_json::Value;
 
@@ -24,9 +23,9 @@ use crate::schema::{ColumnType, TableSchema};
 pub struct Paths {
     /// Column paths (`userIdentity.arn`) to column indexes: every column that holds
     /// record data as itself (not derived copies, not `unmapped`/`source_object`).
-    direct: HashMap<String, usize>,
+    direct: hashbrown::HashMap<Box<str>, usize>,
     /// Paths of objects that columns are flattened from (`userIdentity`, …).
-    objects: HashMap<String, Vec<(String, String)>>,
+    objects: hashbrown::HashMap<Box<str>, Vec<(String, String)>>,
     unmapped: usize,
     kinds: Vec<ColumnType>,
     struct_keys: Vec<Vec<String>>,
@@ -36,20 +35,21 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(schema: &TableSchema) -> Self {
-        let mut direct = HashMap::new();
-        let mut objects: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut direct = hashbrown::HashMap::new();
+        let mut objects: hashbrown::HashMap<Box<str>, Vec<(String, String)>> =
+            hashbrown::HashMap::new();
         let mut record_columns = Vec::new();
         for (i, c) in schema.columns.iter().enumerate() {
             if c.role.is_some() {
                 continue;
             }
-            direct.insert(c.path.clone(), i);
+            direct.insert(c.path.as_str().into(), i);
             record_columns.push(i);
             // Each parent object lists its direct children (key, full path).
             let mut parent = c.path.as_str();
             while let Some((head, key)) = parent.rsplit_once('.') {
                 let child = format!("{head}.{key}");
-                let entry = objects.entry(head.to_string()).or_default();
+                let entry = objects.entry(head.into()).or_default();
                 if !entry.iter().any(|(k, _)| k == key) {
                     entry.push((key.to_string(), child));
                 }
@@ -71,18 +71,44 @@ impl Paths {
     }
 }
 
+/// A column of a batch, downcast once.
+enum Col<'b> {
+    Str(&'b arrow_array::StringArray),
+    /// The source column: dictionary keys and their strings.
+    Dict(&'b arrow_array::Int32Array, &'b arrow_array::StringArray),
+    Bool(&'b arrow_array::BooleanArray),
+    Ts(&'b arrow_array::TimestampMicrosecondArray),
+    List(&'b arrow_array::ListArray),
+    Other,
+}
+
 /// A batch's columns, downcast once.
 pub struct BatchView<'b> {
     paths: &'b Paths,
-    columns: &'b [ArrayRef],
+    cols: Vec<Col<'b>>,
 }
 
 impl<'b> BatchView<'b> {
     pub fn new(paths: &'b Paths, batch: &'b RecordBatch) -> Self {
-        BatchView {
-            paths,
-            columns: batch.columns(),
-        }
+        use arrow_schema::DataType as T;
+        let cols = batch
+            .columns()
+            .iter()
+            .map(|a| match a.data_type() {
+                T::Utf8 => Col::Str(a.as_string::<i32>()),
+                T::Dictionary(k, v) if **k == T::Int32 && **v == T::Utf8 => {
+                    let d = a.as_dictionary::<Int32Type>();
+                    Col::Dict(d.keys(), d.values().as_string::<i32>())
+                }
+                T::Boolean => Col::Bool(a.as_boolean()),
+                T::Timestamp(arrow_schema::TimeUnit::Microsecond, _) => {
+                    Col::Ts(a.as_primitive::<TimestampMicrosecondType>())
+                }
+                T::List(_) => Col::List(a.as_list::<i32>()),
+                _ => Col::Other,
+            })
+            .collect();
+        BatchView { paths, cols }
     }
 
     pub fn row(&self, row: usize) -> RowEvent<'_, 'b> {
@@ -91,52 +117,50 @@ impl<'b> BatchView<'b> {
 
     /// The text of string/json column `col` at `row`, if not null.
     pub fn text(&self, col: usize, row: usize) -> Option<&'b str> {
-        let a = self.columns.get(col)?;
-        if a.is_null(row) {
-            return None;
-        }
-        match a.data_type() {
-            arrow_schema::DataType::Utf8 => Some(a.as_string::<i32>().value(row)),
-            arrow_schema::DataType::Dictionary(_, _) => {
-                let d = a.as_dictionary::<Int32Type>();
-                let k = d.keys().value(row) as usize;
-                Some(d.values().as_string::<i32>().value(k))
-            }
+        match self.cols.get(col)? {
+            Col::Str(a) => a.is_valid(row).then(|| a.value(row)),
+            Col::Dict(keys, values) => keys
+                .is_valid(row)
+                .then(|| values.value(keys.value(row) as usize)),
             _ => None,
         }
     }
 
+    /// Whether the row has an `unmapped` object (members no column took).
+    pub fn has_unmapped(&self, row: usize) -> bool {
+        self.text(self.paths.unmapped, row).is_some()
+    }
+
     /// The timestamp column `col` at `row`, in microseconds.
     pub fn micros(&self, col: usize, row: usize) -> Option<i64> {
-        let a = self.columns.get(col)?;
-        if a.is_null(row) {
-            return None;
+        match self.cols.get(col)? {
+            Col::Ts(a) => a.is_valid(row).then(|| a.value(row)),
+            _ => None,
         }
-        Some(a.as_primitive::<TimestampMicrosecondType>().value(row))
     }
 
     /// Column `col` at `row` as a record value; `None` when null.
     fn value(&self, col: usize, row: usize) -> Option<EventValue<'b>> {
-        let a = &self.columns[col];
-        if a.is_null(row) {
-            return None;
-        }
-        Some(match self.paths.kinds[col] {
-            ColumnType::String => EventValue::Str(Cow::Borrowed(self.text(col, row)?)),
-            ColumnType::Json => raw_value(self.text(col, row)?),
-            ColumnType::Boolean => EventValue::Bool(a.as_boolean().value(row)),
-            ColumnType::Timestamp => EventValue::Str(Cow::Owned(rfc3339(self.micros(col, row)?))),
-            ColumnType::StructList => {
-                let items = self.struct_items(col, row, None);
-                EventValue::Array(items)
+        Some(match (&self.cols[col], self.paths.kinds[col]) {
+            (Col::Bool(a), _) => EventValue::Bool(a.is_valid(row).then(|| a.value(row))?),
+            (Col::Ts(_), _) => EventValue::Str(Cow::Owned(rfc3339(self.micros(col, row)?))),
+            (Col::List(a), _) => {
+                if a.is_null(row) {
+                    return None;
+                }
+                EventValue::Array(self.struct_items(col, row, None))
             }
+            (_, ColumnType::Json) => raw_value(self.text(col, row)?),
+            _ => EventValue::Str(Cow::Borrowed(self.text(col, row)?)),
         })
     }
 
     /// The items of struct list `col` at `row`: whole items as maps, or only the
     /// field with JSON key `key`.
     fn struct_items(&self, col: usize, row: usize, key: Option<&str>) -> Vec<EventValue<'b>> {
-        let list = self.columns[col].as_list::<i32>();
+        let Col::List(list) = self.cols[col] else {
+            return Vec::new();
+        };
         if list.is_null(row) {
             return Vec::new();
         }

@@ -138,32 +138,57 @@ impl FindingsBuilder {
     }
 }
 
-/// Write findings batches as one zstd Parquet file into `out` (a sink's part
-/// output); returns (rows, row groups, bytes).
+/// A findings Parquet file being written (zstd, row groups of 64k rows, so a
+/// partition with many findings never holds them all in memory).
+pub struct FindingsFile {
+    w: parquet::arrow::ArrowWriter<Box<dyn crate::sink::PartOutput>>,
+    rows: u64,
+}
+
+fn parquet_err(e: parquet::errors::ParquetError) -> crate::sink::SinkError {
+    crate::sink::SinkError::io("findings file", std::io::Error::other(e.to_string()))
+}
+
+impl FindingsFile {
+    pub fn new(
+        out: Box<dyn crate::sink::PartOutput>,
+        schema: &FindingsSchema,
+    ) -> Result<Self, crate::sink::SinkError> {
+        use parquet::basic::{Compression, ZstdLevel};
+        use parquet::file::properties::WriterProperties;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(64 * 1024))
+            .build();
+        let w = parquet::arrow::ArrowWriter::try_new(out, schema.arrow_schema(), Some(props))
+            .map_err(parquet_err)?;
+        Ok(FindingsFile { w, rows: 0 })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), crate::sink::SinkError> {
+        self.rows += batch.num_rows() as u64;
+        self.w.write(batch).map_err(parquet_err)
+    }
+
+    /// Finish the file; returns (rows, row groups, bytes).
+    pub fn finish(self) -> Result<(u64, u64, u64), crate::sink::SinkError> {
+        let row_groups =
+            self.w.flushed_row_groups().len() as u64 + u64::from(self.w.in_progress_rows() > 0);
+        // Writes the last row group and the footer, then hands the output back.
+        let out = self.w.into_inner().map_err(parquet_err)?;
+        let bytes = out.finish()?;
+        Ok((self.rows, row_groups, bytes))
+    }
+}
+
+/// Write findings batches as one file into `out`; returns (rows, row groups, bytes).
 pub fn write_parquet(
     out: Box<dyn crate::sink::PartOutput>,
     batches: &[RecordBatch],
 ) -> Result<(u64, u64, u64), crate::sink::SinkError> {
-    use parquet::arrow::ArrowWriter;
-    use parquet::basic::{Compression, ZstdLevel};
-    use parquet::file::properties::WriterProperties;
-    let Some(first) = batches.first() else {
-        return Ok((0, 0, 0));
-    };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let parquet_err = |e: parquet::errors::ParquetError| {
-        crate::sink::SinkError::io("findings", std::io::Error::other(e.to_string()))
-    };
-    let mut w = ArrowWriter::try_new(out, first.schema(), Some(props)).map_err(parquet_err)?;
-    let mut rows = 0u64;
+    let mut f = FindingsFile::new(out, FindingsSchema::embedded())?;
     for b in batches {
-        w.write(b).map_err(parquet_err)?;
-        rows += b.num_rows() as u64;
+        f.write(b)?;
     }
-    let row_groups = w.flushed_row_groups().len() as u64 + u64::from(w.in_progress_rows() > 0);
-    let out = w.into_inner().map_err(parquet_err)?;
-    let bytes = out.finish()?;
-    Ok((rows, row_groups, bytes))
+    f.finish()
 }

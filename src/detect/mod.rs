@@ -11,13 +11,13 @@
 
 pub mod event;
 pub mod findings;
+mod prefilter;
 pub mod rules;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
-use rsigma_eval::Engine;
+use rsigma_eval::CompiledRule;
 use serde::Serialize;
 
 use crate::schema::TableSchema;
@@ -47,13 +47,15 @@ pub struct RulesReport {
 
 /// Compiled rules and the schema they read rows of.
 pub struct Detector {
-    engine: Engine,
+    compiled: Vec<CompiledRule>,
+    /// Which rules can match a record, by its key fields.
+    prefilter: prefilter::Index,
+    /// The columns of the key fields (`prefilter::KEY_FIELDS`).
+    key_columns: [usize; 3],
     /// Record paths the rules read; `None`: some rule reads every field (keywords,
     /// field references).
     fields: Option<Vec<String>>,
     rules: Vec<RuleInfo>,
-    /// Rule id (or title) to index in `rules`.
-    by_key: HashMap<String, usize>,
     paths: Paths,
     report: RulesReport,
     fingerprint: String,
@@ -76,19 +78,25 @@ impl Detector {
     }
 
     pub fn from_rules(loaded: LoadedRules, schema: &TableSchema) -> Detector {
-        let mut engine = Engine::new();
+        let mut compiled = Vec::new();
+        let mut index = prefilter::Index::default();
         let mut infos = Vec::new();
         let mut fields = Some(std::collections::BTreeSet::new());
-        let mut by_key = HashMap::new();
         let mut skipped = loaded.skipped;
         for (rule, file) in &loaded.rules {
-            if let Err(e) = engine.add_rule(rule) {
-                skipped.push(Skipped {
-                    file: file.clone(),
-                    title: rule.title.clone(),
-                    reason: e.to_string(),
-                });
-                continue;
+            match rsigma_eval::compile_rule(rule) {
+                Ok(c) => {
+                    index.add(compiled.len(), prefilter::requirement(rule));
+                    compiled.push(c);
+                }
+                Err(e) => {
+                    skipped.push(Skipped {
+                        file: file.clone(),
+                        title: rule.title.clone(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
             }
             if let Some(set) = fields.as_mut() {
                 if !rule_fields(rule, set) {
@@ -96,7 +104,6 @@ impl Detector {
                 }
             }
             let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
-            by_key.insert(id.clone(), infos.len());
             infos.push(RuleInfo {
                 id,
                 title: rule.title.clone(),
@@ -110,17 +117,30 @@ impl Detector {
             tracing::warn!(rule = %s.title, file = %s.file, "rule skipped: {}", s.reason);
         }
         let fingerprint = format!("{:016x}", loaded.fingerprint);
+        tracing::debug!(
+            always = ?index
+                .always().iter().map(|&i| infos[i].title.as_str()).collect::<Vec<_>>(),
+            "rules without a key-field requirement (evaluated on every record)"
+        );
         let report = RulesReport {
             files: loaded.files,
             loaded: infos.len(),
             skipped,
             other_logsource: loaded.other_logsource,
         };
+        let key_columns = prefilter::KEY_FIELDS.map(|f| {
+            schema
+                .columns
+                .iter()
+                .position(|c| c.path == f && c.role.is_none())
+                .unwrap_or(usize::MAX)
+        });
         Detector {
-            engine,
+            compiled,
+            prefilter: index,
+            key_columns,
             fields: fields.map(|f| f.into_iter().collect()),
             rules: infos,
-            by_key,
             paths: Paths::new(schema),
             report,
             fingerprint,
@@ -178,21 +198,58 @@ impl Detector {
         rows: impl IntoIterator<Item = usize>,
         out: &mut FindingsBuilder,
     ) {
-        let view = BatchView::new(&self.paths, batch);
+        let view = self.view(batch);
         for row in rows {
-            let event = view.row(row);
-            for result in self.engine.evaluate(&event) {
-                let key = result
-                    .header
-                    .rule_id
-                    .clone()
-                    .unwrap_or_else(|| result.header.rule_title.clone());
-                if let Some(&i) = self.by_key.get(&key) {
-                    out.push(&self.rules[i], &view, row);
-                }
-            }
+            self.evaluate_row(&view, row, out);
         }
     }
+
+    /// A batch prepared for evaluation (columns downcast once).
+    pub fn view<'b>(&'b self, batch: &'b RecordBatch) -> BatchView<'b> {
+        BatchView::new(&self.paths, batch)
+    }
+
+    /// Evaluate every rule on one row of a prepared batch.
+    /// Rules that cannot match the row's key fields are not evaluated (see
+    /// `prefilter`). A key field that is not a string in its column (null, or a
+    /// value kept in `unmapped`) could still match a rule in another form, so such
+    /// a row is evaluated by every rule.
+    pub fn evaluate_row(&self, view: &BatchView<'_>, row: usize, out: &mut FindingsBuilder) {
+        let event = view.row(row);
+        let keys = self.key_columns.map(|c| view.text(c, row));
+        let mut run = |i: usize| {
+            if matches(&self.compiled[i], &event) {
+                out.push(&self.rules[i], view, row);
+            }
+        };
+        if keys.iter().any(Option::is_none) && view.has_unmapped(row) {
+            (0..self.compiled.len()).for_each(run);
+            return;
+        }
+        CANDIDATES.with(|c| {
+            let mut c = c.borrow_mut();
+            self.prefilter.candidates(keys, &mut c);
+            c.iter().for_each(|&i| run(i));
+        });
+    }
+}
+
+/// Whether `rule` matches `event` (its conditions are alternatives). Only the
+/// verdict is wanted: the evaluator's result record (title, tags and matched
+/// fields copied per match) is not built.
+fn matches(rule: &CompiledRule, event: &event::RowEvent<'_, '_>) -> bool {
+    SELECTIONS.with(|s| {
+        let mut s = s.borrow_mut();
+        rule.conditions.iter().any(|c| {
+            s.clear();
+            rsigma_eval::compiler::eval_condition(c, &rule.detections, event, &mut s)
+        })
+    })
+}
+
+thread_local! {
+    static SELECTIONS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn status_name(s: rsigma_parser::Status) -> String {
