@@ -10,13 +10,16 @@ Rows (full mode):
     DuckDB user writes: flattened columns, JSON text, zstd), 2 threads
   - DuckDB with declared types and ORDER BY eventTime (benches/duckdb_job.py)
   - trailpack on a 4x and a 16x day (memory must stay flat)
+  - trailpack convert on W1 with Sigma rules (--rules: the shipped rules/, plus a
+    SigmaHQ checkout's CloudTrail rules when SIGMA_RULES names that folder), and
+    `trailpack detect` over W1's curated output and over its raw files
   - trailpack reading an organisation's small files (40 accounts x 200 files of 5
     records, ~2 KiB gz) from S3 with 20 ms added to every request
     (trailpack-s3serve: moto answers a few hundred GetObject/s here, too few to
     measure thousands of files a second)
 Timed rows are medians of --runs runs (3), alternating between jobs.
 
-usage: compare.py [--smoke] [--work DIR] [--runs N] [--no-16x]
+usage: SIGMA_RULES=<sigma>/rules/cloud/aws/cloudtrail compare.py [--smoke] [--work DIR] [--runs N] [--no-16x]
   --smoke   tiny inputs, one run each: checks the machinery (run by the test suite)
 """
 import argparse
@@ -144,11 +147,21 @@ def main():
     py = os.environ.get("TRAILPACK_PYTHON", os.path.join(REPO, ".venv", "bin", "python"))
     duck_out = os.path.join(a.work, "duckdb.parquet")
 
-    def trailpack(threads, input_dir=day):
+    rules = ["--rules", os.path.join(REPO, "rules")]
+    sigma = os.environ.get("SIGMA_RULES")
+    if sigma:
+        rules += ["--rules", sigma]
+
+    def trailpack(threads, input_dir=day, extra=()):
         shutil.rmtree(out, ignore_errors=True)
         r = measure([tp, "convert", "--input", input_dir, "--output", out, "--no-progress",
-                           "--threads", str(threads)])
+                           "--threads", str(threads), *extra])
         r["size"] = parquet_bytes(out)
+        return r
+
+    def detect(input_dir):
+        r = measure([tp, "detect", "--input", input_dir, *rules, "--json"])
+        r["report"] = json.loads(r["out"])
         return r
 
     def peer():
@@ -159,13 +172,19 @@ def main():
         return r
 
     # Alternate the jobs so drifts of the host spread over all of them.
-    series = {"floor": [], "t2": [], "t1": [], "peer": []}
+    series = {"floor": [], "t2": [], "t1": [], "peer": [], "rules": []}
     for _ in range(runs):
         series["floor"].append(measure([os.path.join(BIN, "trailpack-floor"), day, "--threads", "2"]))
         series["t2"].append(trailpack(2))
+        series["rules"].append(trailpack(2, extra=rules))
         series["t1"].append(trailpack(1))
         series["peer"].append(peer())
-    floor, t2, t1, ref = (median(series[k]) for k in ("floor", "t2", "t1", "peer"))
+    floor, t2, t1, ref, with_rules = (
+        median(series[k]) for k in ("floor", "t2", "t1", "peer", "rules"))
+    # W1's curated output (with findings) is in `out` after a rules run.
+    trailpack(2, extra=rules)
+    det_curated = median([detect(out) for _ in range(runs)])
+    det_raw = median([detect(day) for _ in range(runs)])
     if os.path.exists(duck_out):
         os.remove(duck_out)
     own = measure([py, os.path.join(REPO, "benches", "duckdb_job.py"), day, duck_out, "2"])
@@ -189,6 +208,13 @@ def main():
         ("DuckDB, declared types + ORDER BY (duckdb_job.py), 2 threads", own),
     ] + [(f"trailpack, 2 threads, {name} day ({files * (4 if name == '4x' else 16) * records:,} records)", r)
          for name, r in bigs.items()]
+    nrules = det_curated["report"]["rules"]["loaded"]
+    found = det_curated["report"]["findings"]
+    rows[2:2] = [
+        (f"trailpack, 2 threads, {nrules} Sigma rules ({sum(found.values()):,} findings)", with_rules),
+        (f"trailpack detect over {label}'s curated output, {nrules} rules", det_curated),
+        (f"trailpack detect over {label}'s raw files, {nrules} rules", det_raw),
+    ]
     for name, r in rows:
         size = f"{r['size'] / 2**20:.1f} MiB" if "size" in r else "-"
         print(f"| {name} | {r['wall']:.2f} s | {r['cpu']:.2f} s | {r['rss']:.0f} MiB | {size} |")
@@ -199,12 +225,15 @@ def main():
     print(f"\ntrailpack: {recs / t2['wall'] / 1e3:.0f}k records/s on 2 threads, "
           f"{recs / t1['wall'] / 1e3:.0f}k records/s on 1; from S3: {files_s:,.0f} files/s, "
           f"{s3['records'] / s3['wall'] / 1e3:.0f}k records/s per task")
+    print(f"detect: {recs / det_curated['wall'] / 1e3:.0f}k records/s over curated output, "
+          f"{recs / det_raw['wall'] / 1e3:.0f}k records/s over raw files ({nrules} rules; findings {found})")
     checks = [
         ("reference DuckDB wall / trailpack wall >= 3.5", ref["wall"] / t2["wall"], 3.5, True),
         ("trailpack CPU / decode floor CPU <= 2", t2["cpu"] / floor["cpu"], 2.0, False),
         ("peak RSS (MiB) <= 300", t2["rss"], 300, False),
         ("1-thread wall / 2-thread wall >= 1.8", t1["wall"] / t2["wall"], 1.8, True),
         ("S3 files/s per task >= 2000", files_s, 2000, True),
+        (f"CPU with {nrules} rules / CPU without <= 1.10", with_rules["cpu"] / t2["cpu"], 1.10, False),
     ]
     if not a.smoke:
         checks.insert(3, (f"output (MiB) <= before ({W1_OUTPUT_BEFORE / 2**20:.1f})",

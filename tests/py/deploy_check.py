@@ -51,7 +51,7 @@ NO_VALUE = object()
 
 
 class Resolver:
-    """Resolves Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not, Fn::Join, Fn::GetAtt."""
+    """Resolves Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Join, Fn::GetAtt."""
 
     def __init__(self, template, params):
         self.t = template
@@ -105,6 +105,8 @@ class Resolver:
                 return str(a) == str(b)
             if k == "Fn::Not":
                 return not self.value(v[0])
+            if k == "Fn::And":
+                return all(self.value(x) for x in v)
             if k == "Fn::Join":
                 return v[0].join(str(x) for x in self.value(v[1]))
             if k == "Fn::GetAtt":
@@ -162,6 +164,8 @@ def expected_policy(binary, r):
         cmd += ["--trail-kms-key", p["TrailKmsKeyArn"]]
     if p["CuratedKmsKeyArn"]:
         cmd += ["--sse-kms-key-id", p["CuratedKmsKeyArn"]]
+    if p["DetectionRules"] == "builtin":
+        cmd.append("--with-findings")
     return json.loads(run(cmd).stdout)
 
 
@@ -185,6 +189,15 @@ def container(template, r):
     (c,) = td["ContainerDefinitions"]
     env = {e["Name"]: str(e["Value"]) for e in c["Environment"]}
     return c, env
+
+
+def image_rules(path, label):
+    """The local folder the image copies to `path` (a runtime-stage COPY line)."""
+    for line in open(os.path.join(ROOT, "deploy", "Dockerfile")):
+        parts = line.split()
+        if parts[:1] == ["COPY"] and "--from" not in line and parts[-1] == path:
+            return os.path.join(ROOT, parts[1])
+    raise SystemExit(f"[{label}] TRAILPACK_RULES={path}, but the image copies nothing there")
 
 
 def check_scratch(c, label):
@@ -393,6 +406,9 @@ def run_task(binary, moto, template, r, label):
             env["TRAILPACK_SSE_KMS_KEY_ID"] = kms.create_key()["KeyMetadata"]["Arn"]
         check_env_names(binary, c["Command"], env, label)
         check_scratch(c, label)
+        if "TRAILPACK_RULES" in env:
+            # The image holds the repository's rules/ at that path.
+            env["TRAILPACK_RULES"] = image_rules(env["TRAILPACK_RULES"], label)
         # No --json: the task environment asks for the JSON summary (TRAILPACK_JSON).
         aws = ["--endpoint-url", endpoint, "--s3-force-path-style", "--no-progress"]
         tmp = tempfile.mkdtemp()
@@ -406,6 +422,13 @@ def run_task(binary, moto, template, r, label):
         if projection != (p["PartitionProjection"] == "true"):
             raise SystemExit(f"[{label}] projection {projection}, parameter {p['PartitionProjection']}")
         parts = glue.get_partitions(DatabaseName=p["GlueDatabase"], TableName=p["GlueTable"])["Partitions"]
+        if p["DetectionRules"] == "builtin":
+            found = summary.get("detections", {}).get("findings", {})
+            fparts = glue.get_partitions(DatabaseName=p["GlueDatabase"],
+                                         TableName=p["GlueTable"] + "_findings")["Partitions"]
+            if not found or not fparts:
+                raise SystemExit(f"[{label}] detections: findings {found}, "
+                                 f"{len(fparts)} findings partitions registered")
         nightly_written = summary["records"]["written"]
         # The backfill shards, as the state machine starts them, share the same days
         # without overlap: together they find everything converted and change nothing.
@@ -484,6 +507,7 @@ CASES = [
         "PartitionProjection": "false", "RetainDays": 3650, "SourcePrefix": "",
         "CuratedPrefix": "lake/cloudtrail/", "GlueDatabase": "sec", "GlueTable": "trail",
     }),
+    ("projection+detections", {"DetectionRules": "builtin"}),
 ]
 REQUIRED = {"SourceBucket": "org-trail", "CuratedBucket": "security-lake",
             "ImageUri": "example.com/trailpack@sha256:" + "0" * 64, "Subnets": ["subnet-1", "subnet-2"],
@@ -548,6 +572,11 @@ def check_operations(template):
         assert g.get("Condition") == "GrantLakeFormation", name
         who = g["Properties"]["Principal"]["DataLakePrincipalIdentifier"]
         assert who == {"Fn::GetAtt": ["TaskRole", "Arn"]}, who
+    for name in ("CriticalFindingsAlarm", "HighFindingsAlarm"):
+        a = res[name]
+        assert a.get("Condition") == "Detect", name
+        assert a["Properties"]["Namespace"] == "trailpack", name
+        assert a["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}], name
     perms = sorted(p for g in grants.values() for p in g["Properties"]["Permissions"])
     # What the binary's Lake Formation message tells users to grant.
     assert perms == sorted(["DESCRIBE", "CREATE_TABLE", "ALTER", "DESCRIBE", "INSERT", "DELETE", "SELECT"]), perms
