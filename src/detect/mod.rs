@@ -278,6 +278,12 @@ pub fn describe(rules: &RulesReport, findings: &LevelCounts) -> String {
     if !rules.skipped.is_empty() {
         s.push_str(&format!(" ({} skipped, see the log)", rules.skipped.len()));
     }
+    if rules.other_logsource > 0 {
+        s.push_str(&format!(
+            " ({} for other log sources left out)",
+            rules.other_logsource
+        ));
+    }
     let by_level: Vec<String> = LEVELS
         .iter()
         .rev()
