@@ -277,6 +277,11 @@ fn rows(p: &PartitionFindings, b: &RecordBatch) -> Vec<serde_json::Map<String, s
             } else {
                 match col.data_type() {
                     arrow_schema::DataType::Utf8 => Value::from(col.as_string::<i32>().value(i)),
+                    arrow_schema::DataType::Dictionary(_, _) => {
+                        let d = col.as_dictionary::<arrow_array::types::Int32Type>();
+                        let k = d.keys().value(i) as usize;
+                        Value::from(d.values().as_string::<i32>().value(k))
+                    }
                     arrow_schema::DataType::Timestamp(_, _) => Value::from(rfc3339(
                         col.as_primitive::<TimestampMicrosecondType>().value(i),
                     )),

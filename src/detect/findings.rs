@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    ListBuilder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+};
+use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use serde::Serialize;
 
@@ -46,6 +49,7 @@ impl LevelCounts {
 
 enum Col {
     Str(StringBuilder),
+    Dict(StringDictionaryBuilder<Int32Type>),
     Ts(TimestampMicrosecondBuilder),
     List(ListBuilder<StringBuilder>),
 }
@@ -64,6 +68,7 @@ impl FindingsBuilder {
             .columns
             .iter()
             .map(|c| match c.ty {
+                FindingType::String if c.dictionary => Col::Dict(StringDictionaryBuilder::new()),
                 FindingType::String => Col::Str(StringBuilder::new()),
                 FindingType::Timestamp => {
                     Col::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
@@ -106,6 +111,12 @@ impl FindingsBuilder {
             };
             match b {
                 Col::Str(s) => s.append_option(text),
+                Col::Dict(d) => match text {
+                    Some(t) => {
+                        d.append_value(t);
+                    }
+                    None => d.append_null(),
+                },
                 Col::List(l) => {
                     for t in &rule.tags {
                         l.values().append_value(t);
@@ -128,6 +139,7 @@ impl FindingsBuilder {
             .map(|b| -> ArrayRef {
                 match b {
                     Col::Str(s) => Arc::new(s.finish()),
+                    Col::Dict(d) => Arc::new(d.finish()),
                     Col::Ts(t) => Arc::new(t.finish()),
                     Col::List(l) => Arc::new(l.finish()),
                 }

@@ -51,7 +51,7 @@ pub struct Detector {
     /// Which rules can match a record, by its key fields.
     prefilter: prefilter::Index,
     /// The columns of the key fields (`prefilter::KEY_FIELDS`).
-    key_columns: [usize; 3],
+    key_columns: [usize; 4],
     /// Record paths the rules read; `None`: some rule reads every field (keywords,
     /// field references).
     fields: Option<Vec<String>>,
@@ -211,9 +211,9 @@ impl Detector {
 
     /// Evaluate every rule on one row of a prepared batch.
     /// Rules that cannot match the row's key fields are not evaluated (see
-    /// `prefilter`). A key field that is not a string in its column (null, or a
-    /// value kept in `unmapped`) could still match a rule in another form, so such
-    /// a row is evaluated by every rule.
+    /// `prefilter`). A key field missing from its column may be in `unmapped` (a
+    /// value that did not fit the column's type) and still match a rule in another
+    /// form: a row whose `unmapped` names such a field is evaluated by every rule.
     pub fn evaluate_row(&self, view: &BatchView<'_>, row: usize, out: &mut FindingsBuilder) {
         let event = view.row(row);
         let keys = self.key_columns.map(|c| view.text(c, row));
@@ -222,7 +222,10 @@ impl Detector {
                 out.push(&self.rules[i], view, row);
             }
         };
-        if keys.iter().any(Option::is_none) && view.has_unmapped(row) {
+        let elsewhere = keys.iter().zip(prefilter::KEY_FIELDS).any(|(k, field)| {
+            k.is_none() && view.unmapped_mentions(row, field.rsplit('.').next().unwrap_or(field))
+        });
+        if elsewhere {
             (0..self.compiled.len()).for_each(run);
             return;
         }

@@ -2,7 +2,8 @@
 //!
 //! Almost every CloudTrail rule names the API calls it is about; most others name
 //! the service or the kind of identity. For each rule the set of values it
-//! requires of one key field (eventName, else eventSource, else userIdentity.type)
+//! requires of one key field (eventName, else eventSource, else userIdentity.type,
+//! else userAgent)
 //! is derived from its detection and condition (conservatively: `None` when a
 //! match does not imply one of a known set), and rules are indexed by those
 //! values; a record is evaluated only by the rules indexed under its values and
@@ -21,7 +22,7 @@ use rsigma_parser::{
 type Names = Option<BTreeSet<String>>;
 
 /// The key fields, in order of preference.
-pub const KEY_FIELDS: [&str; 3] = ["eventName", "eventSource", "userIdentity.type"];
+pub const KEY_FIELDS: [&str; 4] = ["eventName", "eventSource", "userIdentity.type", "userAgent"];
 
 /// The first key field (its index in [`KEY_FIELDS`]) for which every match of
 /// `rule` has one of a known set of values (lower-cased), with that set.
@@ -61,7 +62,7 @@ fn condition(c: &ConditionExpr, det: &rsigma_parser::Detections, field: &str) ->
                 SelectorPattern::Pattern(p) => det
                     .named
                     .keys()
-                    .filter(|n| detection_name_matches(n, p))
+                    .filter(|n| detection_name_matches(p, n))
                     .collect(),
                 SelectorPattern::Them => det.named.keys().collect(),
             };
@@ -126,7 +127,7 @@ fn detection(d: &Detection, field: &str) -> Names {
 #[derive(Default)]
 pub struct Index {
     /// Per key field: lower-cased value to rules.
-    by_value: [hashbrown::HashMap<Box<str>, Vec<usize>>; 3],
+    by_value: [hashbrown::HashMap<Box<str>, Vec<usize>>; 4],
     /// Rules without a requirement: evaluated on every record.
     always: Vec<usize>,
 }
@@ -153,7 +154,7 @@ impl Index {
 
     /// The rules that can match a record whose key fields hold `values` (`None`:
     /// absent or not a string), in rule order, into `out`.
-    pub fn candidates(&self, values: [Option<&str>; 3], out: &mut Vec<usize>) {
+    pub fn candidates(&self, values: [Option<&str>; 4], out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(&self.always);
         for (map, value) in self.by_value.iter().zip(values) {
@@ -219,6 +220,24 @@ mod tests {
             r("  a:\n    eventName: A\n  b:\n    eventName: B\n  condition: 1 of them\n"),
             set(&["a", "b"])
         );
+        assert_eq!(
+            r("  sel_a:\n    eventName: A\n  sel_b:\n    eventName: B\n  other:\n    eventSource: x\n  condition: 1 of sel_*\n"),
+            set(&["a", "b"])
+        );
+        assert_eq!(
+            r("  sel_a:\n    eventName: A\n  sel_b:\n    eventSource: x\n  condition: all of sel_*\n"),
+            set(&["a"])
+        );
+        // Selectors by prefix: `1 of` needs every matched selection to constrain,
+        // `all of` any one of them.
+        assert_eq!(
+            r("  sel_a:\n    eventName: A\n  sel_b:\n    eventName: B\n  other:\n    eventSource: x\n  condition: 1 of sel_*\n"),
+            set(&["a", "b"])
+        );
+        assert_eq!(
+            r("  sel_a:\n    eventName: A\n  sel_b:\n    eventSource: x\n  condition: all of sel_*\n"),
+            set(&["a"])
+        );
         // NOT, wildcards and modifiers give no requirement.
         assert_eq!(r("  a:\n    eventName: A\n  condition: not a\n"), None);
         assert_eq!(r("  a:\n    eventName: Get*\n  condition: a\n"), None);
@@ -247,11 +266,19 @@ mod tests {
         p.add(4, Some((1, set(&["s3.amazonaws.com"]).unwrap())));
         let mut seen = Vec::new();
         p.candidates(
-            [Some("GetObject"), Some("s3.amazonaws.com"), Some("IAMUser")],
+            [
+                Some("GetObject"),
+                Some("s3.amazonaws.com"),
+                Some("IAMUser"),
+                None,
+            ],
             &mut seen,
         );
         assert_eq!(seen, [0, 1, 4]);
-        p.candidates([Some("Other"), None, Some("Root")], &mut seen);
+        p.candidates(
+            [Some("Other"), None, Some("Root"), Some("aws-cli")],
+            &mut seen,
+        );
         assert_eq!(seen, [0, 3]);
         // The first key field that constrains a rule is the one it is indexed by.
         let c = rsigma_parser::parse_sigma_yaml(&format!(

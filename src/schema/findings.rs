@@ -39,7 +39,13 @@ struct RawColumn {
     from: String,
     #[serde(rename = "type")]
     ty: FindingType,
+    #[serde(default = "yes")]
+    dictionary: bool,
     description: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,12 +60,18 @@ pub struct FindingColumn {
     pub name: String,
     pub from: FindingSource,
     pub ty: FindingType,
+    /// String columns: dictionary-encoded in memory and in Parquet (repeated values:
+    /// rule titles, event names, source objects), unless turned off (`eventid`).
+    pub dictionary: bool,
     pub description: String,
 }
 
 impl FindingColumn {
     pub fn arrow_type(&self) -> DataType {
         match self.ty {
+            FindingType::String if self.dictionary => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
             FindingType::String => DataType::Utf8,
             FindingType::Timestamp => timestamp_type(),
             FindingType::StringList => {
@@ -146,6 +158,7 @@ impl FindingsSchema {
                 name: c.name,
                 from,
                 ty: c.ty,
+                dictionary: c.dictionary && c.ty == FindingType::String,
                 description: c.description,
             });
         }
