@@ -369,12 +369,28 @@ fn unsupported_rules_are_skipped_by_name_and_malformed_ones_fail_with_file_and_l
         err.contains("T23 many failed console logins") && err.contains("correlation"),
         "{err}"
     );
+    assert!(
+        err.contains("T24 an aggregation is skipped by name") && err.contains("aggregation"),
+        "{err}"
+    );
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let skipped = report["rules"]["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 1, "{report}");
-    assert_eq!(skipped[0]["title"], "T23 many failed console logins");
+    let skipped: Vec<&str> = report["rules"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "T23 many failed console logins",
+            "T24 an aggregation is skipped by name"
+        ],
+        "{report}"
+    );
     assert_eq!(report["rules"]["other_logsource"], 1);
-    assert_eq!(report["rules"]["files"], 23);
+    assert_eq!(report["rules"]["files"], 24);
+    assert_eq!(report["rules"]["loaded"], 22);
     // A malformed file stops the run before anything is read: exit 2, file and line.
     let bad = repo().join("tests/detect/bad");
     let input = t.input();

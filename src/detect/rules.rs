@@ -99,6 +99,21 @@ pub fn add_file(out: &mut LoadedRules, file: &Path, text: &str) -> Result<(), Ru
         path: file.to_path_buf(),
         reason,
     };
+    // Aggregations (`condition: selection | count() > 5`, Sigma 1's way of counting
+    // events) are not evaluated: such documents are skipped by name, the others of
+    // the file parsed as usual.
+    let (aggregations, rest) = split_aggregations(text);
+    for title in aggregations {
+        out.skipped.push(Skipped {
+            file: name.clone(),
+            title,
+            reason: "aggregation conditions (`| count() ...`) are not evaluated".into(),
+        });
+    }
+    let text = rest.as_deref().unwrap_or(text);
+    if text.trim().is_empty() {
+        return Ok(());
+    }
     let collection: SigmaCollection =
         rsigma_parser::parse_sigma_yaml(text).map_err(|e| malformed(e.to_string()))?;
     if let Some(e) = collection.errors.first() {
@@ -129,6 +144,50 @@ pub fn add_file(out: &mut LoadedRules, file: &Path, text: &str) -> Result<(), Ru
         out.rules.push((rule, name.clone()));
     }
     Ok(())
+}
+
+/// Titles of the documents whose condition aggregates (`… | count() …`), and the
+/// file's other documents as YAML when there were any such (`None`: the text is to
+/// be parsed as it is, keeping its line numbers for error messages). YAML errors
+/// are left for the Sigma parser to report.
+fn split_aggregations(text: &str) -> (Vec<String>, Option<String>) {
+    use serde::Deserialize;
+    let mut docs = Vec::new();
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        match yaml_serde::Value::deserialize(doc) {
+            Ok(v) => docs.push(v),
+            Err(_) => return (Vec::new(), None),
+        }
+    }
+    let aggregates = |v: &yaml_serde::Value| {
+        let cond = v.get("detection").and_then(|d| d.get("condition"));
+        let texts: Vec<&str> = match cond {
+            Some(yaml_serde::Value::String(s)) => vec![s.as_str()],
+            Some(yaml_serde::Value::Sequence(items)) => {
+                items.iter().filter_map(|i| i.as_str()).collect()
+            }
+            _ => Vec::new(),
+        };
+        texts.iter().any(|c| c.contains('|'))
+    };
+    let (agg, keep): (Vec<_>, Vec<_>) = docs.into_iter().partition(aggregates);
+    if agg.is_empty() {
+        return (Vec::new(), None);
+    }
+    let titles = agg
+        .iter()
+        .map(|v| {
+            v.get("title")
+                .and_then(|t| t.as_str())
+                .unwrap_or("(untitled)")
+                .to_string()
+        })
+        .collect();
+    let rest: Vec<String> = keep
+        .iter()
+        .filter_map(|v| yaml_serde::to_string(v).ok())
+        .collect();
+    (titles, Some(rest.join("---\n")))
 }
 
 fn is_cloudtrail(rule: &SigmaRule) -> bool {

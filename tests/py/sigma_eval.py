@@ -18,6 +18,7 @@ import re
 import sys
 
 from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaConditionError
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -202,7 +203,12 @@ def main():
         detection = getattr(rule, "detection", None)
         if detection is None or ls is None or ls.product != "aws" or ls.service != "cloudtrail":
             continue
-        rules.append((rule, [c.parsed for c in detection.parsed_condition]))
+        try:
+            conditions = [c.parsed for c in detection.parsed_condition]
+        except SigmaConditionError:
+            # Aggregations (`| count()`): not evaluated, as trailpack skips them.
+            continue
+        rules.append((rule, conditions))
     for record in records(raw_root):
         for rule, conditions in rules:
             if any(evaluate(c, record) for c in conditions):
