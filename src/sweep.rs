@@ -17,6 +17,7 @@ use time::Date;
 use crate::decode::{Decoder, RowFilter};
 use crate::detect::{Detector, FindingsBuilder, LevelCounts};
 use crate::partition::PartitionKey;
+use crate::progress::Progress;
 use crate::schema::{FindingsSchema, TableSchema};
 use crate::sink::{Sink, SinkError};
 use crate::source::{ListFilter, Source, SourceError};
@@ -77,6 +78,7 @@ pub fn curated(
     sink: &dyn Sink,
     det: &Detector,
     filter: &SweepFilter,
+    progress: &Progress,
 ) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
     let schema = TableSchema::embedded();
     let keys: Vec<PartitionKey> = sink
@@ -85,14 +87,18 @@ pub fn curated(
         .filter(|k| filter.accepts(k))
         .collect();
     let wanted = det.columns(schema);
+    progress.start(keys.len() as u64);
     let files = AtomicU64::new(0);
     let records = AtomicU64::new(0);
     let found: Vec<PartitionFindings> = keys
         .par_iter()
         .map(|key| -> Result<Option<PartitionFindings>, SweepError> {
             let Some(current) = sink.current(key)? else {
+                progress.partition_done();
                 return Ok(None);
             };
+            let outputs = &current.manifest.outputs;
+            progress.planned(outputs.len() as u64, outputs.iter().map(|o| o.bytes).sum());
             let mut out = FindingsBuilder::new(FindingsSchema::embedded());
             let mut batches = Vec::new();
             for o in &current.manifest.outputs {
@@ -102,10 +108,12 @@ pub fn curated(
                     records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
                     det.evaluate(&batch, 0..batch.num_rows(), &mut out);
                 })?;
+                progress.file_done(o.bytes, o.rows, 0);
                 if !out.is_empty() {
                     batches.push(out.finish()?);
                 }
             }
+            progress.partition_done();
             Ok(Some(PartitionFindings {
                 key: key.clone(),
                 batches,
@@ -201,6 +209,7 @@ pub fn raw(
     det: &Detector,
     filter: &SweepFilter,
     max_file_bytes: usize,
+    progress: &Progress,
 ) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
     let list = ListFilter {
         accounts: filter.accounts.clone(),
@@ -224,6 +233,12 @@ pub fn raw(
         }
     }
     let listing = source.list_days(&wanted)?;
+    // Raw files are counted, not partitions.
+    progress.start(0);
+    progress.planned(
+        listing.files.len() as u64,
+        listing.files.iter().map(|f| f.size).sum(),
+    );
     let schema = TableSchema::embedded();
     let decoder = Decoder::new(schema, max_file_bytes);
     let records = AtomicU64::new(0);
@@ -234,7 +249,13 @@ pub fn raw(
         .par_iter()
         .try_for_each(|file| -> Result<(), SweepError> {
             let bytes = source.read(file)?;
-            let decoded = match decoder.decode(&bytes, RowFilter::All, &file.object) {
+            let decoded = decoder.decode(&bytes, RowFilter::All, &file.object);
+            progress.file_done(
+                file.size,
+                decoded.as_ref().map_or(0, |d| d.records),
+                decoded.as_ref().map_or(0, |d| d.content_bytes),
+            );
+            let decoded = match decoded {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(file = %file.location, "not evaluated: {e}");

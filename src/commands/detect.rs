@@ -18,6 +18,7 @@ use crate::aws::{Aws, AwsOptions};
 use crate::detect::event::rfc3339;
 use crate::layout::parse_day;
 use crate::location::Location;
+use crate::progress::Progress;
 use crate::sink::local::LocalSink;
 use crate::sink::s3::{Encryption, S3Sink};
 use crate::sink::{FilePart, Sink, DATASET_NAME};
@@ -105,6 +106,10 @@ pub struct DetectArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// No progress bar (it is shown on a terminal only anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+
     /// Raw input: a file inflating to more than this is reported, not read.
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub max_file_bytes: String,
@@ -154,15 +159,16 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     }
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let max_file_bytes = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
+    let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
     let (found, report) = match &input {
         Location::Local(p) => {
             if is_curated_folder(p) {
                 let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::curated(&sink, &det, &filter)?
+                sweep::curated(&sink, &det, &filter, &progress)?
             } else {
                 let source =
                     LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::raw(&source, &det, &filter, max_file_bytes)?
+                sweep::raw(&source, &det, &filter, max_file_bytes, &progress)?
             }
         }
         Location::S3 { bucket, prefix } => {
@@ -177,13 +183,14 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
             let sink = S3Sink::new(&aws, bucket, prefix, Encryption::S3, &temp);
             if sink.read_dataset()?.is_some() {
-                sweep::curated(&sink, &det, &filter)?
+                sweep::curated(&sink, &det, &filter, &progress)?
             } else {
                 let source: Box<dyn Source> = Box::new(S3Source::new(&aws, bucket, prefix));
-                sweep::raw(source.as_ref(), &det, &filter, max_file_bytes)?
+                sweep::raw(source.as_ref(), &det, &filter, max_file_bytes, &progress)?
             }
         }
     };
+    progress.finish();
     if let Some(out) = &args.output {
         write_output(out, &found)?;
     }
