@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
@@ -167,38 +167,12 @@ fn read_projected(
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| bad(&e))?;
-    let target = schema.arrow_schema();
     for batch in reader {
         let batch = batch.map_err(|e| bad(&e))?;
-        let n = batch.num_rows();
-        let arrays: Vec<ArrayRef> = target
-            .fields()
-            .iter()
-            .map(|f| match batch.column_by_name(f.name()) {
-                Some(a) if a.data_type() == f.data_type() => a.clone(),
-                Some(a) => arrow_cast_like(a, f.data_type())
-                    .unwrap_or_else(|| new_null_array(f.data_type(), n)),
-                None => new_null_array(f.data_type(), n),
-            })
-            .collect();
-        f(RecordBatch::try_new(target.clone(), arrays)?);
+        // The columns not read are null; older files are mapped as carried rows are.
+        f(crate::convert::to_schema(&batch, schema).map_err(|e| bad(&e))?);
     }
     Ok(())
-}
-
-/// A column read back with another physical type than the schema's: the source
-/// column (dictionary in memory, plain strings in some readers) as strings.
-fn arrow_cast_like(a: &ArrayRef, to: &arrow_schema::DataType) -> Option<ArrayRef> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int32Type;
-    match (a.data_type(), to) {
-        (arrow_schema::DataType::Utf8, arrow_schema::DataType::Dictionary(_, _)) => {
-            let s = a.as_string::<i32>();
-            let d: arrow_array::DictionaryArray<Int32Type> = s.iter().collect();
-            Some(std::sync::Arc::new(d))
-        }
-        _ => None,
-    }
 }
 
 /// Sweep raw CloudTrail files: every event file of the day folders `filter`

@@ -13,10 +13,9 @@ use arrow_array::{Array, RecordBatch};
 use clap::{Args, ValueEnum};
 
 use super::convert::AwsArgs;
-use super::{load_rules, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
+use super::{load_rules, parse_day_flag, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
 use crate::aws::{Aws, AwsOptions};
 use crate::detect::event::rfc3339;
-use crate::layout::parse_day;
 use crate::location::Location;
 use crate::progress::Progress;
 use crate::sink::local::LocalSink;
@@ -128,20 +127,18 @@ struct Summary<'a> {
     records_per_second: f64,
 }
 
-fn day(flag: &str, v: &Option<String>) -> Result<Option<time::Date>, UsageError> {
-    v.as_deref()
-        .map(|s| {
-            parse_day(s).ok_or_else(|| UsageError(format!("{flag} {s:?}: expected YYYY-MM-DD")))
-        })
-        .transpose()
-}
-
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let det = load_rules(&args.rules)?.ok_or_else(|| UsageError("--rules is required".into()))?;
     let (from, to) = match &args.day {
-        Some(_) => (day("--day", &args.day)?, day("--day", &args.day)?),
-        None => (day("--from", &args.from)?, day("--to", &args.to)?),
+        Some(_) => {
+            let d = parse_day_flag("--day", &args.day)?;
+            (d, d)
+        }
+        None => (
+            parse_day_flag("--from", &args.from)?,
+            parse_day_flag("--to", &args.to)?,
+        ),
     };
     let filter = SweepFilter {
         accounts: args.account.clone(),
@@ -173,11 +170,8 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         }
         Location::S3 { bucket, prefix } => {
             let aws = Aws::connect(AwsOptions {
-                profile: args.aws.profile.clone(),
-                region: args.aws.aws_region.clone(),
-                endpoint_url: args.aws.endpoint_url.clone(),
-                force_path_style: args.aws.s3_force_path_style,
                 max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
+                ..args.aws.options()
             })
             .map_err(|e| UsageError(e.to_string()))?;
             let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);

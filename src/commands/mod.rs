@@ -9,4 +9,6 @@ pub mod queries;
 pub mod schema;
 mod values;
 
-pub use values::{load_rules, parse_duration, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
+pub use values::{
+    load_rules, parse_day_flag, parse_duration, parse_size, LevelArg, UsageError, FINDINGS_EXIT,
+};

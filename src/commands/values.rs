@@ -132,3 +132,13 @@ pub fn load_rules(
 
 /// Exit code 3 when findings at or above `fail_on` exist.
 pub const FINDINGS_EXIT: u8 = 3;
+
+/// A day option (`--day`, `--from`, `--to`): `YYYY-MM-DD`.
+pub fn parse_day_flag(flag: &str, v: &Option<String>) -> Result<Option<time::Date>, UsageError> {
+    v.as_deref()
+        .map(|s| {
+            crate::layout::parse_day(s)
+                .ok_or_else(|| UsageError(format!("{flag} {s:?}: expected a date YYYY-MM-DD")))
+        })
+        .transpose()
+}

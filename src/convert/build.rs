@@ -598,37 +598,27 @@ impl Build<'_, '_> {
             return Ok(());
         };
         let schema = FindingsSchema::embedded();
-        let finish = |mut f: FindingsBuilder| f.finish().map(|b| (b, f.counts));
-        let parts: Vec<(RecordBatch, LevelCounts)> = match rows {
-            Rows::Batch(batch) => {
-                let view = det.view(batch);
-                (0..batch.num_rows())
-                    .collect::<Vec<_>>()
-                    .par_chunks(DETECT_CHUNK)
-                    .map(|c| {
-                        let mut f = FindingsBuilder::new(schema);
-                        for &r in c {
-                            det.evaluate_row(&view, r, &mut f);
-                        }
-                        finish(f)
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            Rows::Sorted(group) => {
-                let views: Vec<_> = group.pieces.iter().map(|p| det.view(&p.batch)).collect();
-                group
-                    .order
-                    .par_chunks(DETECT_CHUNK)
-                    .map(|c| {
-                        let mut f = FindingsBuilder::new(schema);
-                        for &(p, r) in c {
-                            det.evaluate_row(&views[p], r, &mut f);
-                        }
-                        finish(f)
-                    })
-                    .collect::<Result<_, _>>()?
-            }
+        // (batch, row) pairs in output order: a plain batch is its own single piece.
+        let (views, order): (Vec<_>, std::borrow::Cow<[(usize, usize)]>) = match rows {
+            Rows::Batch(batch) => (
+                vec![det.view(batch)],
+                (0..batch.num_rows()).map(|r| (0, r)).collect(),
+            ),
+            Rows::Sorted(group) => (
+                group.pieces.iter().map(|p| det.view(&p.batch)).collect(),
+                (&group.order[..]).into(),
+            ),
         };
+        let parts: Vec<(RecordBatch, LevelCounts)> = order
+            .par_chunks(DETECT_CHUNK)
+            .map(|c| {
+                let mut f = FindingsBuilder::new(schema);
+                for &(p, r) in c {
+                    det.evaluate_row(&views[p], r, &mut f);
+                }
+                f.finish().map(|b| (b, f.counts))
+            })
+            .collect::<Result<_, _>>()?;
         for (batch, counts) in parts {
             self.findings.levels.add(&counts);
             if batch.num_rows() == 0 {

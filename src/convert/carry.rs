@@ -121,8 +121,10 @@ fn retype(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     Ok(arrow_array::make_array(data))
 }
 
-/// `batch` (as read back from Parquet) in the current schema.
-fn to_schema(batch: &RecordBatch, schema: &TableSchema) -> Result<RecordBatch, String> {
+/// `batch` (as read back from Parquet, possibly a projection) in the current
+/// schema: columns it lacks are null, equivalent types are relabelled, plain
+/// strings become the dictionary the schema has; any other difference is an error.
+pub fn to_schema(batch: &RecordBatch, schema: &TableSchema) -> Result<RecordBatch, String> {
     let target = schema.arrow_schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
     for field in target.fields() {

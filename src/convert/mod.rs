@@ -16,6 +16,8 @@ mod dedup;
 mod plan;
 mod spill;
 
+pub use carry::to_schema;
+
 use std::sync::Mutex;
 use std::time::Instant;
 

@@ -279,6 +279,19 @@ pub struct GlueArgs {
     pub glue_projection_injected: bool,
 }
 
+impl AwsArgs {
+    /// The AWS connection these options describe.
+    pub fn options(&self) -> crate::aws::AwsOptions {
+        crate::aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: self.aws_region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.s3_force_path_style,
+            max_concurrent_requests: self.max_concurrent_requests,
+        }
+    }
+}
+
 /// AWS settings, used when an input or output is on S3.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "AWS (for s3:// locations)")]

@@ -13,13 +13,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{parse_duration, parse_size, UsageError};
-use crate::aws::{Aws, AwsOptions};
+use super::{parse_day_flag, parse_duration, parse_size, UsageError};
+use crate::aws::Aws;
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
 use crate::convert::{self, ConvertOptions, RetentionReport, RunReport, Status};
 use crate::encode::EncodeOptions;
-use crate::layout::parse_day;
 use crate::location::Location;
 use crate::progress::Progress;
 use crate::sink::local::LocalSink;
@@ -30,15 +29,6 @@ use crate::source::s3::S3Source;
 use crate::source::Source;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
-
-fn parse_day_flag(flag: &str, v: &Option<String>) -> Result<Option<Date>, UsageError> {
-    v.as_deref()
-        .map(|s| {
-            parse_day(s)
-                .ok_or_else(|| UsageError(format!("{flag} {s:?}: expected a date YYYY-MM-DD")))
-        })
-        .transpose()
-}
 
 /// "Now" from `--now` (RFC 3339) or the clock.
 fn now(flag: &Option<String>) -> Result<OffsetDateTime, UsageError> {
@@ -205,16 +195,7 @@ fn run(
         return Err(UsageError("--max-concurrent-requests is at least 1".into()).into());
     }
     let aws = if input.is_s3() || output.is_s3() {
-        Some(
-            Aws::connect(AwsOptions {
-                profile: args.aws.profile.clone(),
-                region: args.aws.aws_region.clone(),
-                endpoint_url: args.aws.endpoint_url.clone(),
-                force_path_style: args.aws.s3_force_path_style,
-                max_concurrent_requests: args.aws.max_concurrent_requests,
-            })
-            .map_err(|e| UsageError(e.to_string()))?,
-        )
+        Some(Aws::connect(args.aws.options()).map_err(|e| UsageError(e.to_string()))?)
     } else {
         None
     };
