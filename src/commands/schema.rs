@@ -60,16 +60,19 @@ fn render_findings(args: &SchemaArgs) -> String {
             .collect(),
         SchemaFormat::GlueJson => f.glue_columns_json(),
         SchemaFormat::AthenaDdl => {
-            let table = if args.table == "cloudtrail" {
-                "cloudtrail_findings".to_string()
-            } else {
-                args.table.clone()
+            let mut opts = DdlOptions {
+                database: args.database.clone(),
+                table: if args.table == "cloudtrail" {
+                    "cloudtrail_findings".to_string()
+                } else {
+                    args.table.clone()
+                },
+                ..DdlOptions::default()
             };
-            let location = args
-                .location
-                .clone()
-                .unwrap_or_else(|| DdlOptions::default().location);
-            f.athena_ddl(&args.database, &table, &location)
+            if let Some(l) = &args.location {
+                opts.location = l.clone();
+            }
+            f.athena_ddl(&opts)
         }
         SchemaFormat::Markdown => f.markdown(),
         SchemaFormat::AthenaCompatView => {

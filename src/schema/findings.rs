@@ -197,52 +197,28 @@ impl FindingsSchema {
         &self.fingerprint
     }
 
+    fn catalog_columns(&self) -> Vec<super::render::CatalogColumn<'_>> {
+        self.columns
+            .iter()
+            .map(|c| super::render::CatalogColumn {
+                name: &c.name,
+                ty: c.glue_type().to_string(),
+                comment: &c.description,
+            })
+            .collect()
+    }
+
     /// Glue `StorageDescriptor.Columns` and `PartitionKeys`, as the Glue API takes them.
     pub fn glue_columns_json(&self) -> String {
-        let columns: Vec<serde_json::Value> = self
-            .columns
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "Name": c.name,
-                    "Type": c.glue_type(),
-                    "Comment": c.description.chars().take(255).collect::<String>(),
-                })
-            })
-            .collect();
-        let keys: Vec<serde_json::Value> = super::PARTITION_KEYS
-            .iter()
-            .map(|k| serde_json::json!({"Name": k, "Type": "string"}))
-            .collect();
-        let doc = serde_json::json!({"Columns": columns, "PartitionKeys": keys});
-        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        super::render::glue_json(&self.catalog_columns())
     }
 
     /// Athena statement creating the findings table. Its partitions are the
     /// `_findings/` folders of the curated partitions' current versions, which
     /// change with every build: trailpack registers them (`--glue-database`), so
     /// the table is not meant for partition projection.
-    pub fn athena_ddl(&self, database: &str, table: &str, location: &str) -> String {
-        let cols: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                format!(
-                    "  `{}` {} COMMENT '{}'",
-                    c.name,
-                    c.glue_type(),
-                    c.description.replace('\\', "\\\\").replace('\'', "\\'")
-                )
-            })
-            .collect();
-        format!(
-            "CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table}` (\n{}\n)\n\
-             PARTITIONED BY (`account` string, `region` string, `day` string)\n\
-             STORED AS PARQUET\n\
-             LOCATION '{location}'\n\
-             TBLPROPERTIES ('classification' = 'parquet', 'parquet.compression' = 'ZSTD');\n",
-            cols.join(",\n")
-        )
+    pub fn athena_ddl(&self, opts: &super::DdlOptions) -> String {
+        super::render::ddl(&self.catalog_columns(), opts, self.fingerprint())
     }
 
     /// Markdown column reference.

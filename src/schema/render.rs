@@ -21,16 +21,44 @@ impl Default for DdlOptions {
     }
 }
 
+/// A column as the catalog forms show it.
+pub(super) struct CatalogColumn<'a> {
+    pub name: &'a str,
+    pub ty: String,
+    pub comment: &'a str,
+}
+
+fn catalog_columns(schema: &TableSchema) -> Vec<CatalogColumn<'_>> {
+    schema
+        .columns
+        .iter()
+        .map(|c| CatalogColumn {
+            name: &c.name,
+            ty: c.glue_type(),
+            comment: &c.description,
+        })
+        .collect()
+}
+
 /// Glue `StorageDescriptor.Columns` and `PartitionKeys`, as the Glue API takes them.
 pub fn glue_columns_json(schema: &TableSchema) -> String {
-    let columns: Vec<serde_json::Value> = schema
-        .columns
+    glue_json(&catalog_columns(schema))
+}
+
+/// Athena (Hive DDL) statement creating the curated table.
+pub fn athena_ddl(schema: &TableSchema, opts: &DdlOptions) -> String {
+    ddl(&catalog_columns(schema), opts, schema.fingerprint())
+}
+
+/// The Glue form of a table of `columns`, partitioned by account, region and day.
+pub(super) fn glue_json(columns: &[CatalogColumn<'_>]) -> String {
+    let columns: Vec<serde_json::Value> = columns
         .iter()
         .map(|c| {
             serde_json::json!({
                 "Name": c.name,
-                "Type": c.glue_type(),
-                "Comment": truncate_comment(&c.description),
+                "Type": c.ty,
+                "Comment": truncate_comment(c.comment),
             })
         })
         .collect();
@@ -52,26 +80,21 @@ fn quote_sql(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-/// Athena (Hive DDL) statement creating the curated table.
-pub fn athena_ddl(schema: &TableSchema, opts: &DdlOptions) -> String {
+/// The Athena statement creating a table of `columns`, partitioned by account,
+/// region and day, recording the schema file's `fingerprint`.
+pub(super) fn ddl(columns: &[CatalogColumn<'_>], opts: &DdlOptions, fingerprint: &str) -> String {
     let mut out = format!(
         "CREATE EXTERNAL TABLE IF NOT EXISTS `{}`.`{}` (\n",
         opts.database, opts.table
     );
-    let width = schema
-        .columns
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0)
-        + 2;
-    let n = schema.columns.len();
-    for (i, c) in schema.columns.iter().enumerate() {
+    let width = columns.iter().map(|c| c.name.len()).max().unwrap_or(0) + 2;
+    let n = columns.len();
+    for (i, c) in columns.iter().enumerate() {
         let name = format!("`{}`", c.name);
         out.push_str(&format!(
             "  {name:<width$} {} COMMENT '{}'{}\n",
-            c.glue_type(),
-            quote_sql(&truncate_comment(&c.description)),
+            c.ty,
+            quote_sql(&truncate_comment(c.comment)),
             if i + 1 < n { "," } else { "" }
         ));
     }
@@ -87,7 +110,7 @@ pub fn athena_ddl(schema: &TableSchema, opts: &DdlOptions) -> String {
         ")\nPARTITIONED BY ({})\nSTORED AS PARQUET\nLOCATION '{}'\nTBLPROPERTIES (\n  'classification'='parquet',\n  'parquet.compression'='ZSTD',\n  'trailpack.schema'='{}'\n);\n",
         keys.join(", "),
         quote_sql(&location),
-        schema.fingerprint()
+        fingerprint
     ));
     out
 }
