@@ -114,30 +114,7 @@ fn roundtrip_of_fixtures_is_lossless() {
 
 #[test]
 fn real_corpus_roundtrip_is_lossless() {
-    let corpus = repo().join("../shared/corpus/real");
-    // Required: a missing corpus fails the test rather than skipping it.
-    let entries = std::fs::read_dir(&corpus).unwrap_or_else(|e| {
-        panic!(
-            "the shared real corpus is required beside the repository: {}: {e}",
-            corpus.display()
-        )
-    });
-    let mut t = Tree::new();
-    let mut files: Vec<_> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus folder has no files");
-    for (i, f) in files.iter().enumerate() {
-        // One account per source file, delivered early in the day so the day rule
-        // moves some records to the previous day.
-        let account = format!("{:012}", 100_000_000_000u64 + i as u64);
-        let dest = t.log_path(None, &account, "us-east-1", "2024-01-02", "0005");
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(f, &dest).unwrap();
-    }
+    let t = corpus_tree();
     let (code, report, o) = convert(&t.input(), &t.output(), &[]);
     assert_eq!(code, 0, "{}", stderr(&o));
     let total: u64 = report["records"]["read"].as_u64().unwrap();

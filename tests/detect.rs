@@ -489,27 +489,7 @@ fn fail_on_exits_3_only_for_findings_at_or_above_the_level() {
 
 #[test]
 fn real_corpus_findings_match_the_independent_evaluator() {
-    let corpus = repo().join("../shared/corpus/real");
-    let entries = std::fs::read_dir(&corpus).unwrap_or_else(|e| {
-        panic!(
-            "the shared real corpus is required: {}: {e}",
-            corpus.display()
-        )
-    });
-    let mut files: Vec<_> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus folder has no files");
-    let mut t = Tree::new();
-    for (i, f) in files.iter().enumerate() {
-        let account = format!("{:012}", 100_000_000_000u64 + i as u64);
-        let dest = t.log_path(None, &account, "us-east-1", "2024-01-02", "0005");
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(f, &dest).unwrap();
-    }
+    let t = corpus_tree();
     // The shipped rules and the test rules, in one folder.
     let all = t.dir.path().join("rules");
     std::fs::create_dir_all(&all).unwrap();

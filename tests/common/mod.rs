@@ -255,6 +255,34 @@ impl Tree {
     }
 }
 
+/// The shared real corpus (`../shared/corpus/real`) as a delivery tree: one account
+/// per source file, delivered early on 2024-01-02 so the day rule moves some records
+/// to the previous day. A missing corpus fails the calling test, never skips it.
+pub fn corpus_tree() -> Tree {
+    let corpus = repo().join("../shared/corpus/real");
+    let entries = std::fs::read_dir(&corpus).unwrap_or_else(|e| {
+        panic!(
+            "the shared real corpus is required beside the repository: {}: {e}",
+            corpus.display()
+        )
+    });
+    let mut files: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "corpus folder has no files");
+    let mut t = Tree::new();
+    for (i, f) in files.iter().enumerate() {
+        let account = format!("{:012}", 100_000_000_000u64 + i as u64);
+        let dest = t.log_path(None, &account, "us-east-1", "2024-01-02", "0005");
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(f, &dest).unwrap();
+    }
+    t
+}
+
 pub fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
