@@ -22,5 +22,5 @@ LOCATION 's3://YOUR-BUCKET/curated/cloudtrail/'
 TBLPROPERTIES (
   'classification'='parquet',
   'parquet.compression'='ZSTD',
-  'trailpack.schema'='14c598681854f025'
+  'trailpack.schema'='54821fd60199d406'
 );

@@ -15,10 +15,10 @@ use serde::Serialize;
 use time::Date;
 
 use crate::decode::{Decoder, RowFilter};
-use crate::detect::{Detector, FindingsBuilder, LevelCounts};
+use crate::detect::{Detector, LevelCounts};
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
-use crate::schema::{FindingsSchema, TableSchema};
+use crate::schema::TableSchema;
 use crate::sink::{Sink, SinkError};
 use crate::source::{ListFilter, Source, SourceError};
 
@@ -99,25 +99,27 @@ pub fn curated(
             };
             let outputs = &current.manifest.outputs;
             progress.planned(outputs.len() as u64, outputs.iter().map(|o| o.bytes).sum());
-            let mut out = FindingsBuilder::new(FindingsSchema::embedded());
             let mut batches = Vec::new();
+            let mut levels = LevelCounts::default();
             for o in &current.manifest.outputs {
                 let file = sink.open(key, &o.file)?;
                 files.fetch_add(1, Ordering::Relaxed);
                 read_projected(&file.path, schema, wanted.as_deref(), |batch| {
                     records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-                    det.evaluate(&batch, 0..batch.num_rows(), &mut out);
+                    let (found, counts) = det.findings(&batch)?;
+                    levels.add(&counts);
+                    if found.num_rows() > 0 {
+                        batches.push(found);
+                    }
+                    Ok(())
                 })?;
                 progress.file_done(o.bytes, o.rows, 0);
-                if !out.is_empty() {
-                    batches.push(out.finish()?);
-                }
             }
             progress.partition_done();
             Ok(Some(PartitionFindings {
                 key: key.clone(),
                 batches,
-                levels: out.counts,
+                levels,
             }))
         })
         .collect::<Result<Vec<_>, _>>()?
@@ -144,7 +146,7 @@ fn read_projected(
     path: &std::path::Path,
     schema: &TableSchema,
     columns: Option<&[usize]>,
-    mut f: impl FnMut(RecordBatch),
+    mut f: impl FnMut(RecordBatch) -> Result<(), SweepError>,
 ) -> Result<(), SweepError> {
     let bad = |e: &dyn std::fmt::Display| SweepError::Read {
         file: path.display().to_string(),
@@ -170,7 +172,7 @@ fn read_projected(
     for batch in reader {
         let batch = batch.map_err(|e| bad(&e))?;
         // The columns not read are null; older files are mapped as carried rows are.
-        f(crate::convert::to_schema(&batch, schema).map_err(|e| bad(&e))?);
+        f(crate::convert::to_schema(&batch, schema).map_err(|e| bad(&e))?)?;
     }
     Ok(())
 }
@@ -239,9 +241,8 @@ pub fn raw(
             };
             let batch = &decoded.batch;
             records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-            let mut out = FindingsBuilder::new(FindingsSchema::embedded());
-            det.evaluate(batch, 0..batch.num_rows(), &mut out);
-            if out.is_empty() {
+            let (found, levels) = det.findings(batch)?;
+            if found.num_rows() == 0 {
                 return Ok(());
             }
             let key = PartitionKey {
@@ -249,8 +250,6 @@ pub fn raw(
                 region: file.log.region.clone(),
                 day: file.log.folder_day,
             };
-            let levels = std::mem::take(&mut out.counts);
-            let found = out.finish()?;
             let mut map = lock(&by_key);
             let entry = map.entry(key.clone()).or_insert_with(|| PartitionFindings {
                 key,

@@ -19,7 +19,7 @@ use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
 use crate::detect::findings::FindingsFile;
-use crate::detect::{FindingsBuilder, LevelCounts};
+use crate::detect::LevelCounts;
 use crate::encode::{sort_order, PartFile, Piece, Rows, SortedGroup};
 use crate::manifest::{Manifest, ManifestFindings, ManifestInput, ManifestOutput, RecordCounts};
 use crate::partition::{InputRole, PartitionPlan, PlannedInput};
@@ -598,25 +598,27 @@ impl Build<'_, '_> {
             return Ok(());
         };
         let schema = FindingsSchema::embedded();
-        // (batch, row) pairs in output order: a plain batch is its own single piece.
-        let (views, order): (Vec<_>, std::borrow::Cow<[(usize, usize)]>) = match rows {
-            Rows::Batch(batch) => (
-                vec![det.view(batch)],
-                (0..batch.num_rows()).map(|r| (0, r)).collect(),
-            ),
-            Rows::Sorted(group) => (
-                group.pieces.iter().map(|p| det.view(&p.batch)).collect(),
-                (&group.order[..]).into(),
-            ),
+        // The row group's (batch, row) pairs, in batch order rather than output
+        // order: rows are read where they lie, one batch after the other, and not
+        // gathered across batches (which costs more than the rules in cache misses).
+        // A plain batch is its own single piece.
+        let (pieces, order): (Vec<&RecordBatch>, Vec<(usize, usize)>) = match rows {
+            Rows::Batch(batch) => (vec![batch], (0..batch.num_rows()).map(|r| (0, r)).collect()),
+            Rows::Sorted(group) => {
+                let mut order = group.order.clone();
+                order.sort_unstable();
+                (group.pieces.iter().map(|p| &p.batch).collect(), order)
+            }
         };
+        let views: Vec<_> = pieces.iter().map(|b| det.view(b)).collect();
         let parts: Vec<(RecordBatch, LevelCounts)> = order
             .par_chunks(DETECT_CHUNK)
             .map(|c| {
-                let mut f = FindingsBuilder::new(schema);
+                let mut f = det.findings_builder();
                 for &(p, r) in c {
-                    det.evaluate_row(&views[p], r, &mut f);
+                    det.evaluate_row(&views[p], r, |rule| f.push(rule, p, r));
                 }
-                f.finish().map(|b| (b, f.counts))
+                f.finish(&pieces).map(|b| (b, f.counts))
             })
             .collect::<Result<_, _>>()?;
         for (batch, counts) in parts {

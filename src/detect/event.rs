@@ -127,11 +127,11 @@ impl<'b> BatchView<'b> {
     }
 
     /// Whether the row's `unmapped` object (members no column took, or that did
-    /// not fit their column) may hold a member named `key` (its text has `"key"`).
-    pub fn unmapped_mentions(&self, row: usize, key: &str) -> bool {
-        self.text(self.paths.unmapped, row).is_some_and(|t| {
-            memchr::memmem::find(t.as_bytes(), format!("\"{key}\"").as_bytes()).is_some()
-        })
+    /// not fit their column) may hold a member named `key`: its text has `quoted`
+    /// (`"key"`).
+    pub fn unmapped_mentions(&self, row: usize, quoted: &str) -> bool {
+        self.text(self.paths.unmapped, row)
+            .is_some_and(|t| memchr::memmem::find(t.as_bytes(), quoted.as_bytes()).is_some())
     }
 
     /// The timestamp column `col` at `row`, in microseconds.

@@ -3,16 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    ListBuilder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-};
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_schema::ArrowError;
 use serde::Serialize;
 
-use super::event::BatchView;
 use super::RuleInfo;
-use crate::schema::{FindingSource, FindingType, FindingsSchema};
+use crate::schema::{FindingSource, FindingsSchema};
 
 /// Findings counted by rule level (`none` for rules without one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -38,114 +36,122 @@ impl LevelCounts {
             .map(|(_, v)| v)
             .sum()
     }
+}
 
-    fn count(&mut self, level: Option<&str>) {
-        *self
-            .0
-            .entry(level.unwrap_or("none").to_string())
-            .or_default() += 1;
+/// The rules' own columns, built once per detector: a finding's rule columns are
+/// these arrays taken at its rule's index (no per-finding copy or hashing).
+pub struct RuleColumns {
+    id: ArrayRef,
+    title: ArrayRef,
+    level: ArrayRef,
+    status: ArrayRef,
+    tags: ArrayRef,
+    levels: Vec<Option<String>>,
+}
+
+impl RuleColumns {
+    pub fn new(rules: &[RuleInfo]) -> Self {
+        let strings = |f: &dyn Fn(&RuleInfo) -> Option<&str>| -> ArrayRef {
+            Arc::new(rules.iter().map(f).collect::<StringArray>())
+        };
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        for r in rules {
+            for t in &r.tags {
+                tags.values().append_value(t);
+            }
+            tags.append(true);
+        }
+        RuleColumns {
+            id: strings(&|r| Some(&r.id)),
+            title: strings(&|r| Some(&r.title)),
+            level: strings(&|r| r.level.as_deref()),
+            status: strings(&|r| r.status.as_deref()),
+            tags: Arc::new(tags.finish()),
+            levels: rules.iter().map(|r| r.level.clone()).collect(),
+        }
     }
 }
 
-enum Col {
-    Str(StringBuilder),
-    Dict(StringDictionaryBuilder<Int32Type>),
-    Ts(TimestampMicrosecondBuilder),
-    List(ListBuilder<StringBuilder>),
-}
-
-/// Findings gathered for one partition (or one batch of `detect`).
-pub struct FindingsBuilder {
+/// Findings gathered as (rule, piece, row) matches; their columns are gathered from
+/// the matched rows' batches at [`FindingsBuilder::finish`], column by column.
+pub struct FindingsBuilder<'d> {
     schema: &'static FindingsSchema,
-    cols: Vec<Col>,
-    rows: usize,
+    rules: &'d RuleColumns,
+    /// (rule, piece, row): the rule that matched row `row` of batch `piece`.
+    hits: Vec<(u32, u32, u32)>,
+    /// Findings counted by level, updated by `finish`.
     pub counts: LevelCounts,
 }
 
-impl FindingsBuilder {
-    pub fn new(schema: &'static FindingsSchema) -> Self {
-        let cols = schema
-            .columns
-            .iter()
-            .map(|c| match c.ty {
-                FindingType::String if c.dictionary => Col::Dict(StringDictionaryBuilder::new()),
-                FindingType::String => Col::Str(StringBuilder::new()),
-                FindingType::Timestamp => {
-                    Col::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-                }
-                FindingType::StringList => Col::List(ListBuilder::new(StringBuilder::new())),
-            })
-            .collect();
+impl<'d> FindingsBuilder<'d> {
+    pub fn new(schema: &'static FindingsSchema, rules: &'d RuleColumns) -> Self {
         FindingsBuilder {
             schema,
-            cols,
-            rows: 0,
+            rules,
+            hits: Vec::new(),
             counts: LevelCounts::default(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.rows
+        self.hits.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.hits.is_empty()
     }
 
-    /// Add the finding of `rule` on row `row` of `view`.
-    pub fn push(&mut self, rule: &RuleInfo, view: &BatchView<'_>, row: usize) {
-        for (c, b) in self.schema.columns.iter().zip(self.cols.iter_mut()) {
-            let text: Option<&str> = match c.from {
-                FindingSource::RuleId => Some(&rule.id),
-                FindingSource::RuleTitle => Some(&rule.title),
-                FindingSource::RuleLevel => rule.level.as_deref(),
-                FindingSource::RuleStatus => rule.status.as_deref(),
-                FindingSource::RuleTags => None,
-                FindingSource::Event(col) => match b {
-                    Col::Ts(t) => {
-                        t.append_option(view.micros(col, row));
-                        continue;
-                    }
-                    _ => view.text(col, row),
-                },
-            };
-            match b {
-                Col::Str(s) => s.append_option(text),
-                Col::Dict(d) => match text {
-                    Some(t) => {
-                        d.append_value(t);
-                    }
-                    None => d.append_null(),
-                },
-                Col::List(l) => {
-                    for t in &rule.tags {
-                        l.values().append_value(t);
-                    }
-                    l.append(true);
-                }
-                Col::Ts(t) => t.append_null(),
+    /// Add the finding of rule `rule` on row `row` of batch `piece`.
+    pub fn push(&mut self, rule: usize, piece: usize, row: usize) {
+        self.hits.push((rule as u32, piece as u32, row as u32));
+    }
+
+    /// The findings gathered so far as one batch, `pieces` being the batches their
+    /// rows are in (the builder is emptied; its counts keep growing).
+    pub fn finish(&mut self, pieces: &[&RecordBatch]) -> Result<RecordBatch, ArrowError> {
+        let mut per_rule = vec![0u64; self.rules.levels.len()];
+        for &(rule, _, _) in &self.hits {
+            per_rule[rule as usize] += 1;
+        }
+        for (n, level) in per_rule.iter().zip(&self.rules.levels) {
+            if *n > 0 {
+                *self
+                    .counts
+                    .0
+                    .entry(level.as_deref().unwrap_or("none").to_string())
+                    .or_default() += n;
             }
         }
-        self.rows += 1;
-        self.counts.count(rule.level.as_deref());
-    }
-
-    /// The findings gathered so far as one batch (the builder is emptied, its
-    /// counts kept).
-    pub fn finish(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        let arrays: Vec<ArrayRef> = self
-            .cols
-            .iter_mut()
-            .map(|b| -> ArrayRef {
-                match b {
-                    Col::Str(s) => Arc::new(s.finish()),
-                    Col::Dict(d) => Arc::new(d.finish()),
-                    Col::Ts(t) => Arc::new(t.finish()),
-                    Col::List(l) => Arc::new(l.finish()),
+        let keys = Int32Array::from_iter_values(self.hits.iter().map(|h| h.0 as i32));
+        let at: Vec<(usize, usize)> = self
+            .hits
+            .iter()
+            .map(|&(_, p, r)| (p as usize, r as usize))
+            .collect();
+        let dict = |values: &ArrayRef| -> Result<ArrayRef, ArrowError> {
+            Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+                keys.clone(),
+                values.clone(),
+            )?))
+        };
+        let arrays = self
+            .schema
+            .columns
+            .iter()
+            .map(|c| match c.from {
+                FindingSource::RuleId => dict(&self.rules.id),
+                FindingSource::RuleTitle => dict(&self.rules.title),
+                FindingSource::RuleLevel => dict(&self.rules.level),
+                FindingSource::RuleStatus => dict(&self.rules.status),
+                FindingSource::RuleTags => arrow_select::take::take(&self.rules.tags, &keys, None),
+                FindingSource::Event(col) => {
+                    let arrays: Vec<&dyn Array> =
+                        pieces.iter().map(|b| b.column(col).as_ref()).collect();
+                    arrow_select::interleave::interleave(&arrays, &at)
                 }
             })
-            .collect();
-        self.rows = 0;
+            .collect::<Result<Vec<_>, _>>()?;
+        self.hits.clear();
         RecordBatch::try_new(self.schema.arrow_schema(), arrays)
     }
 }
@@ -167,11 +173,20 @@ impl FindingsFile {
         schema: &FindingsSchema,
     ) -> Result<Self, crate::sink::SinkError> {
         use parquet::basic::{Compression, ZstdLevel};
+        use parquet::file::properties::EnabledStatistics;
         use parquet::file::properties::WriterProperties;
-        let props = WriterProperties::builder()
+        use parquet::schema::types::ColumnPath;
+        // Min/max statistics only where a reader prunes by them (the time); per
+        // value comparisons on every other column cost more than they save.
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(64 * 1024))
-            .build();
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled("eventtime".into(), EnabledStatistics::Chunk);
+        for c in schema.columns.iter().filter(|c| !c.dictionary) {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+        }
+        let props = props.build();
         let w = parquet::arrow::ArrowWriter::try_new(out, schema.arrow_schema(), Some(props))
             .map_err(parquet_err)?;
         Ok(FindingsFile { w, rows: 0 })

@@ -52,10 +52,13 @@ pub struct Detector {
     prefilter: prefilter::Index,
     /// The columns of the key fields (`prefilter::KEY_FIELDS`).
     key_columns: [usize; 4],
+    /// The key fields' last keys, quoted (`"type"`): how `unmapped` would name them.
+    key_members: [String; 4],
     /// Record paths the rules read; `None`: some rule reads every field (keywords,
     /// field references).
     fields: Option<Vec<String>>,
     rules: Vec<RuleInfo>,
+    rule_columns: findings::RuleColumns,
     paths: Paths,
     report: RulesReport,
     fingerprint: String,
@@ -139,7 +142,10 @@ impl Detector {
             compiled,
             prefilter: index,
             key_columns,
+            key_members: prefilter::KEY_FIELDS
+                .map(|f| format!("\"{}\"", f.rsplit('.').next().unwrap_or(f))),
             fields: fields.map(|f| f.into_iter().collect()),
+            rule_columns: findings::RuleColumns::new(&infos),
             rules: infos,
             paths: Paths::new(schema),
             report,
@@ -190,18 +196,27 @@ impl Detector {
         &self.report
     }
 
-    /// Evaluate every rule on rows `rows` of `batch` (a batch of the curated
-    /// schema), adding one finding per (rule, row) match to `out`.
-    pub fn evaluate(
+    /// An empty set of findings of these rules.
+    pub fn findings_builder(&self) -> FindingsBuilder<'_> {
+        FindingsBuilder::new(
+            crate::schema::FindingsSchema::embedded(),
+            &self.rule_columns,
+        )
+    }
+
+    /// Evaluate every rule on every row of `batch` (a batch of the curated schema):
+    /// its findings, one row per (rule, row) match, and their counts by level.
+    pub fn findings(
         &self,
         batch: &RecordBatch,
-        rows: impl IntoIterator<Item = usize>,
-        out: &mut FindingsBuilder,
-    ) {
+    ) -> Result<(RecordBatch, LevelCounts), arrow_schema::ArrowError> {
         let view = self.view(batch);
-        for row in rows {
-            self.evaluate_row(&view, row, out);
+        let mut out = self.findings_builder();
+        for row in 0..batch.num_rows() {
+            self.evaluate_row(&view, row, |rule| out.push(rule, 0, row));
         }
+        let found = out.finish(&[batch])?;
+        Ok((found, out.counts))
     }
 
     /// A batch prepared for evaluation (columns downcast once).
@@ -214,17 +229,19 @@ impl Detector {
     /// `prefilter`). A key field missing from its column may be in `unmapped` (a
     /// value that did not fit the column's type) and still match a rule in another
     /// form: a row whose `unmapped` names such a field is evaluated by every rule.
-    pub fn evaluate_row(&self, view: &BatchView<'_>, row: usize, out: &mut FindingsBuilder) {
+    /// `found` is called with the index of each rule that matches.
+    pub fn evaluate_row(&self, view: &BatchView<'_>, row: usize, mut found: impl FnMut(usize)) {
         let event = view.row(row);
         let keys = self.key_columns.map(|c| view.text(c, row));
         let mut run = |i: usize| {
             if matches(&self.compiled[i], &event) {
-                out.push(&self.rules[i], view, row);
+                found(i);
             }
         };
-        let elsewhere = keys.iter().zip(prefilter::KEY_FIELDS).any(|(k, field)| {
-            k.is_none() && view.unmapped_mentions(row, field.rsplit('.').next().unwrap_or(field))
-        });
+        let elsewhere = keys
+            .iter()
+            .zip(&self.key_members)
+            .any(|(k, quoted)| k.is_none() && view.unmapped_mentions(row, quoted));
         if elsewhere {
             (0..self.compiled.len()).for_each(run);
             return;

@@ -127,7 +127,7 @@ fn detection(d: &Detection, field: &str) -> Names {
 #[derive(Default)]
 pub struct Index {
     /// Per key field: lower-cased value to rules.
-    by_value: [hashbrown::HashMap<Box<str>, Vec<usize>>; 4],
+    by_value: [KeyMap; 4],
     /// Rules without a requirement: evaluated on every record.
     always: Vec<usize>,
 }
@@ -137,10 +137,7 @@ impl Index {
         match req {
             Some((field, values)) => {
                 for v in values {
-                    self.by_value[field]
-                        .entry(v.into_boxed_str())
-                        .or_default()
-                        .push(rule);
+                    self.by_value[field].add(v, rule);
                 }
             }
             None => self.always.push(rule),
@@ -159,7 +156,7 @@ impl Index {
         out.extend_from_slice(&self.always);
         for (map, value) in self.by_value.iter().zip(values) {
             if let Some(v) = value {
-                out.extend_from_slice(lookup(map, v));
+                out.extend_from_slice(map.get(v));
             }
         }
         out.sort_unstable();
@@ -167,20 +164,58 @@ impl Index {
     }
 }
 
-fn lookup<'m>(map: &'m hashbrown::HashMap<Box<str>, Vec<usize>>, value: &str) -> &'m [usize] {
-    if map.is_empty() {
-        return &[];
+/// Lower-cased values to rules, with the lengths of the values: most records'
+/// values are ASCII of a length no rule value has, and are ruled out before any
+/// lower-casing or hashing.
+#[derive(Default)]
+struct KeyMap {
+    map: hashbrown::HashMap<Box<str>, Vec<usize>>,
+    /// Bit `n`: some value is `n` bytes long (`n < 128`).
+    lengths: u128,
+    /// Some value is 128 bytes or longer.
+    long: bool,
+}
+
+impl KeyMap {
+    fn add(&mut self, value: String, rule: usize) {
+        match value.len() {
+            n @ 0..128 => self.lengths |= 1 << n,
+            _ => self.long = true,
+        }
+        self.map
+            .entry(value.into_boxed_str())
+            .or_default()
+            .push(rule);
     }
-    let mut buf = [0u8; 96];
-    if value.len() <= buf.len() && value.is_ascii() {
-        let b = &mut buf[..value.len()];
-        b.copy_from_slice(value.as_bytes());
-        b.make_ascii_lowercase();
-        // ASCII in, ASCII out.
-        let lower = std::str::from_utf8(b).unwrap_or_default();
-        map.get(lower).map_or(&[], Vec::as_slice)
-    } else {
-        map.get(value.to_lowercase().as_str())
+
+    /// The rules requiring `value` (compared case-insensitively).
+    fn get(&self, value: &str) -> &[usize] {
+        if self.map.is_empty() {
+            return &[];
+        }
+        let mut buf = [0u8; 96];
+        if value.is_ascii() {
+            // ASCII lower-cases to the same length.
+            let n = value.len();
+            let possible = if n < 128 {
+                self.lengths & (1 << n) != 0
+            } else {
+                self.long
+            };
+            if !possible {
+                return &[];
+            }
+            if n <= buf.len() {
+                let b = &mut buf[..n];
+                b.copy_from_slice(value.as_bytes());
+                b.make_ascii_lowercase();
+                // ASCII in, ASCII out.
+                let lower = std::str::from_utf8(b).unwrap_or_default();
+                return self.map.get(lower).map_or(&[], Vec::as_slice);
+            }
+        }
+        self.map
+            .get(value.to_lowercase().as_str())
             .map_or(&[], Vec::as_slice)
     }
 }

@@ -140,6 +140,7 @@ pub fn add_file(out: &mut LoadedRules, file: &Path, text: &str) -> Result<(), Ru
         }
         for d in rule.detection.named.values_mut() {
             fix_base64offset(d);
+            guard_regexes(d);
         }
         out.rules.push((rule, name.clone()));
     }
@@ -236,6 +237,61 @@ fn fix_base64offset(d: &mut rsigma_parser::Detection) {
     }
 }
 
+/// `field|re: '.+LITERAL.+'` (or `.*`, or the literal alone): a regex the
+/// evaluator scans the whole value with even when the value lacks the literal it
+/// needs (an unanchored leading `.+` defeats its literal search), on every record
+/// for a rule with no other requirement. A case-sensitive `contains` of the literal
+/// is put before the item, in the same AND: an equivalent rule (the regex can only
+/// match values that contain the literal, and both items see the same values) that
+/// rejects most values with a substring search.
+fn guard_regexes(d: &mut rsigma_parser::Detection) {
+    use rsigma_parser::{Detection, DetectionItem, FieldSpec, Modifier, SigmaString, SigmaValue};
+    match d {
+        Detection::AllOf(items) => {
+            let mut i = 0;
+            while i < items.len() {
+                let item = &items[i];
+                let literal = match (&item.field.modifiers[..], &item.values[..]) {
+                    ([Modifier::Re], [SigmaValue::String(p)]) => required_literal(&p.original),
+                    _ => None,
+                };
+                if let Some(lit) = literal {
+                    let guard = DetectionItem {
+                        field: FieldSpec::new(
+                            item.field.name.clone(),
+                            vec![Modifier::Contains, Modifier::Cased],
+                        ),
+                        values: vec![SigmaValue::String(SigmaString::new(lit))],
+                    };
+                    items.insert(i, guard);
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        Detection::AnyOf(subs) | Detection::And(subs) => subs.iter_mut().for_each(guard_regexes),
+        Detection::ArrayMatch { body, .. } => guard_regexes(body),
+        Detection::Conditional { named, .. } => named.values_mut().for_each(guard_regexes),
+        Detection::Keywords(_) => {}
+    }
+}
+
+/// The literal every match of `pattern` contains, for patterns of the form
+/// `[.+|.*]LITERAL[.+|.*]` with a literal of plain characters (no metacharacter,
+/// escape, wildcard or flag), at least one wrapper being there.
+fn required_literal(pattern: &str) -> Option<&str> {
+    let wrap = [".+", ".*"];
+    let (mut lit, mut wrapped) = (pattern, false);
+    if let Some(rest) = wrap.iter().find_map(|w| lit.strip_prefix(w)) {
+        (lit, wrapped) = (rest, true);
+    }
+    if let Some(rest) = wrap.iter().find_map(|w| lit.strip_suffix(w)) {
+        (lit, wrapped) = (rest, true);
+    }
+    let plain = |c: char| !"\\.+*?()[]{}|^$#".contains(c) && !c.is_whitespace();
+    (wrapped && !lit.is_empty() && lit.chars().all(plain)).then_some(lit)
+}
+
 /// The base64 forms of `value` at the three offsets of a 3-byte group, without the
 /// characters that encode bits of the neighbouring bytes.
 pub fn base64_offsets(value: &[u8]) -> Vec<String> {
@@ -256,6 +312,56 @@ pub fn base64_offsets(value: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regexes_get_the_literal_they_need_as_a_guard() {
+        assert_eq!(
+            required_literal(".+:assumed-role/aws:.+"),
+            Some(":assumed-role/aws:")
+        );
+        assert_eq!(required_literal(".*abc"), Some("abc"));
+        assert_eq!(required_literal("abc.+"), Some("abc"));
+        for p in [
+            "abc",
+            ".+a.c.+",
+            ".+a|b.+",
+            ".+(a).+",
+            ".+a\\.b.+",
+            ".+a*.+",
+            "(?i).+abc.+",
+            ".+a b.+",
+            ".+.+",
+            "^.+abc",
+        ] {
+            assert_eq!(required_literal(p), None, "{p}");
+        }
+        // The guard goes before the regex, in the same AND.
+        let text = "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  s:\n    eventName: X\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: s\n";
+        let mut c = rsigma_parser::parse_sigma_yaml(text).unwrap();
+        let d = c.rules[0].detection.named.get_mut("s").unwrap();
+        guard_regexes(d);
+        let rsigma_parser::Detection::AllOf(items) = d else {
+            panic!("not a map: {d:?}")
+        };
+        let shape: Vec<_> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.field.name.clone().unwrap_or_default(),
+                    i.field.modifiers.clone(),
+                )
+            })
+            .collect();
+        use rsigma_parser::Modifier as M;
+        assert_eq!(
+            shape,
+            [
+                ("eventName".to_string(), vec![]),
+                ("userIdentity.arn".to_string(), vec![M::Contains, M::Cased]),
+                ("userIdentity.arn".to_string(), vec![M::Re]),
+            ]
+        );
+    }
 
     #[test]
     fn base64_offsets_match_the_specification() {

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::Deserialize;
 
-use super::{timestamp_type, SchemaError, TableSchema};
+use super::{SchemaError, TableSchema};
 
 /// The findings schema file's text.
 pub const FINDINGS_TOML: &str = include_str!("../../schema/findings.toml");
@@ -60,24 +60,18 @@ pub struct FindingColumn {
     pub name: String,
     pub from: FindingSource,
     pub ty: FindingType,
-    /// String columns: dictionary-encoded in memory and in Parquet (repeated values:
-    /// rule titles, event names, source objects), unless turned off (`eventid`).
+    /// Dictionary-encoded in Parquet (repeated values: rule titles, event names,
+    /// source objects), unless turned off (`eventid`: nearly unique).
     pub dictionary: bool,
     pub description: String,
+    /// The Arrow type: an event column has its curated column's (the findings copy
+    /// them by row); a rule's strings are a dictionary over the rules.
+    arrow: DataType,
 }
 
 impl FindingColumn {
     pub fn arrow_type(&self) -> DataType {
-        match self.ty {
-            FindingType::String if self.dictionary => {
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-            }
-            FindingType::String => DataType::Utf8,
-            FindingType::Timestamp => timestamp_type(),
-            FindingType::StringList => {
-                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
-            }
-        }
+        self.arrow.clone()
     }
 
     pub fn glue_type(&self) -> &'static str {
@@ -154,12 +148,20 @@ impl FindingsSchema {
             if columns.iter().any(|o: &FindingColumn| o.name == c.name) {
                 return Err(invalid(format!("duplicate column {}", c.name)));
             }
+            let arrow = match (from, c.ty) {
+                (FindingSource::Event(i), _) => table.columns[i].arrow_type(),
+                (_, FindingType::StringList) => {
+                    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+                }
+                _ => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            };
             columns.push(FindingColumn {
                 name: c.name,
                 from,
                 ty: c.ty,
                 dictionary: c.dictionary && c.ty == FindingType::String,
                 description: c.description,
+                arrow,
             });
         }
         let arrow = Arc::new(Schema::new(
