@@ -583,7 +583,7 @@ impl Build<'_, '_> {
 }
 
 /// Rows evaluated per task when detecting in parallel.
-const DETECT_CHUNK: usize = 4096;
+const DETECT_CHUNK: usize = 16 * 1024;
 
 /// Where a version's findings go, below its data folder. Names starting with `_`
 /// are hidden from readers of the data folder (Athena, Spark, Hive), so the

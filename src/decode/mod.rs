@@ -478,6 +478,18 @@ pub mod json {
         Some(pairs.into_iter().map(|(k, v)| (k.0, v)).collect())
     }
 
+    /// The raw text of the first member of an object named `key`; `None` when it
+    /// has none or `text` is not an object. Stops at that member.
+    pub fn member<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+        match super::split::object_member(text.trim_start(), key) {
+            Some(found) => found,
+            None => members(text)?
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v),
+        }
+    }
+
     /// The items of an array as raw value texts; `None` when `text` is not an array.
     pub fn items(text: &str) -> Option<Vec<&str>> {
         let text = text.trim_start();

@@ -99,6 +99,37 @@ pub fn object_members<'a>(text: &'a str, out: &mut Vec<(Key<'a>, &'a str)>) -> O
     })
 }
 
+/// The raw value text of the first member of the object `text` named `want`
+/// (`Some(None)`: it has none). The members after it are not read. `None` when
+/// `text` is not an object of the shape valid JSON has, as for `object_members`.
+pub fn object_member<'a>(text: &'a str, want: &str) -> Option<Option<&'a str>> {
+    let b = text.as_bytes();
+    let mut found = None;
+    let walked = elements(b, b'{', b'}', |i| {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, key_end) = key_at(text, i)?;
+        let colon = ws(b, key_end + 1);
+        if b.get(colon) != Some(&b':') {
+            return None;
+        }
+        let start = ws(b, colon + 1);
+        let end = value_end(b, start)?;
+        if key.0 == want {
+            found = Some(text.get(start..end)?);
+            // Stop the walk here.
+            return None;
+        }
+        Some(end)
+    });
+    match (found, walked) {
+        (Some(v), _) => Some(Some(v)),
+        (None, Some(())) => Some(None),
+        (None, None) => None,
+    }
+}
+
 /// Append the items of the array `text` to `out` as raw value texts; `None` as for
 /// `object_members`.
 pub fn array_items<'a>(text: &'a str, out: &mut Vec<&'a str>) -> Option<()> {
@@ -195,7 +226,15 @@ mod tests {
         for text in cases {
             assert_eq!(split(text), serde_members(text), "{text}");
             assert!(split(text).is_some(), "{text}");
+            // One member by name: the first with that name, as serde lists them.
+            let all = serde_members(text).unwrap_or_default();
+            for key in ["a", "d", "dup", "A", "esc\"aped\\key", "k", "missing"] {
+                let want = all.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                assert_eq!(object_member(text, key), Some(want), "{text} {key}");
+            }
         }
+        assert_eq!(object_member("[1]", "a"), None);
+        assert_eq!(object_member("{\"a\" 1}", "b"), None);
     }
 
     #[test]

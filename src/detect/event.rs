@@ -333,12 +333,10 @@ fn walk<'a>(text: &'a str, keys: &[&str], out: &mut Vec<EventValue<'a>>, depth: 
         out.push(raw_value(text));
         return;
     };
-    match text.trim_start().as_bytes().first() {
+    match text.trim_ascii_start().as_bytes().first() {
         Some(b'{') => {
-            if let Some(members) = json::members(text) {
-                if let Some((_, v)) = members.iter().find(|(k, _)| k == key) {
-                    walk(v, rest, out, depth + 1);
-                }
+            if let Some(v) = json::member(text, key) {
+                walk(v, rest, out, depth + 1);
             }
         }
         Some(b'[') => {
@@ -352,7 +350,7 @@ fn walk<'a>(text: &'a str, keys: &[&str], out: &mut Vec<EventValue<'a>>, depth: 
 
 /// A JSON value given as valid text, as an event value (strings borrowed).
 pub fn raw_value(raw: &str) -> EventValue<'_> {
-    let t = raw.trim();
+    let t = raw.trim_ascii();
     match t.as_bytes().first() {
         Some(b'"') => match json::string(t) {
             Some(s) => EventValue::Str(s),
