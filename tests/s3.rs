@@ -432,3 +432,98 @@ fn buckets_in_other_regions_are_read_and_written_there() {
     assert!(cmp.status.success(), "{}{}", stdout(&cmp), stderr(&cmp));
     assert!(stdout(&cmp).contains("equal: 2 rows"), "{}", stdout(&cmp));
 }
+
+/// `detect` over a curated dataset in S3, writing its findings table to S3: one
+/// object per partition, read back by pyarrow; swept again with a rule that finds
+/// nothing, the partition's object is deleted (never a stale or doubled finding).
+#[test]
+fn detect_reads_curated_s3_and_writes_findings_to_s3() {
+    let mut t = Tree::new();
+    let mut stop = record("stop-1", "2024-03-05T09:00:00Z", "alice");
+    stop["eventSource"] = "cloudtrail.amazonaws.com".into();
+    stop["eventName"] = "StopLogging".into();
+    let other = record("other-1", "2024-03-05T09:01:00Z", "bob");
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-05",
+        "1000",
+        &[stop, other],
+    );
+    let outb = bucket("detect");
+    let mk = py_aws(&[
+        "s3-put",
+        &outb,
+        "unused/",
+        t.dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(mk.status.success(), "{}", stderr(&mk));
+    let input = t.input();
+    let curated = format!("s3://{outb}/curated");
+    let o = trailpack_aws(&[
+        "convert",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        &curated,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let findings = format!("s3://{outb}/findings");
+    let rule = repo().join("tests/detect/rules/t13_one_of_prefix.yml");
+    let detect = |rule: &std::path::Path| {
+        let o = trailpack_aws(&[
+            "detect",
+            "--rules",
+            rule.to_str().unwrap(),
+            "--input",
+            &curated,
+            "--output",
+            &findings,
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let summary = detect(&rule);
+    assert_eq!(
+        summary["findings"],
+        serde_json::json!({"critical": 1}),
+        "{summary}"
+    );
+    let part = format!("{findings}/account=111122223333/region=us-east-1/day=2024-03-05/");
+    let rows: Value = serde_json::from_slice(&py_aws(&["s3-parquet-rows", &part]).stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["eventid"], "stop-1");
+    assert_eq!(rows[0]["rule_level"], "critical");
+    assert_eq!(rows[0]["eventname"], "StopLogging");
+    // Twice: the same single object, replaced.
+    detect(&rule);
+    let keys: Value =
+        serde_json::from_slice(&py_aws(&["s3-keys", &outb, "findings/"]).stdout).unwrap();
+    let names: Vec<&str> = keys["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["findings/account=111122223333/region=us-east-1/day=2024-03-05/findings.parquet"]
+    );
+    // A rule that finds nothing: the partition's findings object goes away.
+    let nothing = t.dir.path().join("nothing.yml");
+    std::fs::write(
+        &nothing,
+        std::fs::read_to_string(repo().join("tests/detect/rules/t10_cased.yml"))
+            .unwrap()
+            .replace("StopLogging", "NeverHappens"),
+    )
+    .unwrap();
+    detect(&nothing);
+    let keys: Value =
+        serde_json::from_slice(&py_aws(&["s3-keys", &outb, "findings/"]).stdout).unwrap();
+    assert_eq!(keys["objects"], serde_json::json!([]), "{keys}");
+}

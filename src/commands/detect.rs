@@ -43,7 +43,7 @@ Rules:
 Examples:
   trailpack detect --rules sigma/rules/cloud/aws/cloudtrail --input samples --print
   trailpack detect --rules rules/ --input s3://lake/cloudtrail/ --from 2024-01-01 \\
-      --output findings/ --fail-on high";
+      --output s3://lake/findings/ --fail-on high";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PrintFormat {
@@ -64,10 +64,11 @@ pub struct DetectArgs {
     #[arg(long, value_name = "DIR|S3_URI")]
     pub input: String,
 
-    /// Write the findings here as a table partitioned like the curated one
-    /// (account=…/region=…/day=…/findings.parquet); a partition swept again is replaced.
-    #[arg(long, value_name = "DIR")]
-    pub output: Option<PathBuf>,
+    /// Write the findings here (a folder or s3://bucket/prefix) as a table
+    /// partitioned like the curated one (account=…/region=…/day=…/findings.parquet);
+    /// a partition swept again is replaced.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub output: Option<String>,
 
     /// Print the findings on standard output (default when there is no --output).
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
@@ -157,6 +158,27 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let max_file_bytes = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
+    let output = match &args.output {
+        Some(o) => Some(Location::parse(o).map_err(|e| UsageError(format!("--output: {e}")))?),
+        None => None,
+    };
+    let on_s3 = |l: &Location| matches!(l, Location::S3 { .. });
+    let aws = if on_s3(&input) || output.as_ref().is_some_and(on_s3) {
+        Some(
+            Aws::connect(AwsOptions {
+                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
+                ..args.aws.options()
+            })
+            .map_err(|e| UsageError(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let connect = || {
+        aws.as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no AWS configuration"))
+    };
+    let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let (found, report) = match &input {
         Location::Local(p) => {
             if is_curated_folder(p) {
@@ -169,24 +191,51 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Location::S3 { bucket, prefix } => {
-            let aws = Aws::connect(AwsOptions {
-                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
-                ..args.aws.options()
-            })
-            .map_err(|e| UsageError(e.to_string()))?;
-            let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-            let sink = S3Sink::new(&aws, bucket, prefix, Encryption::S3, &temp);
+            let aws = connect()?;
+            let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, &temp);
             if sink.read_dataset()?.is_some() {
                 sweep::curated(&sink, &det, &filter, &progress)?
             } else {
-                let source: Box<dyn Source> = Box::new(S3Source::new(&aws, bucket, prefix));
+                let source: Box<dyn Source> = Box::new(S3Source::new(aws, bucket, prefix));
                 sweep::raw(source.as_ref(), &det, &filter, max_file_bytes, &progress)?
             }
         }
     };
     progress.finish();
-    if let Some(out) = &args.output {
-        write_output(out, &found)?;
+    match &output {
+        Some(Location::Local(out)) => write_output(
+            &found,
+            |rel, file| {
+                let path = out.join(rel);
+                match file {
+                    Some(tmp) => std::fs::rename(tmp, &path),
+                    None => match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    },
+                }
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            },
+            out,
+        )?,
+        Some(Location::S3 { bucket, prefix }) => {
+            let sink = S3Sink::new(connect()?, bucket, prefix, Encryption::S3, &temp);
+            let staging = temp.join(format!("trailpack-findings-{}", std::process::id()));
+            let written = write_output(
+                &found,
+                |rel, file| {
+                    match file {
+                        Some(tmp) => sink.put_file(rel, tmp),
+                        None => sink.delete_file(rel),
+                    }
+                    .map_err(anyhow::Error::from)
+                },
+                &staging,
+            );
+            let _ = std::fs::remove_dir_all(&staging);
+            written?
+        }
+        None => {}
     }
     let print = args
         .print
@@ -243,26 +292,26 @@ fn is_curated_folder(p: &Path) -> bool {
     })
 }
 
-/// Write each partition's findings to `out/account=…/region=…/day=…/findings.parquet`
-/// (a temporary file renamed over the old one); a swept partition without findings
-/// loses its old file.
-fn write_output(out: &Path, found: &[PartitionFindings]) -> anyhow::Result<()> {
+/// Write each partition's findings as `account=…/region=…/day=…/findings.parquet`:
+/// written to a temporary file in `temp/` (the output folder itself when local, so
+/// that a rename replaces the old file at once), then handed to `publish` (`None`:
+/// the partition has no findings now, and loses its old file).
+fn write_output(
+    found: &[PartitionFindings],
+    mut publish: impl FnMut(&str, Option<&Path>) -> anyhow::Result<()>,
+    temp: &Path,
+) -> anyhow::Result<()> {
     for p in found {
-        let dir = out.join(p.key.rel_path());
-        let path = dir.join("findings.parquet");
+        let rel = format!("{}/findings.parquet", p.key.rel_path());
         if p.batches.is_empty() {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(anyhow::anyhow!("{}: {e}", path.display()))
-                }
-                _ => {}
-            }
+            publish(&rel, None)?;
             continue;
         }
+        let dir = temp.join(p.key.rel_path());
         let tmp = dir.join(format!(".findings.parquet.{}", std::process::id()));
         let part = FilePart::create(tmp.clone(), true)?;
         crate::detect::findings::write_parquet(Box::new(part), &p.batches)?;
-        std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        publish(&rel, Some(&tmp))?;
     }
     Ok(())
 }

@@ -127,6 +127,20 @@ impl S3Sink {
         format!("s3://{}/{}", self.io.bucket, self.prefix)
     }
 
+    /// Upload the local file `path` as the object `rel` below the prefix (one PUT,
+    /// or a multipart upload for large files: readers see the whole object or the
+    /// one it replaces, never part of it).
+    pub fn put_file(&self, rel: &str, path: &Path) -> Result<(), SinkError> {
+        let key = format!("{}{rel}", self.prefix);
+        self.block_on(self.io.upload_file(&key, path))
+    }
+
+    /// Delete the object `rel` below the prefix (nothing when there is none).
+    pub fn delete_file(&self, rel: &str) -> Result<(), SinkError> {
+        let key = format!("{}{rel}", self.prefix);
+        self.block_on(self.io.delete_all(&[key])).map(|_| ())
+    }
+
     fn block_on<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, S3Error>>,
