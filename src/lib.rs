@@ -5,6 +5,8 @@
 //! - [`layout`]: CloudTrail's delivery layout (paths, file names, days).
 //! - [`decode`]: pure decoding of one file into an Arrow batch (no IO).
 //! - [`detect`]: Sigma rules evaluated on curated rows (pure CPU).
+//! - [`integrity`]: CloudTrail digest files, their signatures and chain, and the
+//!   status of each log file (pure).
 //! - [`location`], [`aws`], [`s3`]: folders or S3 prefixes; AWS configuration and the
 //!   IO runtime; the S3 client and its errors.
 //! - [`source`]: where input files come from (local folders, S3).
@@ -28,6 +30,7 @@ pub mod convert;
 pub mod decode;
 pub mod detect;
 pub mod encode;
+pub mod integrity;
 pub mod interrupt;
 pub mod layout;
 pub mod location;

@@ -1,0 +1,507 @@
+//! Digests and log files in; a status per log file and the problems of the digests
+//! out ("Validate the digest file" and "Validate the log files", Custom
+//! implementations of CloudTrail log file integrity validation).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::{object_identity, DigestFile, PublicKeys};
+
+/// A log file that was found, with the hex SHA-256 of its uncompressed content.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    pub location: String,
+    pub sha256: String,
+}
+
+/// What the digests say of one log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogStatus {
+    /// Its hash is the one a digest lists, that digest's signature verifies with
+    /// CloudTrail's key and its link to the previous digest holds.
+    Valid,
+    /// Its hash is the one a digest lists and the digest's link to the previous one
+    /// holds, but no signature could be checked (a copy made without the digests'
+    /// S3 metadata).
+    HashChained,
+    /// Its hash is the one a digest lists, but that digest is itself in doubt (its
+    /// signature fails, its key is unknown, its link to the previous digest is
+    /// broken or missing, or it was moved): see the digest problems.
+    Unproven,
+    /// No digest lists it: delivered while validation was off, or put there by
+    /// someone else.
+    NotCovered,
+    /// A digest lists it with another hash: its content changed after delivery.
+    Modified,
+}
+
+impl LogStatus {
+    pub const ALL: [LogStatus; 5] = [
+        LogStatus::Valid,
+        LogStatus::HashChained,
+        LogStatus::Unproven,
+        LogStatus::NotCovered,
+        LogStatus::Modified,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogStatus::Valid => "valid",
+            LogStatus::HashChained => "hash-chained",
+            LogStatus::Unproven => "unproven",
+            LogStatus::NotCovered => "not-covered",
+            LogStatus::Modified => "modified",
+        }
+    }
+}
+
+/// A problem of the digests themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A digest lists a log file that is not there.
+    Deleted,
+    /// A digest names a previous digest that is not there (deleted, or never
+    /// delivered).
+    ChainGap,
+    /// The previous digest is there, but its hash or signature is not the one the
+    /// next digest recorded: it was changed or replaced.
+    ChainBreak,
+    /// The digest's signature does not verify (or its algorithm is not SHA256withRSA).
+    BadSignature,
+    /// No public key has the digest's fingerprint.
+    UnknownKey,
+    /// The digest says it was delivered elsewhere than where it was found.
+    Moved,
+    /// The digest file cannot be read (not gzip, not JSON, fields missing).
+    Unreadable,
+}
+
+impl ProblemKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProblemKind::Deleted => "deleted",
+            ProblemKind::ChainGap => "chain-gap",
+            ProblemKind::ChainBreak => "chain-break",
+            ProblemKind::BadSignature => "bad-signature",
+            ProblemKind::UnknownKey => "unknown-key",
+            ProblemKind::Moved => "moved",
+            ProblemKind::Unreadable => "unreadable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestProblem {
+    pub kind: ProblemKind,
+    /// The digest concerned (where it was found).
+    pub digest: String,
+    /// The file it concerns and what was expected.
+    pub detail: String,
+}
+
+/// The outcome: a status per log file (in the order given) and the digest problems.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub logs: Vec<LogStatus>,
+    pub problems: Vec<DigestProblem>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signed {
+    Verified,
+    Unsigned,
+    Failed,
+}
+
+/// Check `logs` against `digests`. `keys`: CloudTrail's public keys (none: no
+/// signature can be verified). `in_scope`: whether a log file a digest lists (its
+/// identity from `AWSLogs/` on) belongs to the range checked; only those are
+/// reported `deleted` when absent.
+pub fn check(
+    digests: &[DigestFile],
+    logs: &[LogFile],
+    keys: Option<&PublicKeys>,
+    in_scope: &dyn Fn(&str) -> bool,
+) -> Checked {
+    let mut problems = Vec::new();
+    let mut problem = |kind, d: &DigestFile, detail: String| {
+        problems.push(DigestProblem {
+            kind,
+            digest: d.location.clone(),
+            detail,
+        })
+    };
+    let by_identity: HashMap<&str, usize> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (object_identity(&d.location), i))
+        .collect();
+    let signed: Vec<Signed> = digests
+        .iter()
+        .map(|d| signature_state(d, keys, &mut problem))
+        .collect();
+    let trusted: Vec<bool> = digests
+        .iter()
+        .map(|d| {
+            let here = object_identity(&d.location);
+            let said = object_identity(&d.digest.digest_s3_object);
+            if here != said {
+                problem(ProblemKind::Moved, d, format!("it says it is {said}"));
+                return false;
+            }
+            link_holds(d, &by_identity, digests, &mut problem)
+        })
+        .collect();
+
+    // Every listing of a log file: (digest, hash).
+    let mut listed: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
+    for (i, d) in digests.iter().enumerate() {
+        for l in &d.digest.log_files {
+            listed
+                .entry(object_identity(&l.s3_object))
+                .or_default()
+                .push((i, &l.hash_value));
+        }
+    }
+    let found: HashMap<&str, usize> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (object_identity(&l.location), i))
+        .collect();
+    let statuses = logs
+        .iter()
+        .map(|l| {
+            let Some(entries) = listed.get(object_identity(&l.location)) else {
+                return LogStatus::NotCovered;
+            };
+            entries
+                .iter()
+                .filter(|(_, h)| h.eq_ignore_ascii_case(&l.sha256))
+                .map(|&(i, _)| match (signed[i], trusted[i]) {
+                    (Signed::Verified, true) => LogStatus::Valid,
+                    (Signed::Unsigned, true) => LogStatus::HashChained,
+                    _ => LogStatus::Unproven,
+                })
+                .min()
+                .unwrap_or(LogStatus::Modified)
+        })
+        .collect();
+    let mut absent: Vec<(&str, usize)> = listed
+        .iter()
+        .filter(|(id, _)| !found.contains_key(*id) && in_scope(id))
+        .map(|(id, e)| (*id, e[0].0))
+        .collect();
+    absent.sort_unstable();
+    for (id, i) in absent {
+        problem(
+            ProblemKind::Deleted,
+            &digests[i],
+            format!("lists {id}, which is not there"),
+        );
+    }
+    Checked {
+        logs: statuses,
+        problems,
+    }
+}
+
+fn signature_state(
+    d: &DigestFile,
+    keys: Option<&PublicKeys>,
+    problem: &mut impl FnMut(ProblemKind, &DigestFile, String),
+) -> Signed {
+    if d.signature.is_none() {
+        return Signed::Unsigned;
+    }
+    let fingerprint = &d.digest.digest_public_key_fingerprint;
+    let Some(key) = keys.and_then(|k| k.get(fingerprint)) else {
+        problem(
+            ProblemKind::UnknownKey,
+            d,
+            format!("no public key with fingerprint {fingerprint}"),
+        );
+        return Signed::Failed;
+    };
+    match d.signature_verifies(key) {
+        Some(true) => Signed::Verified,
+        Some(false) => {
+            problem(
+                ProblemKind::BadSignature,
+                d,
+                "the signature does not verify".into(),
+            );
+            Signed::Failed
+        }
+        None => {
+            let algorithm = d.signature.as_ref().map_or("", |s| s.1.as_str());
+            problem(
+                ProblemKind::BadSignature,
+                d,
+                format!("signature algorithm {algorithm:?} is not SHA256withRSA"),
+            );
+            Signed::Failed
+        }
+    }
+}
+
+/// Whether the digest's link to its previous digest holds (or it starts a chain).
+fn link_holds(
+    d: &DigestFile,
+    by_identity: &HashMap<&str, usize>,
+    digests: &[DigestFile],
+    problem: &mut impl FnMut(ProblemKind, &DigestFile, String),
+) -> bool {
+    let Some(prev) = d.digest.previous_digest_s3_object.as_deref() else {
+        return true;
+    };
+    let prev_id = object_identity(prev);
+    let Some(&j) = by_identity.get(prev_id) else {
+        problem(
+            ProblemKind::ChainGap,
+            d,
+            format!("its previous digest {prev_id} is not there"),
+        );
+        return false;
+    };
+    let p = &digests[j];
+    let hash_ok = d
+        .digest
+        .previous_digest_hash_value
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&p.sha256));
+    let signature_ok = match (&p.signature, &d.digest.previous_digest_signature) {
+        (Some((sig, _)), Some(said)) => sig.eq_ignore_ascii_case(said),
+        (Some(_), None) => false,
+        // A copy without metadata: the hash is what links them.
+        (None, _) => true,
+    };
+    if !(hash_ok && signature_ok) {
+        let what = if hash_ok { "signature" } else { "hash" };
+        problem(
+            ProblemKind::ChainBreak,
+            d,
+            format!("its previous digest {prev_id} has another {what} than it recorded"),
+        );
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+
+    const FP: &str = "31e8b5433410dfb61a9dc45cc65b22ff";
+
+    struct Trail {
+        key: KeyPair,
+        digests: Vec<DigestFile>,
+    }
+
+    fn log_key(n: usize) -> String {
+        format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/05/111122223333_CloudTrail_us-east-1_20240305T{n:02}05Z_x.json.gz")
+    }
+
+    fn log_content(n: usize) -> Vec<u8> {
+        format!("{{\"Records\":[{{\"eventID\":\"e{n}\"}}]}}").into_bytes()
+    }
+
+    impl Trail {
+        fn new() -> Trail {
+            Trail {
+                key: KeyPair::generate(KeySize::Rsa2048).unwrap(),
+                digests: Vec::new(),
+            }
+        }
+
+        fn keys(&self) -> PublicKeys {
+            let mut k = PublicKeys::default();
+            k.insert(FP, self.key.public_key().as_ref().to_vec());
+            k
+        }
+
+        fn sign(&self, msg: &[u8]) -> String {
+            let mut sig = vec![0; self.key.public_modulus_len()];
+            self.key
+                .sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    msg,
+                    &mut sig,
+                )
+                .unwrap();
+            super::super::hex(&sig)
+        }
+
+        /// The digest of hour `n`, listing log `n`, chained to the last one.
+        fn hour(&mut self, n: usize) {
+            let key = format!("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/05/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240305T{:02}0000Z.json.gz", n + 1);
+            let prev = self.digests.last();
+            let body = serde_json::json!({
+                "awsAccountId": "111122223333",
+                "digestStartTime": format!("2024-03-05T{n:02}:00:00Z"),
+                "digestEndTime": format!("2024-03-05T{:02}:00:00Z", n + 1),
+                "digestS3Bucket": "trail-bucket",
+                "digestS3Object": key,
+                "digestPublicKeyFingerprint": FP,
+                "digestSignatureAlgorithm": "SHA256withRSA",
+                "previousDigestS3Bucket": prev.map(|_| "trail-bucket"),
+                "previousDigestS3Object": prev.map(|p| p.location.clone()),
+                "previousDigestHashValue": prev.map(|p| p.sha256.clone()),
+                "previousDigestHashAlgorithm": prev.map(|_| "SHA-256"),
+                "previousDigestSignature": prev.map(|p| p.signature.clone().unwrap().0),
+                "logFiles": [{
+                    "s3Bucket": "trail-bucket",
+                    "s3Object": log_key(n),
+                    "hashValue": crate::integrity::sha256_hex(&log_content(n)),
+                    "hashAlgorithm": "SHA-256",
+                }],
+            });
+            let mut d = DigestFile::parse(&key, body.to_string().as_bytes(), None).unwrap();
+            let sig = self.sign(d.string_to_sign().as_bytes());
+            d.signature = Some((sig, "SHA256withRSA".into()));
+            self.digests.push(d);
+        }
+    }
+
+    fn logs(hours: &[usize]) -> Vec<LogFile> {
+        hours
+            .iter()
+            .map(|&n| LogFile {
+                location: format!("copy/{}", log_key(n)),
+                sha256: crate::integrity::sha256_hex(&log_content(n)),
+            })
+            .collect()
+    }
+
+    fn kinds(c: &Checked) -> Vec<ProblemKind> {
+        c.problems.iter().map(|p| p.kind).collect()
+    }
+
+    fn chain(n: usize) -> Trail {
+        let mut t = Trail::new();
+        (0..n).for_each(|h| t.hour(h));
+        t
+    }
+
+    #[test]
+    fn a_signed_intact_chain_makes_every_listed_file_valid() {
+        let t = chain(3);
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        assert_eq!(c.logs, [LogStatus::Valid; 3]);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn the_signing_string_is_the_documented_one() {
+        let t = chain(2);
+        let d = &t.digests[1];
+        let s = d.string_to_sign();
+        let lines: Vec<&str> = s.split('\n').collect();
+        assert_eq!(lines[0], "2024-03-05T02:00:00Z");
+        assert_eq!(lines[1], format!("trail-bucket/{}", d.location));
+        assert_eq!(lines[2], d.sha256);
+        assert_eq!(lines[3], t.digests[0].signature.as_ref().unwrap().0);
+        // The first of a chain signs `null` for the previous signature.
+        assert!(t.digests[0].string_to_sign().ends_with("\nnull"));
+    }
+
+    #[test]
+    fn a_changed_log_is_modified_and_a_missing_one_deleted() {
+        let t = chain(3);
+        let mut l = logs(&[0, 2]);
+        l[1].sha256 = crate::integrity::sha256_hex(b"{\"Records\":[]}");
+        let c = check(&t.digests, &l, Some(&t.keys()), &|_| true);
+        assert_eq!(c.logs, [LogStatus::Valid, LogStatus::Modified]);
+        assert_eq!(kinds(&c), [ProblemKind::Deleted]);
+        assert!(c.problems[0].detail.contains(&log_key(1)));
+        // Out of the range checked: not reported.
+        let c = check(&t.digests, &l, Some(&t.keys()), &|_| false);
+        assert!(c.problems.is_empty());
+    }
+
+    #[test]
+    fn a_deleted_digest_is_a_gap_and_what_follows_is_unproven() {
+        let mut t = chain(3);
+        t.digests.remove(1);
+        let c = check(&t.digests, &logs(&[0, 2]), Some(&t.keys()), &|_| true);
+        assert_eq!(c.logs, [LogStatus::Valid, LogStatus::Unproven]);
+        assert_eq!(kinds(&c), [ProblemKind::ChainGap]);
+        assert!(c.problems[0].digest.contains("T030000Z"));
+    }
+
+    #[test]
+    fn an_altered_signature_fails_and_breaks_the_next_link() {
+        let mut t = chain(3);
+        let (sig, _) = t.digests[1].signature.as_mut().unwrap();
+        let flipped = if sig.starts_with('0') { "1" } else { "0" };
+        sig.replace_range(0..1, flipped);
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        assert_eq!(
+            c.logs,
+            [LogStatus::Valid, LogStatus::Unproven, LogStatus::Unproven]
+        );
+        assert_eq!(
+            kinds(&c),
+            [ProblemKind::BadSignature, ProblemKind::ChainBreak]
+        );
+    }
+
+    #[test]
+    fn a_changed_digest_breaks_its_signature_and_the_next_link() {
+        let mut t = chain(3);
+        // Rewritten content: another hash, the old signature.
+        t.digests[1].sha256 = crate::integrity::sha256_hex(b"rewritten");
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        assert_eq!(
+            kinds(&c),
+            [ProblemKind::BadSignature, ProblemKind::ChainBreak]
+        );
+        assert!(c.problems[1].detail.contains("another hash"));
+    }
+
+    #[test]
+    fn unlisted_files_are_not_covered_and_copies_without_metadata_hash_chained() {
+        let mut t = chain(2);
+        let mut l = logs(&[0, 1]);
+        l.push(LogFile {
+            location: log_key(7),
+            sha256: crate::integrity::sha256_hex(&log_content(7)),
+        });
+        for d in &mut t.digests {
+            d.signature = None;
+        }
+        let c = check(&t.digests, &l, None, &|_| true);
+        assert_eq!(
+            c.logs,
+            [
+                LogStatus::HashChained,
+                LogStatus::HashChained,
+                LogStatus::NotCovered
+            ]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn an_unknown_key_is_reported_and_proves_nothing() {
+        let t = chain(1);
+        let c = check(
+            &t.digests,
+            &logs(&[0]),
+            Some(&PublicKeys::default()),
+            &|_| true,
+        );
+        assert_eq!(c.logs, [LogStatus::Unproven]);
+        assert_eq!(kinds(&c), [ProblemKind::UnknownKey]);
+        // Another key with the same fingerprint: the signature fails.
+        let other = Trail::new();
+        let c = check(&t.digests, &logs(&[0]), Some(&other.keys()), &|_| true);
+        assert_eq!(kinds(&c), [ProblemKind::BadSignature]);
+    }
+}
