@@ -11,6 +11,7 @@ use crate::commands::detect::{DetectArgs, DETECT_AFTER_HELP};
 use crate::commands::iam_policy::{IamPolicyArgs, IAM_POLICY_AFTER_HELP};
 use crate::commands::queries::QueriesCommand;
 use crate::commands::schema::SchemaArgs;
+use crate::commands::verify::{VerifyArgs, VERIFY_AFTER_HELP};
 pub use crate::commands::UsageError;
 
 const AFTER_HELP: &str = "\
@@ -73,6 +74,10 @@ pub enum Command {
     /// print or write the findings.
     #[command(after_help = DETECT_AFTER_HELP)]
     Detect(Box<DetectArgs>),
+    /// Check log files against CloudTrail's digest files (integrity validation) and
+    /// report each file's status by account, region and day.
+    #[command(after_help = VERIFY_AFTER_HELP)]
+    Verify(Box<VerifyArgs>),
     /// Print the table schema as Arrow, Glue JSON, Athena DDL, a compatibility view or Markdown.
     Schema(SchemaArgs),
     /// The Athena query pack: list the queries, or print one with parameters filled in.
@@ -206,6 +211,7 @@ pub fn main() -> ExitCode {
         Command::Daily(args) => commands::convert::daily(args),
         Command::Backfill(args) => commands::convert::backfill(args),
         Command::Detect(args) => commands::detect::run(args),
+        Command::Verify(args) => commands::verify::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Queries(cmd) => commands::queries::run(cmd),
         Command::IamPolicy(args) => commands::iam_policy::run(args),

@@ -17,6 +17,7 @@
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
 //! - [`sweep`]: detection rules over curated partitions or raw files (`detect`).
+//! - [`verify`]: a local delivery checked against its digest files (`verify`).
 //! - [`interrupt`]: SIGTERM/SIGINT end a run early and cleanly.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`permissions`]: the S3, Glue and KMS permissions a run needs (one list).
@@ -44,3 +45,4 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod sweep;
+pub mod verify;

@@ -8,6 +8,7 @@ pub mod iam_policy;
 pub mod queries;
 pub mod schema;
 mod values;
+pub mod verify;
 
 pub use values::{
     load_rules, parse_day_flag, parse_duration, parse_size, LevelArg, UsageError, FINDINGS_EXIT,

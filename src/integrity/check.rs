@@ -116,15 +116,32 @@ enum Signed {
     Failed,
 }
 
+/// What of the digests and logs given is being checked: the rest is context.
+pub struct Scope<'a> {
+    /// Whether a log file a digest lists (its identity from `AWSLogs/` on) belongs
+    /// to the range checked; only those are reported `deleted` when absent.
+    pub log: &'a dyn Fn(&str) -> bool,
+    /// Whether a digest (where it was found) belongs to the range checked; the
+    /// others only anchor the chain (the digest before the first of the range)
+    /// and their own problems are not reported.
+    pub digest: &'a dyn Fn(&str) -> bool,
+}
+
+impl Scope<'_> {
+    /// Everything given is checked.
+    pub const ALL: Scope<'static> = Scope {
+        log: &|_| true,
+        digest: &|_| true,
+    };
+}
+
 /// Check `logs` against `digests`. `keys`: CloudTrail's public keys (none: no
-/// signature can be verified). `in_scope`: whether a log file a digest lists (its
-/// identity from `AWSLogs/` on) belongs to the range checked; only those are
-/// reported `deleted` when absent.
+/// signature can be verified).
 pub fn check(
     digests: &[DigestFile],
     logs: &[LogFile],
     keys: Option<&PublicKeys>,
-    in_scope: &dyn Fn(&str) -> bool,
+    scope: &Scope<'_>,
 ) -> Checked {
     let mut problems = Vec::new();
     let mut problem = |kind, d: &DigestFile, detail: String| {
@@ -191,16 +208,17 @@ pub fn check(
         .collect();
     let mut absent: Vec<(&str, usize)> = listed
         .iter()
-        .filter(|(id, _)| !found.contains_key(*id) && in_scope(id))
+        .filter(|(id, _)| !found.contains_key(*id) && (scope.log)(id))
         .map(|(id, e)| (*id, e[0].0))
         .collect();
     absent.sort_unstable();
+    problems.retain(|p| (scope.digest)(&p.digest));
     for (id, i) in absent {
-        problem(
-            ProblemKind::Deleted,
-            &digests[i],
-            format!("lists {id}, which is not there"),
-        );
+        problems.push(DigestProblem {
+            kind: ProblemKind::Deleted,
+            digest: digests[i].location.clone(),
+            detail: format!("lists {id}, which is not there"),
+        });
     }
     Checked {
         logs: statuses,
@@ -392,7 +410,7 @@ mod tests {
     #[test]
     fn a_signed_intact_chain_makes_every_listed_file_valid() {
         let t = chain(3);
-        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &Scope::ALL);
         assert_eq!(c.logs, [LogStatus::Valid; 3]);
         assert!(c.problems.is_empty(), "{:?}", c.problems);
     }
@@ -416,20 +434,42 @@ mod tests {
         let t = chain(3);
         let mut l = logs(&[0, 2]);
         l[1].sha256 = crate::integrity::sha256_hex(b"{\"Records\":[]}");
-        let c = check(&t.digests, &l, Some(&t.keys()), &|_| true);
+        let c = check(&t.digests, &l, Some(&t.keys()), &Scope::ALL);
         assert_eq!(c.logs, [LogStatus::Valid, LogStatus::Modified]);
         assert_eq!(kinds(&c), [ProblemKind::Deleted]);
         assert!(c.problems[0].detail.contains(&log_key(1)));
         // Out of the range checked: not reported.
-        let c = check(&t.digests, &l, Some(&t.keys()), &|_| false);
+        let none = Scope {
+            log: &|_| false,
+            digest: &|_| true,
+        };
+        let c = check(&t.digests, &l, Some(&t.keys()), &none);
         assert!(c.problems.is_empty());
+    }
+
+    #[test]
+    fn digests_out_of_scope_anchor_the_chain_without_their_own_problems() {
+        let mut t = chain(4);
+        // The first digest is gone: the second (out of scope) has a gap, but it
+        // still anchors the third, whose link holds.
+        t.digests.remove(0);
+        let scope = Scope {
+            log: &|l| !l.contains("T0105Z"),
+            digest: &|d| !d.contains("T020000Z"),
+        };
+        let c = check(&t.digests, &logs(&[2, 3]), Some(&t.keys()), &scope);
+        assert_eq!(c.logs, [LogStatus::Valid, LogStatus::Valid]);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        // In scope, both show: the gap, and the hour-1 log the anchor lists.
+        let c = check(&t.digests, &logs(&[2, 3]), Some(&t.keys()), &Scope::ALL);
+        assert_eq!(kinds(&c), [ProblemKind::ChainGap, ProblemKind::Deleted]);
     }
 
     #[test]
     fn a_deleted_digest_is_a_gap_and_what_follows_is_unproven() {
         let mut t = chain(3);
         t.digests.remove(1);
-        let c = check(&t.digests, &logs(&[0, 2]), Some(&t.keys()), &|_| true);
+        let c = check(&t.digests, &logs(&[0, 2]), Some(&t.keys()), &Scope::ALL);
         assert_eq!(c.logs, [LogStatus::Valid, LogStatus::Unproven]);
         assert_eq!(kinds(&c), [ProblemKind::ChainGap]);
         assert!(c.problems[0].digest.contains("T030000Z"));
@@ -441,7 +481,7 @@ mod tests {
         let (sig, _) = t.digests[1].signature.as_mut().unwrap();
         let flipped = if sig.starts_with('0') { "1" } else { "0" };
         sig.replace_range(0..1, flipped);
-        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &Scope::ALL);
         assert_eq!(
             c.logs,
             [LogStatus::Valid, LogStatus::Unproven, LogStatus::Unproven]
@@ -457,7 +497,7 @@ mod tests {
         let mut t = chain(3);
         // Rewritten content: another hash, the old signature.
         t.digests[1].sha256 = crate::integrity::sha256_hex(b"rewritten");
-        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &|_| true);
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &Scope::ALL);
         assert_eq!(
             kinds(&c),
             [ProblemKind::BadSignature, ProblemKind::ChainBreak]
@@ -476,7 +516,7 @@ mod tests {
         for d in &mut t.digests {
             d.signature = None;
         }
-        let c = check(&t.digests, &l, None, &|_| true);
+        let c = check(&t.digests, &l, None, &Scope::ALL);
         assert_eq!(
             c.logs,
             [
@@ -495,13 +535,13 @@ mod tests {
             &t.digests,
             &logs(&[0]),
             Some(&PublicKeys::default()),
-            &|_| true,
+            &Scope::ALL,
         );
         assert_eq!(c.logs, [LogStatus::Unproven]);
         assert_eq!(kinds(&c), [ProblemKind::UnknownKey]);
         // Another key with the same fingerprint: the signature fails.
         let other = Trail::new();
-        let c = check(&t.digests, &logs(&[0]), Some(&other.keys()), &|_| true);
+        let c = check(&t.digests, &logs(&[0]), Some(&other.keys()), &Scope::ALL);
         assert_eq!(kinds(&c), [ProblemKind::BadSignature]);
     }
 }

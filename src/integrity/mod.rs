@@ -22,7 +22,7 @@ pub mod check;
 pub mod digest;
 pub mod keys;
 
-pub use check::{check, Checked, DigestProblem, LogFile, LogStatus, ProblemKind};
+pub use check::{check, Checked, DigestProblem, LogFile, LogStatus, ProblemKind, Scope};
 pub use digest::{DigestFile, IntegrityError};
 pub use keys::PublicKeys;
 
