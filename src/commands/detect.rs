@@ -13,7 +13,7 @@ use arrow_array::{Array, RecordBatch};
 use clap::{Args, ValueEnum};
 
 use super::convert::AwsArgs;
-use super::{load_rules, parse_day_flag, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
+use super::{load_rules, parse_day_range, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
 use crate::aws::{Aws, AwsOptions};
 use crate::detect::event::rfc3339;
 use crate::location::Location;
@@ -131,16 +131,7 @@ struct Summary<'a> {
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let det = load_rules(&args.rules)?.ok_or_else(|| UsageError("--rules is required".into()))?;
-    let (from, to) = match &args.day {
-        Some(_) => {
-            let d = parse_day_flag("--day", &args.day)?;
-            (d, d)
-        }
-        None => (
-            parse_day_flag("--from", &args.from)?,
-            parse_day_flag("--to", &args.to)?,
-        ),
-    };
+    let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
     let filter = SweepFilter {
         accounts: args.account.clone(),
         regions: args.region.clone(),

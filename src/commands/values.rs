@@ -133,6 +133,19 @@ pub fn load_rules(
 /// Exit code 3 when findings at or above `fail_on` exist.
 pub const FINDINGS_EXIT: u8 = 3;
 
+/// The days of `--day D` (D to D), or of `--from`/`--to` (each may be open).
+pub fn parse_day_range(
+    day: &Option<String>,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<(Option<time::Date>, Option<time::Date>), UsageError> {
+    if day.is_some() {
+        let d = parse_day_flag("--day", day)?;
+        return Ok((d, d));
+    }
+    Ok((parse_day_flag("--from", from)?, parse_day_flag("--to", to)?))
+}
+
 /// A day option (`--day`, `--from`, `--to`): `YYYY-MM-DD`.
 pub fn parse_day_flag(flag: &str, v: &Option<String>) -> Result<Option<time::Date>, UsageError> {
     v.as_deref()

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{parse_day_flag, parse_size, UsageError};
+use super::{parse_day_range, parse_size, UsageError};
 use crate::verify::{VerifyFilter, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
@@ -70,16 +70,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let (from, to) = match &args.day {
-        Some(_) => {
-            let d = parse_day_flag("--day", &args.day)?;
-            (d, d)
-        }
-        None => (
-            parse_day_flag("--from", &args.from)?,
-            parse_day_flag("--to", &args.to)?,
-        ),
-    };
+    let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
     if !args.input.is_dir() {
         return Err(UsageError(format!("--input {}: not a folder", args.input.display())).into());
     }

@@ -28,17 +28,7 @@ use crate::schema::{ColumnType, TableSchema};
 use columns::{append_struct_list, Child, ColumnBuilder, Columns, Node, SizeHint};
 pub use error::DecodeError;
 
-/// Run `f` over a file's content: its bytes for plain JSON, inflated for gzip
-/// (by magic bytes), at most `max_bytes` of it. `buf` is scratch space reused
-/// across calls.
-pub fn with_content<R>(
-    bytes: &[u8],
-    max_bytes: usize,
-    buf: &mut Vec<u8>,
-    f: impl FnOnce(&[u8]) -> R,
-) -> Result<R, DecodeError> {
-    inflate::with_content(bytes, max_bytes, buf, f)
-}
+pub use inflate::with_content;
 use timestamp::{day_of, parse_timestamp};
 use unmapped::Unmapped;
 

@@ -82,42 +82,39 @@ fn key_at(text: &str, i: usize) -> Option<(Key<'_>, usize)> {
 /// `None` (with `out` possibly partly filled) when `text` is not an object of the
 /// shape valid JSON has.
 pub fn object_members<'a>(text: &'a str, out: &mut Vec<(Key<'a>, &'a str)>) -> Option<()> {
-    let b = text.as_bytes();
-    elements(b, b'{', b'}', |i| {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (key, key_end) = key_at(text, i)?;
-        let colon = ws(b, key_end + 1);
-        if b.get(colon) != Some(&b':') {
-            return None;
-        }
-        let start = ws(b, colon + 1);
-        let end = value_end(b, start)?;
-        out.push((key, text.get(start..end)?));
+    elements(text.as_bytes(), b'{', b'}', |i| {
+        let (key, value, end) = member_at(text, i)?;
+        out.push((key, value));
         Some(end)
     })
+}
+
+/// The member (`"key": value`) starting at `i`: its key, its raw value text and
+/// the index where the value ends.
+fn member_at(text: &str, i: usize) -> Option<(Key<'_>, &str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let (key, key_end) = key_at(text, i)?;
+    let colon = ws(b, key_end + 1);
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    let start = ws(b, colon + 1);
+    let end = value_end(b, start)?;
+    Some((key, text.get(start..end)?, end))
 }
 
 /// The raw value text of the first member of the object `text` named `want`
 /// (`Some(None)`: it has none). The members after it are not read. `None` when
 /// `text` is not an object of the shape valid JSON has, as for `object_members`.
 pub fn object_member<'a>(text: &'a str, want: &str) -> Option<Option<&'a str>> {
-    let b = text.as_bytes();
     let mut found = None;
-    let walked = elements(b, b'{', b'}', |i| {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (key, key_end) = key_at(text, i)?;
-        let colon = ws(b, key_end + 1);
-        if b.get(colon) != Some(&b':') {
-            return None;
-        }
-        let start = ws(b, colon + 1);
-        let end = value_end(b, start)?;
+    let walked = elements(text.as_bytes(), b'{', b'}', |i| {
+        let (key, value, end) = member_at(text, i)?;
         if key.0 == want {
-            found = Some(text.get(start..end)?);
+            found = Some(value);
             // Stop the walk here.
             return None;
         }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{parse_day_flag, parse_duration, parse_size, UsageError};
+use super::{parse_day_flag, parse_day_range, parse_duration, parse_size, UsageError};
 use crate::aws::Aws;
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
@@ -109,16 +109,7 @@ pub fn options(
 
 /// `trailpack convert`.
 pub fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
-    let (from, to) = match &args.day {
-        Some(_) => {
-            let d = parse_day_flag("--day", &args.day)?;
-            (d, d)
-        }
-        None => (
-            parse_day_flag("--from", &args.from)?,
-            parse_day_flag("--to", &args.to)?,
-        ),
-    };
+    let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
     run(
         "convert",
         &args.run,
