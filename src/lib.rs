@@ -17,7 +17,8 @@
 //! - [`catalog`]: the Glue table (creation, evolution, partitions, projection).
 //! - [`convert`]: the pipeline tying them together.
 //! - [`sweep`]: detection rules over curated partitions or raw files (`detect`).
-//! - [`verify`]: a local delivery checked against its digest files (`verify`).
+//! - [`trail_keys`]: CloudTrail's public keys (`ListPublicKeys`).
+//! - [`verify`]: a delivery checked against its digest files (`verify`).
 //! - [`interrupt`]: SIGTERM/SIGINT end a run early and cleanly.
 //! - [`queries`]: the Athena query pack (`queries/*.sql`).
 //! - [`permissions`]: the S3, Glue and KMS permissions a run needs (one list).
@@ -45,4 +46,5 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod sweep;
+pub mod trail_keys;
 pub mod verify;

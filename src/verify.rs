@@ -1,20 +1,27 @@
-//! `trailpack verify` over a local copy of a delivery: every log file in range
-//! checked against the digest files beside it (`integrity::check`).
+//! Log files checked against CloudTrail's digest files (`integrity::check`), over
+//! any source: `trailpack verify`, and the digest side of `--verify-digests`.
 //!
-//! Files are read and hashed in parallel (rayon); a log file's hash is the SHA-256
-//! of its uncompressed content, as digests list it. A local copy carries no S3
-//! metadata, so no digest signature can be checked: files are at best
-//! `hash-chained`.
+//! The day folders in range are listed, with the digest folders beside them from
+//! the day before (whose last digest anchors the chain) to the day after (whose
+//! first digests list the last hour's files). Digests are read with their
+//! signatures (S3 metadata); log files are read and hashed in parallel (rayon),
+//! downloads running ahead of hashing. A log file's hash is the SHA-256 of its
+//! uncompressed content, as digests list it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 use time::Date;
 
-use crate::integrity::{self, DigestFile, DigestProblem, LogFile, LogStatus, ProblemKind};
-use crate::layout::{FileKind, LogPath};
+use crate::integrity::{
+    self, DigestFile, DigestProblem, LogFile, LogStatus, ProblemKind, PublicKeys,
+};
+use crate::layout::LogPath;
+use crate::source::{DigestObject, InputFile, ListFilter, Source, SourceError, TrailFolder};
+
+/// Files read and hashed at once (downloads of the next window run meanwhile).
+const WINDOW: usize = 256;
 
 /// Which files to check.
 #[derive(Debug, Clone, Default)]
@@ -26,36 +33,68 @@ pub struct VerifyFilter {
 }
 
 impl VerifyFilter {
-    fn place(&self, p: &LogPath) -> bool {
-        (self.accounts.is_empty() || self.accounts.contains(&p.account))
-            && (self.regions.is_empty() || self.regions.contains(&p.region))
-    }
-
     /// A log file of the range.
     fn log(&self, p: &LogPath) -> bool {
-        self.place(p)
-            && self.from.is_none_or(|f| p.folder_day >= f)
-            && self.to.is_none_or(|t| p.folder_day <= t)
+        self.from.is_none_or(|f| p.folder_day >= f) && self.to.is_none_or(|t| p.folder_day <= t)
     }
 
-    /// A digest that may list files of the range: of its days or the next (a
-    /// digest covers the hour before its end, and files delivered late).
+    /// A digest whose problems are reported: of the range's days or the next (a
+    /// digest covers the hour before it, so the next day's first lists the range's
+    /// last files). The day before only anchors the chain.
     fn digest(&self, p: &LogPath) -> bool {
-        self.place(p)
-            && self.from.is_none_or(|f| p.folder_day >= f)
+        self.from.is_none_or(|f| p.folder_day >= f)
             && self
                 .to
                 .is_none_or(|t| p.folder_day <= t.next_day().unwrap_or(t))
     }
+}
 
-    /// A digest read for the chain only: the day before the range holds the
-    /// digest the range's first one links to.
-    fn anchor(&self, p: &LogPath) -> bool {
-        self.place(p)
-            && self
-                .from
-                .is_some_and(|f| f.previous_day() == Some(p.folder_day))
+/// Where the public keys come from.
+pub enum Keys<'a> {
+    /// None: signatures cannot be checked (a local copy has none).
+    None,
+    /// Given (`--public-keys`).
+    Given(PublicKeys),
+    /// Asked for the digests' regions and time range (Unix seconds), when some
+    /// digest is signed (CloudTrail's ListPublicKeys).
+    Ask(&'a dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String>),
+}
+
+impl Keys<'_> {
+    /// The keys for these digests.
+    pub fn for_digests(&self, digests: &[DigestFile]) -> Result<Option<PublicKeys>, String> {
+        match self {
+            Keys::None => Ok(None),
+            Keys::Given(k) => Ok(Some(k.clone())),
+            Keys::Ask(ask) => {
+                let signed: Vec<&DigestFile> =
+                    digests.iter().filter(|d| d.signature.is_some()).collect();
+                if signed.is_empty() {
+                    return Ok(None);
+                }
+                let mut regions: Vec<String> = signed
+                    .iter()
+                    .filter_map(|d| LogPath::parse(&d.location).map(|p| p.region))
+                    .collect();
+                regions.sort();
+                regions.dedup();
+                let times = signed.iter().flat_map(|d| {
+                    [&d.digest.digest_start_time, &d.digest.digest_end_time]
+                        .into_iter()
+                        .filter_map(|t| unix_seconds(t))
+                });
+                let (start, end) =
+                    times.fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+                ask(&regions, start, end).map(Some)
+            }
+        }
     }
+}
+
+fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }
 
 /// Counts by status for one account/region/day.
@@ -76,8 +115,11 @@ pub struct FileReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    pub input: String,
     pub digests: usize,
     pub log_files: usize,
+    /// Digests with a signature checked against a public key.
+    pub signatures_checked: usize,
     pub statuses: BTreeMap<&'static str, u64>,
     pub days: Vec<DayReport>,
     /// Every log file that is not `valid`, by path.
@@ -97,53 +139,73 @@ impl VerifyReport {
     }
 }
 
-/// Check the delivery below `root`.
-pub fn local(
-    root: &Path,
+/// Errors that stop a verification.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Keys(String),
+    #[error("no day range: give --day or --from/--to (no log file was found to bound it)")]
+    NoDays,
+}
+
+/// Check the files of `source` that `filter` selects.
+pub fn run(
+    source: &dyn Source,
     filter: &VerifyFilter,
+    keys: &Keys<'_>,
     max_file_bytes: usize,
-) -> std::io::Result<VerifyReport> {
-    let mut files = Vec::new();
-    walk(root, root, &mut files)?;
-    let (digest_paths, log_paths): (Vec<_>, Vec<_>) = files
-        .into_iter()
-        .filter_map(|(path, rel)| {
-            let p = LogPath::parse(&rel)?;
-            match p.kind {
-                FileKind::Digest if filter.digest(&p) || filter.anchor(&p) => Some((path, rel, p)),
-                FileKind::Events if filter.log(&p) => Some((path, rel, p)),
-                _ => None,
-            }
-        })
-        .partition(|(_, _, p)| p.kind == FileKind::Digest);
-    let read: Vec<Result<DigestFile, DigestProblem>> = digest_paths
-        .par_iter()
-        .map(|(path, rel, _)| read_digest(path, rel, max_file_bytes))
-        .collect();
-    let mut digests = Vec::new();
-    let mut unreadable = Vec::new();
-    for r in read {
-        match r {
-            Ok(d) => digests.push(d),
-            Err(p) => unreadable.push(p),
-        }
-    }
-    let logs: Vec<LogFile> = log_paths
-        .par_iter()
-        .map(|(path, rel, _)| read_log(path, rel, max_file_bytes))
-        .collect::<std::io::Result<_>>()?;
-    let scope = integrity::Scope {
-        log: &|id| LogPath::parse(id).is_some_and(|p| filter.log(&p)),
-        digest: &|d| LogPath::parse(d).is_some_and(|p| filter.digest(&p)),
+) -> Result<VerifyReport, VerifyError> {
+    let list = ListFilter {
+        accounts: filter.accounts.clone(),
+        regions: filter.regions.clone(),
+        from: filter.from,
+        to: filter.to,
     };
-    let checked = integrity::check(&digests, &logs, None, &scope);
-    let anchors = digest_paths
+    let folders = source.discover(&list)?.folders;
+    let (from, to) = day_range(source, &folders, filter)?;
+    let days: Vec<Date> = days_between(from, to);
+    let log_days: Vec<(&TrailFolder, Date)> = folders
         .iter()
-        .filter(|(_, _, p)| !filter.digest(p))
-        .count();
+        .flat_map(|f| days.iter().map(move |d| (f, *d)))
+        .collect();
+    let digest_days: Vec<(&TrailFolder, Date)> = folders
+        .iter()
+        .flat_map(|f| {
+            let around = [from.previous_day(), to.next_day()];
+            days.iter()
+                .copied()
+                .chain(around.into_iter().flatten())
+                .map(move |d| (f, d))
+        })
+        .collect();
+    let files = source.list_days(&log_days)?.files;
+    let (digests, unreadable) = read_digests(source, &digest_days, max_file_bytes)?;
+    let keys = keys.for_digests(&digests).map_err(VerifyError::Keys)?;
+    let logs = hash_logs(source, &files, max_file_bytes)?;
+    let range = VerifyFilter {
+        from: Some(from),
+        to: Some(to),
+        ..filter.clone()
+    };
+    let scope = integrity::Scope {
+        log: &|id| LogPath::parse(id).is_some_and(|p| range.log(&p)),
+        digest: &|d| LogPath::parse(d).is_some_and(|p| range.digest(&p)),
+    };
+    let checked = integrity::check(&digests, &logs, keys.as_ref(), &scope);
     let mut report = VerifyReport {
-        digests: digests.len() + unreadable.len() - anchors,
+        input: source.describe(),
+        digests: digests
+            .iter()
+            .filter(|d| (scope.digest)(&d.location))
+            .count(),
         log_files: logs.len(),
+        signatures_checked: if keys.is_some() {
+            digests.iter().filter(|d| d.signature.is_some()).count()
+        } else {
+            0
+        },
         statuses: BTreeMap::new(),
         days: Vec::new(),
         files: Vec::new(),
@@ -153,17 +215,134 @@ pub fn local(
             .collect(),
     };
     report.problems.extend(checked.problems);
+    tally(&mut report, &files, &checked.logs);
+    Ok(report)
+}
+
+/// The days to check: the filter's, or those of the log folders found.
+fn day_range(
+    source: &dyn Source,
+    folders: &[TrailFolder],
+    filter: &VerifyFilter,
+) -> Result<(Date, Date), VerifyError> {
+    if let (Some(f), Some(t)) = (filter.from, filter.to) {
+        return Ok((f, t));
+    }
+    let spans = source.day_spans(folders, filter.from, filter.to)?;
+    let (lo, hi) =
+        spans
+            .into_iter()
+            .flatten()
+            .fold((None::<Date>, None::<Date>), |(lo, hi), (a, b)| {
+                (
+                    Some(lo.map_or(a, |l| l.min(a))),
+                    Some(hi.map_or(b, |h| h.max(b))),
+                )
+            });
+    match (filter.from.or(lo), filter.to.or(hi)) {
+        (Some(f), Some(t)) => Ok((f, t)),
+        _ => Err(VerifyError::NoDays),
+    }
+}
+
+fn days_between(from: Date, to: Date) -> Vec<Date> {
+    std::iter::successors(Some(from), |d| d.next_day())
+        .take_while(|d| *d <= to)
+        .collect()
+}
+
+/// The digests of these day folders, parsed; those that cannot be read are
+/// `unreadable` problems.
+pub fn read_digests(
+    source: &dyn Source,
+    days: &[(&TrailFolder, Date)],
+    max_file_bytes: usize,
+) -> Result<(Vec<DigestFile>, Vec<DigestProblem>), SourceError> {
+    let objects = source.read_digests(days)?;
+    let parsed: Vec<Result<DigestFile, DigestProblem>> = objects
+        .into_par_iter()
+        .map(|o| parse_digest(o, max_file_bytes))
+        .collect();
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for p in parsed {
+        match p {
+            Ok(d) => ok.push(d),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((ok, bad))
+}
+
+fn parse_digest(o: DigestObject, max: usize) -> Result<DigestFile, DigestProblem> {
+    let unreadable = |detail: String| DigestProblem {
+        kind: ProblemKind::Unreadable,
+        digest: o.object.clone(),
+        detail,
+    };
+    let bytes = o.bytes.as_ref().map_err(|e| unreadable(e.clone()))?;
+    let mut buf = Vec::new();
+    crate::decode::with_content(bytes, max, &mut buf, |c| {
+        DigestFile::parse(&o.object, c, o.signature.clone())
+    })
+    .map_err(|e| unreadable(e.to_string()))?
+    .map_err(|e| unreadable(e.to_string()))
+}
+
+/// Every file read and hashed, `WINDOW` at a time, the next window downloading.
+fn hash_logs(
+    source: &dyn Source,
+    files: &[InputFile],
+    max: usize,
+) -> Result<Vec<LogFile>, SourceError> {
+    let windows: Vec<&[InputFile]> = files.chunks(WINDOW).collect();
+    let mut out = Vec::with_capacity(files.len());
+    if let Some(first) = windows.first() {
+        source.prefetch(&first.iter().collect::<Vec<_>>());
+    }
+    for (i, window) in windows.iter().enumerate() {
+        if let Some(next) = windows.get(i + 1) {
+            source.prefetch(&next.iter().collect::<Vec<_>>());
+        }
+        let hashed: Vec<LogFile> = window
+            .par_iter()
+            .map(|f| {
+                let bytes = source.read(f)?;
+                Ok(LogFile {
+                    location: f.object.clone(),
+                    sha256: content_sha256(&bytes, max),
+                })
+            })
+            .collect::<Result<_, SourceError>>()?;
+        out.extend(hashed);
+    }
+    Ok(out)
+}
+
+/// The hex SHA-256 of a file's uncompressed content (of its bytes when they do
+/// not inflate: such a file matches no digest).
+pub fn content_sha256(bytes: &[u8], max: usize) -> String {
+    let mut buf = Vec::new();
+    crate::decode::with_content(bytes, max, &mut buf, integrity::sha256_hex)
+        .unwrap_or_else(|_| integrity::sha256_hex(bytes))
+}
+
+/// Counts by status, overall and by account/region/day, and the files not valid.
+fn tally(report: &mut VerifyReport, files: &[InputFile], statuses: &[LogStatus]) {
     let mut days: BTreeMap<(String, String, Date), BTreeMap<&'static str, u64>> = BTreeMap::new();
-    for ((_, rel, p), status) in log_paths.iter().zip(checked.logs) {
+    for (f, &status) in files.iter().zip(statuses) {
         *report.statuses.entry(status.name()).or_default() += 1;
         *days
-            .entry((p.account.clone(), p.region.clone(), p.folder_day))
+            .entry((
+                f.log.account.clone(),
+                f.log.region.clone(),
+                f.log.folder_day,
+            ))
             .or_default()
             .entry(status.name())
             .or_default() += 1;
         if status != LogStatus::Valid {
             report.files.push(FileReport {
-                file: rel.clone(),
+                file: f.object.clone(),
                 status,
             });
         }
@@ -178,50 +357,4 @@ pub fn local(
         })
         .collect();
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok(report)
-}
-
-/// Every file below `dir`, with its path relative to `root` (`/`-separated).
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        if e.file_type()?.is_dir() {
-            walk(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            let rel: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            out.push((path, rel.join("/")));
-        }
-    }
-    Ok(())
-}
-
-fn read_digest(path: &Path, rel: &str, max: usize) -> Result<DigestFile, DigestProblem> {
-    let unreadable = |detail: String| DigestProblem {
-        kind: ProblemKind::Unreadable,
-        digest: rel.to_string(),
-        detail,
-    };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    let mut buf = Vec::new();
-    crate::decode::with_content(&bytes, max, &mut buf, |c| DigestFile::parse(rel, c, None))
-        .map_err(|e| unreadable(e.to_string()))?
-        .map_err(|e| unreadable(e.to_string()))
-}
-
-/// A log file and the SHA-256 of its uncompressed content (of its bytes when they
-/// do not inflate: such a file matches no digest).
-fn read_log(path: &Path, rel: &str, max: usize) -> std::io::Result<LogFile> {
-    let bytes = std::fs::read(path)?;
-    let mut buf = Vec::new();
-    let sha256 = crate::decode::with_content(&bytes, max, &mut buf, integrity::sha256_hex)
-        .unwrap_or_else(|_| integrity::sha256_hex(&bytes));
-    Ok(LogFile {
-        location: rel.to_string(),
-        sha256,
-    })
 }

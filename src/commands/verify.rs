@@ -5,8 +5,14 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::convert::AwsArgs;
 use super::{parse_day_range, parse_size, UsageError};
-use crate::verify::{VerifyFilter, VerifyReport};
+use crate::aws::{Aws, AwsOptions};
+use crate::integrity::PublicKeys;
+use crate::location::Location;
+use crate::source::local::LocalSource;
+use crate::source::s3::S3Source;
+use crate::verify::{Keys, VerifyFilter, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
 Statuses of a log file:
@@ -25,20 +31,33 @@ unreadable.
 Exit codes: 0 when every log file in range is valid (or hash-chained, with
 --allow-unsigned) and no digest has a problem; 1 otherwise; 2 for usage errors.
 
+Signatures: on S3 each digest's `signature` and `signature-algorithm` metadata is read and
+verified (SHA256withRSA) with CloudTrail's public key for the digest's region, asked of
+CloudTrail (cloudtrail:ListPublicKeys) unless --public-keys gives the keys. A local copy
+has no metadata: its files are at best hash-chained.
+
 Examples:
+  trailpack verify --input s3://my-trail-bucket/ --from 2024-03-01 --to 2024-03-31
   trailpack verify --input ./incident-archive --allow-unsigned
   trailpack verify --input ./logs --day 2024-03-05 --account 111122223333 --json";
 
 /// `trailpack verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A local copy of CloudTrail's delivery (AWSLogs/… with its CloudTrail-Digest folders).
-    #[arg(long, value_name = "DIR")]
-    pub input: PathBuf,
+    /// CloudTrail's delivery: an S3 URI (`s3://bucket/prefix/`, digests read with their
+    /// signatures) or a local copy (AWSLogs/… with its CloudTrail-Digest folders).
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub input: String,
 
     /// Accept `hash-chained` files (a local copy cannot carry the digests' signatures).
     #[arg(long)]
     pub allow_unsigned: bool,
+
+    /// CloudTrail's public keys, as `aws cloudtrail list-public-keys` prints them
+    /// (JSON). Default on S3: asked of CloudTrail (ListPublicKeys) for the digests'
+    /// regions and times.
+    #[arg(long, value_name = "FILE", env = "TRAILPACK_PUBLIC_KEYS")]
+    pub public_keys: Option<PathBuf>,
 
     /// Print the report as JSON on standard output.
     #[arg(long)]
@@ -67,13 +86,14 @@ pub struct VerifyArgs {
     /// A file inflating to more than this is not read (it matches no digest).
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub max_file_bytes: String,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
-    if !args.input.is_dir() {
-        return Err(UsageError(format!("--input {}: not a folder", args.input.display())).into());
-    }
+    let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let filter = VerifyFilter {
         accounts: args.account.clone(),
         regions: args.region.clone(),
@@ -81,8 +101,33 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         to,
     };
     let max = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
-    let report = crate::verify::local(&args.input, &filter, max)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+    let given = match &args.public_keys {
+        Some(path) => Some(read_public_keys(path)?),
+        None => None,
+    };
+    let report = match &input {
+        Location::Local(p) => {
+            if !p.is_dir() {
+                return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
+            }
+            let source = LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
+            let keys = given.map_or(Keys::None, Keys::Given);
+            crate::verify::run(&source, &filter, &keys, max)?
+        }
+        Location::S3 { bucket, prefix } => {
+            let aws = Aws::connect(AwsOptions {
+                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
+                ..args.aws.options()
+            })
+            .map_err(|e| UsageError(e.to_string()))?;
+            let source = S3Source::new(&aws, bucket, prefix);
+            let ask = |regions: &[String], start: i64, end: i64| {
+                crate::trail_keys::list(&aws, regions, start, end).map_err(|e| e.to_string())
+            };
+            let keys = given.map_or(Keys::Ask(&ask), Keys::Given);
+            crate::verify::run(&source, &filter, &keys, max)?
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -93,6 +138,18 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Public keys from a `list-public-keys` JSON file.
+pub fn read_public_keys(path: &std::path::Path) -> anyhow::Result<PublicKeys> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("--public-keys {}: {e}", path.display())))?;
+    let keys = PublicKeys::parse(&path.display().to_string(), &text)
+        .map_err(|e| UsageError(format!("--public-keys: {e}")))?;
+    if keys.is_empty() {
+        return Err(UsageError(format!("--public-keys {}: no key in it", path.display())).into());
+    }
+    Ok(keys)
 }
 
 fn print_text(r: &VerifyReport) {
@@ -132,9 +189,11 @@ fn print_text(r: &VerifyReport) {
     }
     let totals: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
     eprintln!(
-        "{} log files, {} digests: {}; {} digest problems",
+        "{}: {} log files, {} digests ({} signatures checked): {}; {} digest problems",
+        r.input,
         r.log_files,
         r.digests,
+        r.signatures_checked,
         if totals.is_empty() {
             "none".to_string()
         } else {

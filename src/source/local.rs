@@ -10,15 +10,22 @@ use std::time::UNIX_EPOCH;
 
 use time::Date;
 
-use super::{Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
+use rayon::prelude::*;
+
+use super::{
+    DigestObject, Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder,
+};
 use crate::layout::{FileKind, LogPath};
 
 /// Event files by (account, region, folder day).
 type Index = BTreeMap<(String, String, Date), Vec<InputFile>>;
+/// Digest files by account, region and day folder: path and layout.
+type DigestIndex = BTreeMap<(String, String, Date), Vec<(String, LogPath)>>;
 
 pub struct LocalSource {
     root: PathBuf,
     index: Mutex<Index>,
+    digests: Mutex<DigestIndex>,
 }
 
 impl LocalSource {
@@ -38,6 +45,7 @@ impl LocalSource {
         Ok(LocalSource {
             root,
             index: Mutex::new(Index::new()),
+            digests: Mutex::new(DigestIndex::new()),
         })
     }
 
@@ -52,7 +60,8 @@ impl Source for LocalSource {
     }
 
     fn discover(&self, filter: &ListFilter) -> Result<Discovery, SourceError> {
-        let mut walked = self.walk(filter)?;
+        let (mut walked, digests) = self.walk(filter)?;
+        *self.digests.lock().unwrap_or_else(|p| p.into_inner()) = digests;
         let mut index = Index::new();
         let mut folders = BTreeSet::new();
         for f in std::mem::take(&mut walked.files) {
@@ -115,6 +124,27 @@ impl Source for LocalSource {
         Ok(listing)
     }
 
+    fn read_digests(
+        &self,
+        wanted: &[(&TrailFolder, Date)],
+    ) -> Result<Vec<DigestObject>, SourceError> {
+        let index = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        let found: Vec<&(String, LogPath)> = wanted
+            .iter()
+            .filter_map(|(f, d)| index.get(&(f.account.clone(), f.region.clone(), *d)))
+            .flatten()
+            .collect();
+        Ok(found
+            .into_par_iter()
+            .map(|(path, log)| DigestObject {
+                object: log.canonical_key(),
+                log: log.clone(),
+                bytes: std::fs::read(path).map_err(|e| format!("{path}: {e}")),
+                signature: None,
+            })
+            .collect())
+    }
+
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError> {
         std::fs::read(&file.location).map_err(|source| SourceError::Io {
             path: file.location.clone(),
@@ -131,8 +161,10 @@ impl LocalSource {
     /// name. A name that is not UTF-8 is reported and skipped. Every event file is
     /// kept (a run may need the day before its range); digest files are counted
     /// when `filter` accepts them.
-    fn walk(&self, filter: &ListFilter) -> Result<Listing, SourceError> {
+    /// The event files and the digest files below the root.
+    fn walk(&self, filter: &ListFilter) -> Result<(Listing, DigestIndex), SourceError> {
         let mut listing = Listing::default();
+        let mut digests = DigestIndex::new();
         let walker = walkdir::WalkDir::new(&self.root)
             .follow_links(false)
             .sort_by_file_name()
@@ -194,6 +226,12 @@ impl LocalSource {
                     if filter.accepts(&log) {
                         listing.digest_files += 1;
                     }
+                    if filter.accepts_folder(&log.account, &log.region) {
+                        digests
+                            .entry((log.account.clone(), log.region.clone(), log.folder_day))
+                            .or_default()
+                            .push((location, log));
+                    }
                     continue;
                 }
                 FileKind::WritabilityCheck => {
@@ -222,7 +260,7 @@ impl LocalSource {
             });
         }
         listing.files.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(listing)
+        Ok((listing, digests))
     }
 }
 

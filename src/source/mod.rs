@@ -30,6 +30,18 @@ pub struct InputFile {
     pub log: LogPath,
 }
 
+/// A digest file as read, with its signature when the source carries it.
+#[derive(Debug)]
+pub struct DigestObject {
+    /// `s3://bucket/key`, or the `AWSLogs/…` key of a local file.
+    pub object: String,
+    pub log: LogPath,
+    /// The file's bytes, or why they could not be read.
+    pub bytes: Result<Vec<u8>, String>,
+    /// The object's `signature` and `signature-algorithm` metadata (S3 only).
+    pub signature: Option<(String, String)>,
+}
+
 /// The region folder of one account/region under one trail prefix. An account and
 /// region can have several (an organisation trail and an account trail in one
 /// bucket); their files form one partition per day.
@@ -144,6 +156,13 @@ pub trait Source: Send + Sync {
     fn list_requests(&self) -> u64 {
         0
     }
+    /// Read the digest files of these day folders: the `CloudTrail-Digest` folder
+    /// beside each trail folder, with the digests' signatures where the source keeps
+    /// them. A digest that cannot be read is returned with the reason.
+    fn read_digests(
+        &self,
+        wanted: &[(&TrailFolder, Date)],
+    ) -> Result<Vec<DigestObject>, SourceError>;
     /// Read a whole file.
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
     /// The files that will be read next, so a remote source can start fetching.

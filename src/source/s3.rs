@@ -22,7 +22,9 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use time::Date;
 
-use super::{Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder};
+use super::{
+    DigestObject, Discovery, InputFile, ListFilter, Listing, Source, SourceError, TrailFolder,
+};
 use crate::aws::Aws;
 use crate::layout::{day_folder, FileKind, LogPath};
 use crate::s3::{client_for_bucket, S3Error};
@@ -367,6 +369,77 @@ impl Lister {
     }
 }
 
+/// The `CloudTrail-Digest` folder beside a trail folder (`…/<account>/CloudTrail/<region>/`).
+fn digest_folder(location: &str) -> Option<String> {
+    let trimmed = location.strip_suffix('/')?;
+    let (above, region) = trimmed.rsplit_once('/')?;
+    let account = above.strip_suffix("/CloudTrail")?;
+    Some(format!("{account}/CloudTrail-Digest/{region}/"))
+}
+
+impl Lister {
+    /// The digest files of one day of a trail folder, read with their signatures.
+    /// The digest folder is listed even outside the user's prefix: it is the trail
+    /// folder's sibling.
+    async fn digests_of_day(
+        self: Arc<Self>,
+        folder: TrailFolder,
+        day: Date,
+        permits: Arc<Semaphore>,
+    ) -> Result<Vec<DigestObject>, S3Error> {
+        let Some(digests) = digest_folder(&folder.location) else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("{digests}{}/", day_folder(day));
+        let (_, objects) = {
+            let _permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| S3Error::other("ListObjectsV2", &self.bucket, &prefix, e))?;
+            self.list_prefix(&prefix, false).await?
+        };
+        let mut reads = FuturesUnordered::new();
+        for obj in objects {
+            let Some(key) = obj.key().map(str::to_string) else {
+                continue;
+            };
+            let Some(log) = LogPath::parse(&key).filter(|l| l.kind == FileKind::Digest) else {
+                continue;
+            };
+            let (this, permits) = (self.clone(), permits.clone());
+            reads.push(async move {
+                let _permit = permits.acquire_owned().await;
+                let fetched = fetch(&this.client, &this.bucket, &key).await;
+                let (bytes, signature) = match fetched {
+                    Ok((bytes, meta)) => (Ok(bytes), signature_of(meta.as_ref())),
+                    Err(e) => (Err(e.to_string()), None),
+                };
+                DigestObject {
+                    object: format!("s3://{}/{key}", this.bucket),
+                    log,
+                    bytes,
+                    signature,
+                }
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(d) = reads.next().await {
+            out.push(d);
+        }
+        Ok(out)
+    }
+}
+
+/// A digest's signature from its object metadata.
+fn signature_of(meta: Option<&HashMap<String, String>>) -> Option<(String, String)> {
+    let meta = meta?;
+    Some((
+        meta.get("signature")?.clone(),
+        meta.get("signature-algorithm")?.clone(),
+    ))
+}
+
 impl S3Source {
     pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> S3Source {
         S3Source {
@@ -430,15 +503,18 @@ impl S3Source {
                         .acquire_owned()
                         .await
                         .map_err(|e| S3Error::other("GetObject", &bucket, &key, e))?;
-                    fetch(&client, &bucket, &key).await
+                    fetch(&client, &bucket, &key).await.map(|(bytes, _)| bytes)
                 })
                 .await;
         }
     }
 }
 
+/// An object's bytes and its user metadata.
+type Object = (Vec<u8>, Option<HashMap<String, String>>);
+
 /// Download a whole object; retry when the body ends before its Content-Length.
-async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Object, S3Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -450,9 +526,12 @@ async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
             .await
             .map_err(|e| S3Error::new("GetObject", bucket, key, &e))?;
         let expected = out.content_length();
+        let meta = out.metadata;
         let body = out.body.collect().await.map(|b| b.to_vec());
         let failure = match body {
-            Ok(bytes) if expected.is_none_or(|n| n as usize == bytes.len()) => return Ok(bytes),
+            Ok(bytes) if expected.is_none_or(|n| n as usize == bytes.len()) => {
+                return Ok((bytes, meta))
+            }
             Ok(bytes) => format!(
                 "body cut short: {} of {} bytes",
                 bytes.len(),
@@ -530,6 +609,33 @@ impl Source for S3Source {
 
     fn list_requests(&self) -> u64 {
         self.lister.requests.load(Ordering::Relaxed)
+    }
+
+    fn read_digests(
+        &self,
+        wanted: &[(&TrailFolder, Date)],
+    ) -> Result<Vec<DigestObject>, SourceError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (folder, day) in wanted {
+            let this = self.lister.clone();
+            tasks.spawn_on(
+                this.digests_of_day((*folder).clone(), *day, self.permits.clone()),
+                self.rt.handle(),
+            );
+        }
+        self.rt
+            .block_on(async {
+                let mut out = Vec::new();
+                while let Some(done) = tasks.join_next().await {
+                    let part = done.map_err(|e| {
+                        S3Error::other("GetObject", &self.lister.bucket, "digests", e)
+                    })?;
+                    out.extend(part?);
+                }
+                out.sort_by(|a, b| a.object.cmp(&b.object));
+                Ok(out)
+            })
+            .map_err(SourceError::S3)
     }
 
     /// Each call announces one read of each file: a file announced twice (by the
