@@ -49,6 +49,9 @@ impl VerifyFilter {
     }
 }
 
+/// Asks CloudTrail for the keys of these regions and time range (Unix seconds).
+pub type AskKeys<'a> = &'a dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String>;
+
 /// Where the public keys come from.
 pub enum Keys<'a> {
     /// None: signatures cannot be checked (a local copy has none).
@@ -57,7 +60,7 @@ pub enum Keys<'a> {
     Given(PublicKeys),
     /// Asked for the digests' regions and time range (Unix seconds), when some
     /// digest is signed (CloudTrail's ListPublicKeys).
-    Ask(&'a dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String>),
+    Ask(AskKeys<'a>),
 }
 
 impl Keys<'_> {
