@@ -10,8 +10,17 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 
 /// Attempts per request, with exponential backoff: S3 answers SlowDown under load
-/// and a batch job should ride it out rather than fail a partition.
+/// and a batch job should ride it out rather than fail a partition. The standard
+/// `AWS_MAX_ATTEMPTS` variable overrides it.
 const MAX_ATTEMPTS: u32 = 10;
+
+fn max_attempts() -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(MAX_ATTEMPTS)
+}
 
 /// Settings of the AWS clients.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +55,7 @@ impl Aws {
             .enable_all()
             .build()?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts()));
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }

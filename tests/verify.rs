@@ -11,8 +11,14 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-/// Two accounts (one in an organisation trail), two days each, two files a day.
+/// Two accounts (one in an organisation trail), two days each, two files a day,
+/// with a digest a day.
 fn delivery() -> Tree {
+    delivery_with(&[])
+}
+
+/// The same delivery, digests written with `digests.py`'s options.
+fn delivery_with(options: &[&str]) -> Tree {
     let mut t = Tree::new();
     for (org, account) in [(None, "111122223333"), (Some("o-abc123"), "444455556666")] {
         for day in ["2024-03-04", "2024-03-05"] {
@@ -36,6 +42,7 @@ fn delivery() -> Tree {
     let o = Command::new(python())
         .arg(repo().join("tests/py/digests.py"))
         .arg(t.input())
+        .args(options)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -213,6 +220,96 @@ fn a_changed_digest_is_a_chain_break() {
         "{p:?}"
     );
     assert_eq!(files_with(&r, "unproven").len(), 2);
+}
+
+/// Hourly digests signed with a test key and uploaded with their signatures as S3
+/// metadata: all valid; the key asked of CloudTrail when not given; an altered
+/// signature caught; the local copy of the same delivery hash-chained.
+#[test]
+fn signed_digests_on_s3_are_valid_and_a_forged_signature_is_caught() {
+    let b = bucket("verify-signed");
+    let keydir = Tree::new();
+    let keys = keydir.output();
+    let t = delivery_with(&["--hourly", "--bucket", &b, "--sign", keys.to_str().unwrap()]);
+    let keys_file = keys.join("public-keys.json");
+    assert!(py_aws(&["s3-put", &b, "", t.input().to_str().unwrap()])
+        .status
+        .success());
+    let uri = format!("s3://{b}/");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["verify", "--input", &uri, "--json"];
+        args.extend_from_slice(extra);
+        let o = aws_env(&mut Command::new(env!("CARGO_BIN_EXE_trailpack")))
+            .args(&args)
+            .args(["--endpoint-url", &moto().endpoint, "--s3-force-path-style"])
+            // moto answers ListPublicKeys with a 500: do not retry it ten times.
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o, r)
+    };
+    let (o, r) = run(&["--public-keys", keys_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{r} {}", stderr(&o));
+    assert_eq!(r["statuses"], serde_json::json!({"valid": 8}));
+    // A digest an hour from 03-04 00:00 to 03-06 00:00, for two accounts.
+    assert_eq!(r["digests"], 96);
+    assert_eq!(r["signatures_checked"], 96);
+    assert_eq!(r["problems"], serde_json::json!([]));
+
+    // No --public-keys: the keys are asked of CloudTrail (moto has no
+    // ListPublicKeys): a clear error naming the call and the way out.
+    let (o, _) = run(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("ListPublicKeys") && stderr(&o).contains("--public-keys"),
+        "{}",
+        stderr(&o)
+    );
+
+    // One digest's signature forged: that digest is in doubt (its files unproven)
+    // and the next one, which recorded the true signature, breaks the chain.
+    let forged = list_files(&t.input())
+        .into_iter()
+        .find(|f| f.contains("111122223333_CloudTrail-Digest") && f.contains("20240305T020000Z"))
+        .unwrap();
+    let mut sig: Vec<u8> = {
+        let sigs: Value =
+            serde_json::from_slice(&std::fs::read(t.input().join(".signatures.json")).unwrap())
+                .unwrap();
+        sigs[&forged][0].as_str().unwrap().as_bytes().to_vec()
+    };
+    sig[10] = if sig[10] == b'0' { b'1' } else { b'0' };
+    let sig = String::from_utf8(sig).unwrap();
+    assert!(py_aws(&["s3-set-meta", &b, &forged, "signature", &sig])
+        .status
+        .success());
+    let (o, r) = run(&["--public-keys", keys_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    let p = problems(&r);
+    assert_eq!(
+        p,
+        [
+            ("bad-signature".to_string(), format!("s3://{b}/{forged}")),
+            (
+                "chain-break".to_string(),
+                format!("s3://{b}/{}", forged.replace("T020000Z", "T030000Z"))
+            ),
+        ]
+    );
+    // The 01:00 file is listed by the forged 02:00 digest.
+    assert_eq!(files_with(&r, "unproven").len(), 1, "{r}");
+    assert!(
+        files_with(&r, "unproven")[0].contains("111122223333_CloudTrail_us-east-1_20240305T0100Z")
+    );
+    assert_eq!(r["statuses"]["valid"], 7);
+
+    // The local copy has no metadata: hash-chained, proven only with --allow-unsigned.
+    let (code, r) = verify(&t.input(), &["--public-keys", keys_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["statuses"], serde_json::json!({"hash-chained": 8}));
+    let (code, _) = verify(&t.input(), &["--allow-unsigned"]);
+    assert_eq!(code, 0);
 }
 
 #[test]

@@ -349,13 +349,27 @@ def s3_put(endpoint, bucket, prefix, local):
             s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
+    # Digest signatures written by digests.py --sign: uploaded as the digests'
+    # metadata, as CloudTrail delivers them.
+    signatures = {}
+    sig_file = os.path.join(local, ".signatures.json")
+    if os.path.exists(sig_file):
+        with open(sig_file) as fh:
+            signatures = json.load(fh)
     jobs = []
     for d, _, files in os.walk(local):
         for f in files:
             p = os.path.join(d, f)
-            jobs.append((p, prefix + os.path.relpath(p, local).replace(os.sep, "/")))
+            if p == sig_file:
+                continue
+            rel = os.path.relpath(p, local).replace(os.sep, "/")
+            extra = {}
+            if rel in signatures:
+                sig, alg = signatures[rel]
+                extra = {"Metadata": {"signature": sig, "signature-algorithm": alg}}
+            jobs.append((p, prefix + rel, extra))
     with ThreadPoolExecutor(16) as ex:
-        list(ex.map(lambda j: s3.upload_file(j[0], bucket, j[1]), jobs))
+        list(ex.map(lambda j: s3.upload_file(j[0], bucket, j[1], ExtraArgs=j[2] or None), jobs))
     print(f"uploaded {len(jobs)}")
     return 0
 
@@ -629,6 +643,16 @@ def meta(path):
     return 0
 
 
+def s3_set_meta(endpoint, bucket, key, name, value):
+    """Replace one user metadata entry of an object (a copy onto itself)."""
+    s3 = s3_client(endpoint)
+    meta = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    meta[name] = value
+    s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                   Metadata=meta, MetadataDirective="REPLACE")
+    return 0
+
+
 def main(argv):
     if len(argv) >= 4 and argv[0] == "roundtrip":
         return roundtrip(argv[1], argv[2], argv[3])
@@ -660,6 +684,8 @@ def main(argv):
         return iam_user(*argv[1:])
     if len(argv) == 3 and argv[0] == "enforce-iam":
         return enforce_iam(*argv[1:])
+    if len(argv) == 6 and argv[0] == "s3-set-meta":
+        return s3_set_meta(*argv[1:])
     if len(argv) == 2 and argv[0] == "meta":
         return meta(argv[1])
     print(__doc__)
