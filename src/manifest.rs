@@ -27,9 +27,15 @@ pub struct ManifestInput {
     /// Modification time (local) or ETag (S3).
     pub version: String,
     pub role: InputRole,
-    /// Why the file was left out (`--skip-bad-files`), if it was.
+    /// Why the file was left out (`--skip-bad-files`, `--on-tampered skip`), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Hex SHA-256 of its decompressed content (`--verify-digests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// What CloudTrail's digest files say of it (`--verify-digests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<crate::integrity::LogStatus>,
 }
 
 impl ManifestInput {
@@ -107,6 +113,27 @@ pub struct BuildSettings {
     /// any: other rules make the findings stale, so the partition is rebuilt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
+    /// Inputs checked against CloudTrail's digest files (`--verify-digests`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digests: bool,
+}
+
+/// What CloudTrail's digest files say of a version's inputs (`--verify-digests`):
+/// each input's status is in `inputs` (and `carried`); here are the counts and the
+/// problems of the digests themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestIntegrity {
+    /// Digest files of the partition's day folder read (those of the day before and
+    /// after are read too, for the chain and the last hour).
+    pub digests: usize,
+    /// Digests whose signature was checked against CloudTrail's public key.
+    pub signatures_checked: usize,
+    /// Inputs by status (`valid`, `hash-chained`, `unproven`, `not-covered`, `modified`).
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    /// Problems of the digests: `deleted` log files, `chain-gap`, `chain-break`,
+    /// `bad-signature`, `unknown-key`, `moved`, `unreadable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<crate::integrity::DigestProblem>,
 }
 
 /// The findings of a version (`--rules`): in `_findings/` below its data folder,
@@ -145,6 +172,9 @@ pub struct Manifest {
     /// What the detection rules found in this version's rows (`--rules`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<ManifestFindings>,
+    /// What CloudTrail's digest files say of its inputs (`--verify-digests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<ManifestIntegrity>,
 }
 
 impl Manifest {

@@ -16,12 +16,31 @@ pub struct KeysError {
     pub detail: String,
 }
 
+/// A key request for [`crate::verify::KeySource`], on `aws`'s runtime and settings.
+pub fn asker(aws: &Aws) -> crate::verify::AskKeys {
+    let (rt, config) = (aws.rt.clone(), aws.config.clone());
+    Box::new(move |regions, start, end| {
+        rt.block_on(list_async(&config, regions, start, end))
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// The public keys of `regions` for digests between `start` and `end` (Unix seconds).
 pub fn list(aws: &Aws, regions: &[String], start: i64, end: i64) -> Result<PublicKeys, KeysError> {
-    aws.rt.block_on(async {
+    aws.rt
+        .block_on(list_async(&aws.config, regions, start, end))
+}
+
+async fn list_async(
+    config: &aws_config::SdkConfig,
+    regions: &[String],
+    start: i64,
+    end: i64,
+) -> Result<PublicKeys, KeysError> {
+    {
         let mut keys = PublicKeys::default();
         for region in regions {
-            let conf = aws_sdk_cloudtrail::config::Builder::from(&aws.config)
+            let conf = aws_sdk_cloudtrail::config::Builder::from(config)
                 .region(aws_sdk_cloudtrail::config::Region::new(region.clone()))
                 .build();
             let client = aws_sdk_cloudtrail::Client::from_conf(conf);
@@ -44,5 +63,5 @@ pub fn list(aws: &Aws, regions: &[String], start: i64, end: i64) -> Result<Publi
             }
         }
         Ok(keys)
-    })
+    }
 }

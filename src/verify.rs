@@ -50,47 +50,76 @@ impl VerifyFilter {
 }
 
 /// Asks CloudTrail for the keys of these regions and time range (Unix seconds).
-pub type AskKeys<'a> = &'a dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String>;
+pub type AskKeys = Box<dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String> + Send + Sync>;
 
-/// Where the public keys come from.
-pub enum Keys<'a> {
-    /// None: signatures cannot be checked (a local copy has none).
-    None,
-    /// Given (`--public-keys`).
-    Given(PublicKeys),
-    /// Asked for the digests' regions and time range (Unix seconds), when some
-    /// digest is signed (CloudTrail's ListPublicKeys).
-    Ask(AskKeys<'a>),
+/// Where the public keys come from: given (`--public-keys`), asked of CloudTrail
+/// (ListPublicKeys) for the fingerprints not seen yet, or nowhere (signatures are
+/// not checked: a local copy has none).
+#[derive(Default)]
+pub struct KeySource {
+    given: Option<PublicKeys>,
+    ask: Option<AskKeys>,
+    asked: std::sync::Mutex<PublicKeys>,
 }
 
-impl Keys<'_> {
-    /// The keys for these digests.
-    pub fn for_digests(&self, digests: &[DigestFile]) -> Result<Option<PublicKeys>, String> {
-        match self {
-            Keys::None => Ok(None),
-            Keys::Given(k) => Ok(Some(k.clone())),
-            Keys::Ask(ask) => {
-                let signed: Vec<&DigestFile> =
-                    digests.iter().filter(|d| d.signature.is_some()).collect();
-                if signed.is_empty() {
-                    return Ok(None);
-                }
-                let mut regions: Vec<String> = signed
-                    .iter()
-                    .filter_map(|d| LogPath::parse(&d.location).map(|p| p.region))
-                    .collect();
-                regions.sort();
-                regions.dedup();
-                let times = signed.iter().flat_map(|d| {
-                    [&d.digest.digest_start_time, &d.digest.digest_end_time]
-                        .into_iter()
-                        .filter_map(|t| unix_seconds(t))
-                });
-                let (start, end) =
-                    times.fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
-                ask(&regions, start, end).map(Some)
-            }
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySource")
+            .field("given", &self.given.is_some())
+            .field("ask", &self.ask.is_some())
+            .finish()
+    }
+}
+
+impl KeySource {
+    pub fn given(keys: PublicKeys) -> Self {
+        KeySource {
+            given: Some(keys),
+            ..Default::default()
         }
+    }
+
+    pub fn ask(ask: AskKeys) -> Self {
+        KeySource {
+            ask: Some(ask),
+            ..Default::default()
+        }
+    }
+
+    /// The keys for these digests (`None`: no signature can be checked). Keys
+    /// asked of CloudTrail are kept for the next digests.
+    pub fn for_digests(&self, digests: &[DigestFile]) -> Result<Option<PublicKeys>, String> {
+        if let Some(k) = &self.given {
+            return Ok(Some(k.clone()));
+        }
+        let Some(ask) = &self.ask else {
+            return Ok(None);
+        };
+        let signed: Vec<&DigestFile> = digests.iter().filter(|d| d.signature.is_some()).collect();
+        if signed.is_empty() {
+            return Ok(None);
+        }
+        let mut asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
+        let missing: Vec<&&DigestFile> = signed
+            .iter()
+            .filter(|d| asked.get(&d.digest.digest_public_key_fingerprint).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let mut regions: Vec<String> = missing
+                .iter()
+                .filter_map(|d| LogPath::parse(&d.location).map(|p| p.region))
+                .collect();
+            regions.sort();
+            regions.dedup();
+            let times = missing.iter().flat_map(|d| {
+                [&d.digest.digest_start_time, &d.digest.digest_end_time]
+                    .into_iter()
+                    .filter_map(|t| unix_seconds(t))
+            });
+            let (start, end) = times.fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+            asked.extend(ask(&regions, start.min(end), end.max(start))?);
+        }
+        Ok(Some(asked.clone()))
     }
 }
 
@@ -157,7 +186,7 @@ pub enum VerifyError {
 pub fn run(
     source: &dyn Source,
     filter: &VerifyFilter,
-    keys: &Keys<'_>,
+    keys: &KeySource,
     max_file_bytes: usize,
 ) -> Result<VerifyReport, VerifyError> {
     let list = ListFilter {

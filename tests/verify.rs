@@ -328,3 +328,229 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// The manifest of one partition of a local output.
+fn manifest(out: &Path, account: &str, day: &str) -> Value {
+    let p = out.join(format!(
+        "account={account}/region=us-east-1/day={day}/_trailpack.json"
+    ));
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}")))
+        .unwrap()
+}
+
+/// `convert --verify-digests` on a local copy with hourly digests, tampered with:
+/// each input's status is in its manifest; the run names the modified file, the
+/// deleted one, and exits 1; the data is what a conversion without validation
+/// writes, but for `--on-tampered skip` (the modified file's rows left out) and
+/// `fail` (its partition not published).
+#[test]
+fn convert_verify_digests_records_statuses_and_applies_the_policy() {
+    let mut t = delivery_with(&["--hourly"]);
+    let logs = logs_of(&t);
+    let changed = logs
+        .iter()
+        .find(|l| l.contains("111122223333_CloudTrail_us-east-1_20240305T1300Z"))
+        .unwrap()
+        .clone();
+    let path = t.input().join(&changed);
+    let text = String::from_utf8(gunzip(&std::fs::read(&path).unwrap())).unwrap();
+    write_gz(&path, text.replacen("alice", "alicf", 1).as_bytes());
+    let deleted = logs
+        .iter()
+        .find(|l| l.contains("444455556666_CloudTrail_us-east-1_20240304T1300Z"))
+        .unwrap()
+        .clone();
+    std::fs::remove_file(t.input().join(&deleted)).unwrap();
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-05",
+        "2200",
+        &[record("x", "2024-03-05T22:00:00Z", "mallory")],
+    );
+
+    let plain = t.output().join("plain");
+    let (code, _, o) = convert(&t.input(), &plain, &[]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+
+    let out = t.output().join("keep");
+    let (code, r, o) = convert(&t.input(), &out, &["--verify-digests"]);
+    assert_eq!(code, 1, "{r} {}", stderr(&o));
+    let i = &r["integrity"];
+    assert_eq!(i["files_modified"], serde_json::json!([changed]));
+    assert_eq!(i["files_deleted"], 1);
+    assert_eq!(i["digest_chain_breaks"], 0);
+    // 8 files delivered, one changed, one deleted, one added: 6 hash-chained, 1
+    // modified, 1 not covered.
+    assert_eq!(
+        i["statuses"],
+        serde_json::json!({"hash-chained": 6, "modified": 1, "not-covered": 1})
+    );
+    // Kept: the same rows as without validation.
+    assert_same_rows(&plain, &out);
+    let m = manifest(&out, "111122223333", "2024-03-05");
+    assert_eq!(m["settings"]["digests"], true);
+    let inputs = m["inputs"].as_array().unwrap();
+    let status_of = |key: &str| {
+        inputs
+            .iter()
+            .find(|i| i["key"] == key)
+            .map(|i| i["integrity"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(status_of(&changed), "modified");
+    assert!(inputs
+        .iter()
+        .all(|i| i["sha256"].as_str().is_some_and(|h| h.len() == 64)));
+    assert_eq!(
+        m["integrity"]["statuses"],
+        serde_json::json!({"hash-chained": 1, "modified": 1, "not-covered": 1})
+    );
+    let m = manifest(&out, "444455556666", "2024-03-04");
+    let p = m["integrity"]["problems"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["kind"], "deleted");
+    assert!(p[0]["detail"].as_str().unwrap().contains(&deleted));
+    // Every row traces to its input's status: the modified file's row is there.
+    let changed_rows = sql1(
+        &out,
+        &format!("SELECT count(*) FROM t WHERE source_object = '{changed}'"),
+    );
+    assert_eq!(changed_rows, 1);
+    // The text summary names them.
+    let o = trailpack(&[
+        "convert",
+        "--input",
+        t.input().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--verify-digests",
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains(&format!("MODIFIED {changed}")), "{text}");
+    assert!(text.contains("DIGEST   deleted"), "{text}");
+    assert!(text.contains("1 modified, 1 deleted"), "{text}");
+
+    // Skip: the modified file's row is left out, and the manifest says why.
+    let out = t.output().join("skip");
+    let (code, r, _) = convert(
+        &t.input(),
+        &out,
+        &["--verify-digests", "--on-tampered", "skip"],
+    );
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        sql1(
+            &out,
+            &format!("SELECT count(*) FROM t WHERE source_object = '{changed}'")
+        ),
+        0
+    );
+    assert_eq!(
+        sql1(&out, "SELECT count(*) FROM t"),
+        sql1(&plain, "SELECT count(*) FROM t").as_i64().unwrap() - 1
+    );
+    let m = manifest(&out, "111122223333", "2024-03-05");
+    let skipped = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == changed.as_str())
+        .unwrap()["skipped"]
+        .clone();
+    assert!(
+        skipped.as_str().unwrap().starts_with("modified"),
+        "{skipped}"
+    );
+
+    // Fail: that partition is not published; the others are.
+    let out = t.output().join("fail");
+    let (code, r, _) = convert(
+        &t.input(),
+        &out,
+        &["--verify-digests", "--on-tampered", "fail"],
+    );
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["partitions"]["failed"], 1, "{r}");
+    assert!(!out
+        .join("account=111122223333/region=us-east-1/day=2024-03-05/_trailpack.json")
+        .exists());
+    assert!(out
+        .join("account=111122223333/region=us-east-1/day=2024-03-04/_trailpack.json")
+        .exists());
+}
+
+/// From S3 with signed hourly digests: every input valid, the run exits 0, the
+/// EMF line carries the integrity metrics; a plain re-run is unchanged.
+#[test]
+fn convert_verify_digests_from_s3_with_signatures_is_valid() {
+    let b = bucket("verify-convert");
+    let keydir = Tree::new();
+    let keys = keydir.output().join("public-keys.json");
+    let t = delivery_with(&[
+        "--hourly",
+        "--bucket",
+        &b,
+        "--sign",
+        keydir.output().to_str().unwrap(),
+    ]);
+    assert!(py_aws(&["s3-put", &b, "", t.input().to_str().unwrap()])
+        .status
+        .success());
+    let uri = format!("s3://{b}/");
+    let out = t.output();
+    let o = trailpack_aws(&[
+        "convert",
+        "--input",
+        &uri,
+        "--output",
+        out.to_str().unwrap(),
+        "--verify-digests",
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--json",
+        "--metrics",
+        "emf",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["integrity"]["statuses"], serde_json::json!({"valid": 8}));
+    assert_eq!(r["integrity"]["problems"], 0);
+    let m = manifest(&out, "111122223333", "2024-03-05");
+    assert_eq!(m["integrity"]["signatures_checked"], 24);
+    assert!(m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["integrity"] == "valid"));
+    let emf: Value = stderr(&o)
+        .lines()
+        .find(|l| l.contains("CloudWatchMetrics"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .expect("an EMF line");
+    assert_eq!(emf["FilesModified"], 0.0);
+    assert_eq!(emf["FilesValid"], 8.0);
+    assert_eq!(emf["DigestChainBreaks"], 0.0);
+    // A re-run with validation finds every partition current, statuses included.
+    let again = trailpack_aws(&[
+        "convert",
+        "--input",
+        &uri,
+        "--output",
+        out.to_str().unwrap(),
+        "--verify-digests",
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--json",
+    ]);
+    let r: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(r["partitions"]["written"], 0, "{r}");
+    assert_eq!(
+        r["partitions"]["unchanged"], r["partitions"]["planned"],
+        "{r}"
+    );
+    assert_eq!(r["integrity"]["statuses"], serde_json::json!({"valid": 8}));
+}

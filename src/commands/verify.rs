@@ -12,7 +12,7 @@ use crate::integrity::PublicKeys;
 use crate::location::Location;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
-use crate::verify::{Keys, VerifyFilter, VerifyReport};
+use crate::verify::{KeySource, VerifyFilter, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
 Statuses of a log file:
@@ -111,7 +111,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
             }
             let source = LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-            let keys = given.map_or(Keys::None, Keys::Given);
+            let keys = given.map_or_else(KeySource::default, KeySource::given);
             crate::verify::run(&source, &filter, &keys, max)?
         }
         Location::S3 { bucket, prefix } => {
@@ -121,10 +121,10 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             })
             .map_err(|e| UsageError(e.to_string()))?;
             let source = S3Source::new(&aws, bucket, prefix);
-            let ask = |regions: &[String], start: i64, end: i64| {
-                crate::trail_keys::list(&aws, regions, start, end).map_err(|e| e.to_string())
+            let keys = match given {
+                Some(k) => KeySource::given(k),
+                None => KeySource::ask(crate::trail_keys::asker(&aws)),
             };
-            let keys = given.map_or(Keys::Ask(&ask), Keys::Given);
             crate::verify::run(&source, &filter, &keys, max)?
         }
     };

@@ -60,6 +60,8 @@ struct Build<'b, 'r> {
     bad_files: Vec<BadFile>,
     /// Findings of the rows written so far (`--rules`).
     findings: Findings,
+    /// The digests around the partition (`--verify-digests`).
+    digests: Option<super::digests::PartitionDigests>,
 }
 
 /// Findings written while row groups are (the file is opened at the first one).
@@ -111,6 +113,18 @@ impl Builder<'_> {
             },
             bad_files: Vec::new(),
             findings: Findings::default(),
+            digests: match &self.opts.digests {
+                Some(check) => Some(
+                    super::digests::PartitionDigests::load(
+                        self.source,
+                        plan,
+                        check,
+                        self.opts.max_file_bytes,
+                    )
+                    .map_err(PartitionFailure::Digests)?,
+                ),
+                None => None,
+            },
         };
         let mut carried = Vec::new();
         if let (Some(p), false) = (previous, self.opts.drop_vanished) {
@@ -124,6 +138,7 @@ impl Builder<'_> {
         report.bad_files = bad_files;
         report.records = manifest.records.clone();
         report.findings = manifest.findings.as_ref().map(|f| f.levels.clone());
+        report.set_integrity(&manifest);
         Ok(manifest)
     }
 }
@@ -304,9 +319,17 @@ impl Build<'_, '_> {
             version: input.file.version.clone(),
             role: input.role,
             skipped: None,
+            sha256: None,
+            integrity: None,
         };
         match result {
             Ok(df) => {
+                entry.sha256 = df.content_sha256.map(|h| crate::integrity::hex(&h));
+                if let Some(why) = self.tampered(input, entry.sha256.as_deref())? {
+                    entry.skipped = Some(why);
+                    self.inputs.push(entry);
+                    return Ok(());
+                }
                 let kept = df.records - df.filtered_out;
                 self.counts.read += kept;
                 match input.role {
@@ -341,6 +364,33 @@ impl Build<'_, '_> {
         }
         self.inputs.push(entry);
         Ok(())
+    }
+
+    /// Whether the policy leaves out this input's rows because a digest lists it
+    /// with another hash (`Some(why)`), or fails the partition.
+    fn tampered(
+        &self,
+        input: &PlannedInput,
+        sha256: Option<&str>,
+    ) -> Result<Option<String>, PartitionFailure> {
+        use super::digests::OnTampered;
+        let (Some(d), Some(check), Some(sha)) = (&self.digests, &self.builder.opts.digests, sha256)
+        else {
+            return Ok(None);
+        };
+        if !d.modified(&input.file.object, sha) {
+            return Ok(None);
+        }
+        tracing::error!(file = %input.file.location, "a digest lists this file with another SHA-256: modified after delivery");
+        match check.on_tampered {
+            OnTampered::Keep => Ok(None),
+            OnTampered::Skip => Ok(Some(
+                "modified: a digest lists it with another SHA-256 (--on-tampered skip)".into(),
+            )),
+            OnTampered::Fail => Err(PartitionFailure::Tampered {
+                path: input.file.location.clone(),
+            }),
+        }
     }
 
     /// Keep the fresh rows of a decoded batch (or, de-duplicating on disk, all of
@@ -378,6 +428,26 @@ impl Build<'_, '_> {
             Ok(bytes) => bytes,
             Err(e) => return self.take_decoded(input, Err(e.into()), expansion),
         };
+        // Rows go out while a large file is decoded: a policy that may leave them
+        // out needs the hash first.
+        if let Some(check) = b.opts.digests.as_ref() {
+            if check.on_tampered != super::digests::OnTampered::Keep {
+                let sha = crate::verify::content_sha256(&bytes, b.opts.max_file_bytes);
+                if let Some(why) = self.tampered(input, Some(&sha))? {
+                    b.progress.file_done(bytes.len() as u64, 0, 0);
+                    self.inputs.push(ManifestInput {
+                        key: input.file.object.clone(),
+                        size: input.file.size,
+                        version: input.file.version.clone(),
+                        role: input.role,
+                        skipped: Some(why),
+                        sha256: Some(sha),
+                        integrity: None,
+                    });
+                    return Ok(());
+                }
+            }
+        }
         let step = (b.opts.row_group_bytes / 2).max(1 << 20);
         let mut steps = 0usize;
         let outcome = b.decoder.decode_in_steps(
@@ -471,6 +541,11 @@ impl Build<'_, '_> {
             self.drop_spilled_duplicates(spill)?;
         }
         let findings = self.write_findings()?;
+        let mut carried = carried;
+        let integrity = self
+            .digests
+            .as_ref()
+            .map(|d| d.finish(&mut self.inputs, &mut carried));
         let b = self.builder;
         self.counts.written = self.out.done.iter().map(|o| o.rows).sum();
         if self.counts.eventid_conflicts > 0 {
@@ -494,6 +569,7 @@ impl Build<'_, '_> {
             outputs: self.out.done,
             retired: Vec::new(),
             findings,
+            integrity,
         })
         .map(|m| (m, self.bad_files))
     }

@@ -13,6 +13,7 @@ mod build;
 mod carry;
 mod commit;
 mod dedup;
+pub mod digests;
 mod plan;
 mod spill;
 
@@ -73,6 +74,8 @@ pub struct ConvertOptions {
     /// Detection rules evaluated on every written row (`--rules`); their findings
     /// are published with the partition.
     pub detector: Option<std::sync::Arc<crate::detect::Detector>>,
+    /// Check every input against CloudTrail's digest files (`--verify-digests`).
+    pub digests: Option<std::sync::Arc<digests::DigestCheck>>,
 }
 
 impl ConvertOptions {
@@ -105,6 +108,7 @@ impl Default for ConvertOptions {
             row_group_hard_limit: 1 << 30,
             temp_dir: None,
             detector: None,
+            digests: None,
         }
     }
 }
@@ -167,6 +171,15 @@ pub struct PartitionReport {
     /// Findings of the partition's current version by rule level (`--rules`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<crate::detect::LevelCounts>,
+    /// What the digests say of the current version's inputs (`--verify-digests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<crate::manifest::ManifestIntegrity>,
+    /// Inputs a digest lists with another hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modified_files: Vec<String>,
+    /// Statuses of the partition's own-day inputs (run totals count each file once).
+    #[serde(skip)]
+    own_statuses: std::collections::BTreeMap<String, u64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -217,7 +230,61 @@ pub struct RunReport {
     /// The rules evaluated and what they found (`--rules`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detections: Option<DetectionReport>,
+    /// What CloudTrail's digest files say of the inputs (`--verify-digests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegrityReport>,
     pub partition_reports: Vec<PartitionReport>,
+}
+
+/// The digest validation of a run, over the partitions it covered (built, or
+/// current from before with validation).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntegrityReport {
+    /// Input files by status, each counted once (in its own day's partition).
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    /// Files a digest lists with another hash (changed after delivery).
+    pub files_modified: Vec<String>,
+    /// Files a digest lists that are gone.
+    pub files_deleted: usize,
+    /// Digests missing from the chain (`chain-gap`) or changed (`chain-break`).
+    pub digest_chain_breaks: usize,
+    /// Digests whose signature does not verify.
+    pub bad_signatures: usize,
+    /// Every digest problem, with the partition it was found for.
+    pub problems: usize,
+}
+
+impl IntegrityReport {
+    /// Evidence of tampering: a modified or deleted file, a broken chain, a bad
+    /// signature.
+    pub fn tampered(&self) -> bool {
+        !self.files_modified.is_empty()
+            || self.files_deleted > 0
+            || self.digest_chain_breaks > 0
+            || self.bad_signatures > 0
+    }
+
+    fn add(&mut self, r: &PartitionReport) {
+        use crate::integrity::ProblemKind;
+        let Some(i) = &r.integrity else { return };
+        for (k, v) in &r.own_statuses {
+            *self.statuses.entry(k.clone()).or_default() += v;
+        }
+        for f in &r.modified_files {
+            if !self.files_modified.contains(f) {
+                self.files_modified.push(f.clone());
+            }
+        }
+        for p in &i.problems {
+            match p.kind {
+                ProblemKind::Deleted => self.files_deleted += 1,
+                ProblemKind::ChainGap | ProblemKind::ChainBreak => self.digest_chain_breaks += 1,
+                ProblemKind::BadSignature => self.bad_signatures += 1,
+                _ => {}
+            }
+        }
+        self.problems += i.problems.len();
+    }
 }
 
 /// The rules of a run and their findings in the partitions it covered (built, or
@@ -327,6 +394,10 @@ enum PartitionFailure {
     Spill(String),
     #[error("interrupted (SIGTERM/SIGINT): not published")]
     Interrupted,
+    #[error("digest files: {0}")]
+    Digests(String),
+    #[error("{path}: a digest lists it with another SHA-256 (modified after delivery); --on-tampered fail: not published")]
+    Tampered { path: String },
 }
 
 /// Convert everything `opts` selects from `source` into `sink`, registering each
@@ -345,6 +416,7 @@ pub fn run(
         schema: schema.fingerprint().to_string(),
         late_window_minutes: opts.late_window.whole_minutes(),
         rules: opts.detector.as_ref().map(|d| d.fingerprint().to_string()),
+        digests: opts.digests.is_some(),
     };
     check_dataset(sink, &settings, opts.dry_run)?;
     let planner = plan::Planner::new(source, sink, opts, &settings)?;
@@ -357,7 +429,7 @@ pub fn run(
         catalog_report: &catalog_report,
         opts,
         schema,
-        decoder: Decoder::new(schema, opts.max_file_bytes),
+        decoder: Decoder::new(schema, opts.max_file_bytes).hashing(opts.digests.is_some()),
         props: writer_properties(schema, &opts.encode)?,
         settings: settings.clone(),
         progress,
@@ -459,6 +531,7 @@ fn summarise(
             rules: d.report().clone(),
             findings: Default::default(),
         }),
+        integrity: opts.digests.as_ref().map(|_| IntegrityReport::default()),
         partition_reports: Vec::new(),
     };
     for r in reports {
@@ -485,6 +558,9 @@ fn summarise(
         report.files.bad += r.bad_files.len();
         if let (Some(d), Some(f)) = (report.detections.as_mut(), &r.findings) {
             d.findings.add(f);
+        }
+        if let Some(i) = report.integrity.as_mut() {
+            i.add(&r);
         }
         report.bytes_in += r.bytes_in;
         report.bytes_out += r.bytes_out;
@@ -708,6 +784,7 @@ impl Builder<'_> {
                     if let (Some(cur), Some(m)) = (&current, c) {
                         report.records = m.records.clone();
                         report.findings = m.findings.as_ref().map(|f| f.levels.clone());
+                        report.set_integrity(m);
                         report.location = Some(self.sink.data_location(&plan.key, m));
                         if !self.opts.dry_run && !m.retired.is_empty() {
                             self.tidy(&plan.key, cur, &mut report);
@@ -771,6 +848,18 @@ impl PartitionReport {
             catalog_error: None,
             garbage_deleted: 0,
             findings: None,
+            integrity: None,
+            modified_files: Vec::new(),
+            own_statuses: Default::default(),
+        }
+    }
+
+    /// The integrity of a version, from its manifest.
+    fn set_integrity(&mut self, m: &crate::manifest::Manifest) {
+        self.integrity = m.integrity.clone();
+        if m.integrity.is_some() {
+            self.modified_files = digests::modified_files(&m.inputs);
+            self.own_statuses = digests::own_statuses(&m.inputs);
         }
     }
 

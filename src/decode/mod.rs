@@ -74,6 +74,9 @@ pub struct DecodedFile {
     pub content_bytes: u64,
     /// Top-level keys other than `Records` (not records; reported, not converted).
     pub ignored_top_level_keys: Vec<String>,
+    /// SHA-256 of the decompressed content, when the decoder hashes
+    /// ([`Decoder::hashing`]): what CloudTrail's digest files list.
+    pub content_sha256: Option<[u8; 32]>,
 }
 
 /// Decodes files into batches of the curated schema. Built once, shared by threads.
@@ -86,6 +89,8 @@ pub struct Decoder {
     /// For `struct_list` columns, the JSON keys of the struct fields.
     struct_keys: Vec<Vec<String>>,
     max_file_bytes: usize,
+    /// Hash each file's decompressed content (SHA-256).
+    hash: bool,
 }
 
 /// Finds the members of a json column that derived columns copy.
@@ -168,7 +173,24 @@ impl Decoder {
                 .map(|c| c.fields.iter().map(|f| f.key.clone()).collect())
                 .collect(),
             max_file_bytes,
+            hash: false,
         }
+    }
+
+    /// Also hash each file's decompressed content with SHA-256
+    /// ([`DecodedFile::content_sha256`]), as CloudTrail's digest files list it.
+    pub fn hashing(mut self, on: bool) -> Self {
+        self.hash = on;
+        self
+    }
+
+    fn content_sha256(&self, content: &[u8]) -> Option<[u8; 32]> {
+        self.hash.then(|| {
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(d.as_ref());
+            out
+        })
     }
 
     pub fn schema(&self) -> &'static TableSchema {
@@ -186,7 +208,9 @@ impl Decoder {
         CONTENT_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
-                self.decode_content(content, filter, source)
+                let mut df = self.decode_content(content, filter, source)?;
+                df.content_sha256 = self.content_sha256(content);
+                Ok(df)
             })?
         })
     }
@@ -210,9 +234,15 @@ impl Decoder {
         let result = CONTENT_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
-                self.decode_content_in_steps(content, filter, source, step_bytes, &mut |b, k| {
-                    sink(b, k).map_err(|e| failed = Some(e))
-                })
+                let mut df = self.decode_content_in_steps(
+                    content,
+                    filter,
+                    source,
+                    step_bytes,
+                    &mut |b, k| sink(b, k).map_err(|e| failed = Some(e)),
+                )?;
+                df.content_sha256 = self.content_sha256(content);
+                Ok(df)
             })?
         });
         match failed {
@@ -614,6 +644,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             filtered_out: self.filtered_out,
             content_bytes: content_len as u64,
             ignored_top_level_keys: self.ignored,
+            content_sha256: None,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{object_identity, DigestFile, PublicKeys};
 
@@ -16,7 +16,7 @@ pub struct LogFile {
 }
 
 /// What the digests say of one log file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogStatus {
     /// Its hash is the one a digest lists, that digest's signature verifies with
@@ -58,7 +58,7 @@ impl LogStatus {
 }
 
 /// A problem of the digests themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemKind {
     /// A digest lists a log file that is not there.
@@ -93,7 +93,7 @@ impl ProblemKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestProblem {
     pub kind: ProblemKind,
     /// The digest concerned (where it was found).

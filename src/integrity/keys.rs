@@ -57,6 +57,11 @@ impl PublicKeys {
             .map(Vec::as_slice)
     }
 
+    /// Add `other`'s keys.
+    pub fn extend(&mut self, other: PublicKeys) {
+        self.0.extend(other.0);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -52,6 +52,14 @@ pub enum JsonPartitions {
     All,
 }
 
+/// `--on-tampered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnTamperedArg {
+    Keep,
+    Skip,
+    Fail,
+}
+
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     #[command(flatten)]
@@ -139,6 +147,37 @@ pub struct RunArgs {
     /// data (a rebuild replaces them), and counted in the summary.
     #[arg(long, value_name = "PATH")]
     pub rules: Vec<std::path::PathBuf>,
+
+    /// Check every input against CloudTrail's digest files (log file integrity
+    /// validation): each input's status (valid, hash-chained, unproven, not-covered,
+    /// modified) goes into the partition's manifest, the summary, --json and the
+    /// metrics; a modified or deleted file, a broken digest chain or a bad signature
+    /// makes the run exit 1. Hashing adds a few per cent of CPU.
+    #[arg(long, env = "TRAILPACK_VERIFY_DIGESTS")]
+    pub verify_digests: bool,
+
+    /// With --verify-digests, what to do with a file a digest lists with another
+    /// SHA-256: keep its rows (default), skip it (its rows are left out and the
+    /// manifest says why) or fail its partition (the previous version stays).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        value_enum,
+        default_value = "keep",
+        requires = "verify_digests"
+    )]
+    pub on_tampered: OnTamperedArg,
+
+    /// With --verify-digests: CloudTrail's public keys, as `aws cloudtrail
+    /// list-public-keys` prints them. Default on S3: asked of CloudTrail
+    /// (ListPublicKeys) for each digest region.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TRAILPACK_PUBLIC_KEYS",
+        requires = "verify_digests"
+    )]
+    pub public_keys: Option<std::path::PathBuf>,
 
     /// Exit with code 3 when a partition of the run has a finding at or above this
     /// level (with --rules); otherwise findings never change the exit code.

@@ -10,6 +10,7 @@ pub use args::{
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -17,6 +18,7 @@ use super::{parse_day_flag, parse_day_range, parse_duration, parse_size, UsageEr
 use crate::aws::Aws;
 use crate::catalog::glue::{GlueCatalog, Mode};
 use crate::catalog::{Catalog, CatalogError, CatalogReport};
+use crate::convert::digests::{DigestCheck, OnTampered};
 use crate::convert::{self, ConvertOptions, RetentionReport, RunReport, Status};
 use crate::encode::EncodeOptions;
 use crate::location::Location;
@@ -27,6 +29,7 @@ use crate::sink::Sink;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
 use crate::source::Source;
+use crate::verify::KeySource;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
@@ -104,7 +107,29 @@ pub fn options(
         dedup_memory: to_usize(parse_size(&args.dedup_memory)?),
         row_group_hard_limit: to_usize(parse_size(&args.row_group_hard_limit)?).min(1 << 30),
         temp_dir: args.aws.temp_dir.clone(),
+        digests: None,
     })
+}
+
+/// `--verify-digests`: the policy, and the public keys (given, or asked of
+/// CloudTrail when the input is on S3).
+fn digest_check(args: &RunArgs, aws: Option<&Aws>) -> anyhow::Result<Option<Arc<DigestCheck>>> {
+    if !args.verify_digests {
+        return Ok(None);
+    }
+    let keys = match (&args.public_keys, aws) {
+        (Some(path), _) => KeySource::given(crate::commands::verify::read_public_keys(path)?),
+        (None, Some(aws)) => KeySource::ask(crate::trail_keys::asker(aws)),
+        (None, None) => KeySource::default(),
+    };
+    Ok(Some(Arc::new(DigestCheck {
+        keys,
+        on_tampered: match args.on_tampered {
+            args::OnTamperedArg::Keep => OnTampered::Keep,
+            args::OnTamperedArg::Skip => OnTampered::Skip,
+            args::OnTamperedArg::Fail => OnTampered::Fail,
+        },
+    })))
 }
 
 /// `trailpack convert`.
@@ -174,7 +199,7 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), UsageError> {
 fn run(
     command: &str,
     args: &RunArgs,
-    opts: ConvertOptions,
+    mut opts: ConvertOptions,
     today: Date,
 ) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
@@ -190,6 +215,9 @@ fn run(
     } else {
         None
     };
+    // Keys are asked of CloudTrail only for an S3 input (a local copy has no
+    // signatures to check).
+    opts.digests = digest_check(args, aws.as_ref().filter(|_| input.is_s3()))?;
     let source: Box<dyn Source> = match (&input, &aws) {
         (Location::S3 { bucket, prefix }, Some(aws)) => {
             Box::new(S3Source::new(aws, bucket, prefix))
@@ -327,9 +355,10 @@ fn run(
         (Some(level), Some(d)) => d.findings.at_least(level.rank()) > 0,
         _ => false,
     };
+    let tampered = report.integrity.as_ref().is_some_and(|i| i.tampered());
     Ok(if report.interrupted {
         ExitCode::from(4)
-    } else if report.failed() {
+    } else if report.failed() || tampered {
         ExitCode::from(1)
     } else if alarming {
         ExitCode::from(super::FINDINGS_EXIT)
@@ -442,9 +471,33 @@ pub fn emf_line(command: &str, r: &RunReport) -> String {
         ("FindingsLow", "Count", level("low")),
     ];
     let with_rules = r.detections.is_some();
+    let integrity = r.integrity.clone().unwrap_or_default();
+    let status = |s: &str| integrity.statuses.get(s).copied().unwrap_or(0) as f64;
+    let digests = [
+        (
+            "FilesModified",
+            "Count",
+            integrity.files_modified.len() as f64,
+        ),
+        ("FilesDeleted", "Count", integrity.files_deleted as f64),
+        (
+            "DigestChainBreaks",
+            "Count",
+            integrity.digest_chain_breaks as f64,
+        ),
+        (
+            "DigestBadSignatures",
+            "Count",
+            integrity.bad_signatures as f64,
+        ),
+        ("FilesNotCovered", "Count", status("not-covered")),
+        ("FilesValid", "Count", status("valid")),
+    ];
+    let with_digests = r.integrity.is_some();
     let metrics: Vec<(&str, &str, f64)> = metrics
         .into_iter()
         .chain(detections.into_iter().filter(|_| with_rules))
+        .chain(digests.into_iter().filter(|_| with_digests))
         .collect();
     let mut doc = serde_json::json!({
         "_aws": {
@@ -555,6 +608,22 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
             crate::detect::describe(&d.rules, &d.findings)
         ));
     }
+    if let Some(i) = &r.integrity {
+        let statuses: Vec<String> = i.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        s.push_str(&format!(
+            "  digests  {}; {} modified, {} deleted, {} chain breaks, {} bad signatures{}\n",
+            if statuses.is_empty() {
+                "no input checked".to_string()
+            } else {
+                statuses.join(", ")
+            },
+            i.files_modified.len(),
+            i.files_deleted,
+            i.digest_chain_breaks,
+            i.bad_signatures,
+            if i.tampered() { " — TAMPERING" } else { "" }
+        ));
+    }
     if let Some(c) = &r.catalog {
         s.push_str(&format!(
             "  catalog  table {}; {} partitions registered, {} updated, {} already current{}{}\n",
@@ -625,6 +694,21 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
             s.push_str(&format!(
                 "  SKIPPED  {} ({}): {}\n",
                 b.path, pr.partition, b.reason
+            ));
+        }
+        for f in &pr.modified_files {
+            s.push_str(&format!(
+                "  MODIFIED {f} ({}): a digest lists it with another SHA-256\n",
+                pr.partition
+            ));
+        }
+        for p in pr.integrity.iter().flat_map(|i| &i.problems) {
+            s.push_str(&format!(
+                "  DIGEST   {} ({}): {} {}\n",
+                p.kind.name(),
+                pr.partition,
+                p.digest,
+                p.detail
             ));
         }
     }
