@@ -76,7 +76,7 @@ def parquet_bytes(path):
 
 def generate(out, files, records, *extra):
     stamp = os.path.join(out, ".params")
-    want = " ".join([str(files), str(records), *extra, "pools-v2"])
+    want = " ".join([str(files), str(records), *extra, "pools-v2", "digests-hourly"])
     if os.path.exists(stamp) and open(stamp).read() == want:
         return
     shutil.rmtree(out, ignore_errors=True)
@@ -172,15 +172,19 @@ def main():
         return r
 
     # Alternate the jobs so drifts of the host spread over all of them.
-    series = {"floor": [], "t2": [], "t1": [], "peer": [], "rules": []}
+    series = {"floor": [], "t2": [], "t1": [], "peer": [], "rules": [], "digests": []}
     for _ in range(runs):
         series["floor"].append(measure([os.path.join(BIN, "trailpack-floor"), day, "--threads", "2"]))
         series["t2"].append(trailpack(2))
         series["rules"].append(trailpack(2, extra=rules))
+        series["digests"].append(trailpack(2, extra=["--verify-digests", "--json"]))
         series["t1"].append(trailpack(1))
         series["peer"].append(peer())
-    floor, t2, t1, ref, with_rules = (
-        median(series[k]) for k in ("floor", "t2", "t1", "peer", "rules"))
+    floor, t2, t1, ref, with_rules, with_digests = (
+        median(series[k]) for k in ("floor", "t2", "t1", "peer", "rules", "digests"))
+    statuses = json.loads(with_digests["out"])["integrity"]["statuses"]
+    if statuses != {"hash-chained": files}:
+        sys.exit(f"--verify-digests on {day}: expected {files} hash-chained files, got {statuses}")
     # W1's curated output (with findings) is in `out` after a rules run.
     trailpack(2, extra=rules)
     det_curated = median([detect(out) for _ in range(runs)])
@@ -214,6 +218,7 @@ def main():
         (f"trailpack, 2 threads, {nrules} Sigma rules ({sum(found.values()):,} findings)", with_rules),
         (f"trailpack detect over {label}'s curated output, {nrules} rules", det_curated),
         (f"trailpack detect over {label}'s raw files, {nrules} rules", det_raw),
+        (f"trailpack, 2 threads, --verify-digests ({files} files hash-chained)", with_digests),
     ]
     for name, r in rows:
         size = f"{r['size'] / 2**20:.1f} MiB" if "size" in r else "-"
@@ -234,6 +239,7 @@ def main():
         ("1-thread wall / 2-thread wall >= 1.8", t1["wall"] / t2["wall"], 1.8, True),
         ("S3 files/s per task >= 2000", files_s, 2000, True),
         (f"CPU with {nrules} rules / CPU without <= 1.10", with_rules["cpu"] / t2["cpu"], 1.10, False),
+        ("CPU with --verify-digests / CPU without <= 1.10", with_digests["cpu"] / t2["cpu"], 1.10, False),
     ]
     if not a.smoke:
         checks.insert(3, (f"output (MiB) <= before ({W1_OUTPUT_BEFORE / 2**20:.1f})",

@@ -4,7 +4,9 @@
 //! with delivery times, ~5-minute files whose records carry eventTimes from the
 //! minutes before delivery (so the first files of a day hold late records of the
 //! previous day), a mix of identity types, services, errors, large request and
-//! response payloads, resources, tlsDetails, data events, and digest files.
+//! response payloads, resources, tlsDetails, data events, and digest files: one an
+//! hour per account/region, chained, listing the hour's files with the SHA-256 of
+//! their content as CloudTrail does (unsigned: a local copy carries no signatures).
 //!
 //! Reference day "W1": `trailpack-gen --out DIR --files 288 --records 1500`
 //! (one account, one region: ≈432k records, ≈600 MB JSON, ≈90 MB gz).
@@ -108,6 +110,65 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The hourly digests of one account/region: files waiting to be listed, and the
+/// previous digest (key, SHA-256 of its content).
+#[derive(Default)]
+struct DigestChain {
+    listed: Vec<(i64, String, String)>,
+    previous: Option<(String, String)>,
+}
+
+impl DigestChain {
+    /// Write the digest of the hour starting at `start` (Unix seconds), in the
+    /// folder of its end time, listing the files delivered in that hour.
+    fn write(&mut self, out: &Path, base: &Path, account: &str, region: &str, start: i64) {
+        let end = start + 3600;
+        let (y, m, d) = civil_from_days(end.div_euclid(86_400));
+        let s = end.rem_euclid(86_400);
+        let path = base.join(format!("{y:04}/{m:02}/{d:02}")).join(format!(
+            "{account}_CloudTrail-Digest_{region}_trail_{region}_{y:04}{m:02}{d:02}T{:02}0000Z.json.gz",
+            s / 3600
+        ));
+        let key = path
+            .strip_prefix(out)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.listed)
+            .into_iter()
+            .partition(|(t, _, _)| *t < end);
+        self.listed = later;
+        let logs: Vec<Value> = now
+            .into_iter()
+            .map(|(_, k, h)| json!({"s3Bucket": "trail-bucket", "s3Object": k, "hashValue": h, "hashAlgorithm": "SHA-256"}))
+            .collect();
+        let prev = self.previous.take();
+        let body = json!({
+            "awsAccountId": account, "digestStartTime": iso(start), "digestEndTime": iso(end),
+            "digestS3Bucket": "trail-bucket", "digestS3Object": key,
+            "digestPublicKeyFingerprint": "00000000000000000000000000000000",
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "previousDigestS3Bucket": prev.as_ref().map(|_| "trail-bucket"),
+            "previousDigestS3Object": prev.as_ref().map(|p| p.0.clone()),
+            "previousDigestHashValue": prev.as_ref().map(|p| p.1.clone()),
+            "previousDigestHashAlgorithm": prev.as_ref().map(|_| "SHA-256"),
+            "previousDigestSignature": Value::Null,
+            "logFiles": logs,
+        });
+        let text = body.to_string();
+        write_gz(&path, text.as_bytes());
+        self.previous = Some((key, sha256_hex(text.as_bytes())));
+    }
 }
 
 fn iso(secs: i64) -> String {
@@ -560,6 +621,7 @@ fn main() {
     for acct_i in 0..a.accounts {
         let account = format!("{:012}", a.account_base + acct_i as u64 * 1_000_003);
         for region in &a.regions {
+            let mut chain = DigestChain::default();
             for day_i in 0..a.days as i64 {
                 let day = start_day + day_i;
                 let (y, m, d) = civil_from_days(day);
@@ -588,15 +650,29 @@ fn main() {
                     let (dy, dm, dd) = civil_from_days(deliver.div_euclid(86_400));
                     let s = deliver.rem_euclid(86_400);
                     let name = format!("{account}_CloudTrail_{region}_{dy:04}{dm:02}{dd:02}T{:02}{:02}Z_{}.json.gz", s / 3600, s / 60 % 60, g.hex(16));
-                    write_gz(&folder.join(name), &text);
+                    let path = folder.join(name);
+                    write_gz(&path, &text);
+                    if a.digests {
+                        let key = path
+                            .strip_prefix(&a.out)
+                            .unwrap_or(&path)
+                            .to_string_lossy()
+                            .into_owned();
+                        chain.listed.push((deliver, key, sha256_hex(&text)));
+                    }
                     files += 1;
                 }
                 if a.digests {
-                    let digest = base.join(&account).join("CloudTrail-Digest").join(region).join(format!("{y:04}/{m:02}/{d:02}"))
-                        .join(format!("{account}_CloudTrail-Digest_{region}_trail_{region}_{y:04}{m:02}{d:02}T010000Z.json.gz"));
-                    let body = json!({"awsAccountId": account, "digestStartTime": iso(day * 86_400), "digestEndTime": iso(day * 86_400 + 3600),
-                        "digestS3Bucket": "trail-bucket", "logFiles": [], "digestSignatureAlgorithm": "SHA256withRSA"});
-                    write_gz(&digest, body.to_string().as_bytes());
+                    let dig_base = base.join(&account).join("CloudTrail-Digest").join(region);
+                    for hour in 0..24 {
+                        chain.write(
+                            &a.out,
+                            &dig_base,
+                            &account,
+                            region,
+                            day * 86_400 + hour * 3600,
+                        );
+                    }
                 }
             }
         }

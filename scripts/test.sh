@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python test environment (.venv: pyarrow, duckdb, sqlglot, moto server, boto3, pySigma)"
-if ! .venv/bin/python -c 'import pyarrow, duckdb, sqlglot, moto.server, boto3, sigma' 2>/dev/null; then
+step "Python test environment (.venv: pyarrow, duckdb, sqlglot, moto server, boto3, pySigma, cryptography)"
+if ! .venv/bin/python -c 'import pyarrow, duckdb, sqlglot, moto.server, boto3, sigma, cryptography' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi

@@ -17,7 +17,9 @@ pub use crate::commands::UsageError;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  partial failure: some partitions failed (the others were published) or the run could not finish
+  1  partial failure: some partitions failed (the others were published), the run could not
+     finish, or --verify-digests found tampering (modified or deleted files, a broken digest
+     chain, a bad signature); verify: something in range is not proven
   2  usage or configuration error (nothing was done), including a malformed --rules file
   3  findings at or above --fail-on LEVEL (convert, daily, backfill, detect; with --rules)
   4  interrupted by SIGTERM/SIGINT: stopped early; every partition published is whole, the

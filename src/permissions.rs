@@ -1,6 +1,6 @@
 //! The AWS permissions a run needs: one list, kept beside the code that makes the calls.
 //!
-//! [`CALLS`] names every S3 and Glue API operation the code calls, the module that
+//! [`CALLS`] names every S3, Glue and CloudTrail API operation the code calls, the module that
 //! calls it, the IAM action it needs and what it acts on. From it:
 //! - `trailpack iam-policy` prints the least-privilege identity policy for a run;
 //! - a unit test scans the source for SDK operation calls and fails when one is missing
@@ -28,6 +28,9 @@ pub enum Target {
     CuratedObjects,
     /// The Glue catalog, database and table.
     Catalog,
+    /// CloudTrail's public keys (`--verify-digests`, `verify`): ListPublicKeys has no
+    /// resource-level permissions.
+    TrailKeys,
 }
 
 /// One SDK operation the code calls.
@@ -75,6 +78,7 @@ const S3: &str = "s3.rs";
 const SOURCE: &str = "source/s3.rs";
 const SINK: &str = "sink/s3.rs";
 const GLUE: &str = "catalog/glue.rs";
+const KEYS: &str = "trail_keys.rs";
 
 /// Every S3 and Glue operation trailpack calls.
 pub const CALLS: &[Call] = &[
@@ -122,6 +126,13 @@ pub const CALLS: &[Call] = &[
     registered(GLUE, "batch_create_partition", "glue:BatchCreatePartition"),
     registered(GLUE, "batch_update_partition", "glue:BatchUpdatePartition"),
     registered(GLUE, "batch_delete_partition", "glue:BatchDeletePartition"),
+    // The keys that signed the digest files (validation of signed digests on S3).
+    call(
+        KEYS,
+        "list_public_keys",
+        "cloudtrail:ListPublicKeys",
+        TrailKeys,
+    ),
 ];
 
 /// An S3 location the policy covers.
@@ -159,6 +170,8 @@ pub struct PolicyScope {
     pub source_kms_keys: Vec<String>,
     /// KMS key (ARN) the curated objects are encrypted with.
     pub curated_kms_keys: Vec<String>,
+    /// Digest signatures are checked with keys asked of CloudTrail.
+    pub trail_keys: bool,
 }
 
 /// The IAM actions needed on `target` (sorted, unique).
@@ -245,6 +258,13 @@ pub fn policy(scope: &PolicyScope) -> Value {
             resources,
         ));
     }
+    if scope.trail_keys {
+        statements.push(statement(
+            "PublicKeys",
+            actions(TrailKeys, false),
+            vec!["*".to_string()],
+        ));
+    }
     if !scope.source_kms_keys.is_empty() {
         statements.push(statement(
             "DecryptTrail",
@@ -327,6 +347,7 @@ mod tests {
         let sdks = [
             ("aws_sdk_s3", sdk_operations("aws-sdk-s3")),
             ("aws_sdk_glue", sdk_operations("aws-sdk-glue")),
+            ("aws_sdk_cloudtrail", sdk_operations("aws-sdk-cloudtrail")),
         ];
         let mut files = Vec::new();
         rust_files(&src, &mut files);
@@ -374,7 +395,11 @@ mod tests {
     #[test]
     fn actions_are_iam_names_of_their_service() {
         for c in CALLS {
-            let service = if c.module == GLUE { "glue:" } else { "s3:" };
+            let service = match c.module {
+                GLUE => "glue:",
+                KEYS => "cloudtrail:",
+                _ => "s3:",
+            };
             assert!(c.action.starts_with(service), "{c:?}");
             let name = &c.action[service.len()..];
             assert!(
@@ -408,6 +433,7 @@ mod tests {
             }),
             source_kms_keys: vec!["arn:aws:kms:eu-west-1:111122223333:key/a".into()],
             curated_kms_keys: vec![],
+            trail_keys: true,
         };
         let p = policy(&scope);
         let st = p["Statement"].as_array().unwrap();
@@ -420,6 +446,7 @@ mod tests {
                 "ListCurated",
                 "WriteCurated",
                 "Catalog",
+                "PublicKeys",
                 "DecryptTrail"
             ]
         );
@@ -453,6 +480,8 @@ mod tests {
             st[4]["Resource"][2],
             "arn:aws:glue:eu-west-1:111122223333:table/security/cloudtrail"
         );
-        assert_eq!(st[5]["Action"], "kms:Decrypt");
+        assert_eq!(st[5]["Action"], "cloudtrail:ListPublicKeys");
+        assert_eq!(st[5]["Resource"], "*");
+        assert_eq!(st[6]["Action"], "kms:Decrypt");
     }
 }

@@ -70,17 +70,19 @@ pub fn scope(args: &IamPolicyArgs) -> Result<PolicyScope, UsageError> {
             Some(k) if curated.is_some() => vec![kms_arn(k)?],
             _ => Vec::new(),
         },
+        trail_keys: args.with_digests,
         source,
         curated,
     })
 }
 
 pub const IAM_POLICY_AFTER_HELP: &str = "\
-The policy grants exactly the S3 and Glue actions trailpack calls (one list in the code,
+The policy grants exactly the S3, Glue and CloudTrail actions trailpack calls (one list in the code,
 checked against its SDK calls): ListBucket limited to the input and output prefixes,
 GetObject on the input, Get/Put/DeleteObject and AbortMultipartUpload on the output, the
 Glue actions on the catalog, database and table (no partition actions with
---glue-projection), and KMS for the given keys. Local folders need no statement.
+--glue-projection), cloudtrail:ListPublicKeys with --with-digests, and KMS for the given
+keys. Local folders need no statement.
 
 The options read the same TRAILPACK_* environment variables as convert/daily/backfill,
 so in a configured task `trailpack iam-policy` prints the policy of its own run.
@@ -107,6 +109,12 @@ pub struct IamPolicyArgs {
     /// (--glue-findings-table, default <glue-table>_findings).
     #[arg(long, requires = "glue_database")]
     pub with_findings: bool,
+
+    /// The run checks signed digests (--verify-digests or `verify` on S3, keys not
+    /// given with --public-keys): also allow cloudtrail:ListPublicKeys. The digest
+    /// folders (AWSLogs/…/CloudTrail-Digest/) must be under the --input prefix.
+    #[arg(long, env = "TRAILPACK_VERIFY_DIGESTS")]
+    pub with_digests: bool,
 
     /// Region of the Glue catalog (default: any, `*`).
     #[arg(long, value_name = "REGION", default_value = "*")]

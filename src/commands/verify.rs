@@ -181,7 +181,12 @@ fn print_text(r: &VerifyReport) {
             counts.join(" ")
         );
     }
-    for f in &r.files {
+    // Hash-chained files are counted above, not listed (a local copy has only those).
+    for f in r
+        .files
+        .iter()
+        .filter(|f| f.status != LogStatus::HashChained)
+    {
         println!("{}\t{}", f.status.name(), f.file);
     }
     for p in &r.problems {

@@ -125,11 +125,16 @@ impl PartitionDigests {
             log: &in_day,
             digest: &in_day,
         };
-        let carried_known: Vec<&mut ManifestInput> =
-            carried.iter_mut().filter(|c| c.sha256.is_some()).collect();
-        let logs: Vec<LogFile> = inputs
+        // An input read only for the previous day's late records that had none is
+        // not hashed (its own day checks it); a carried input is checked when its
+        // hash was recorded.
+        let checked_inputs: Vec<&mut ManifestInput> = inputs
+            .iter_mut()
+            .filter(|i| i.sha256.is_some() || i.skipped.is_some() || i.role == InputRole::Own)
+            .chain(carried.iter_mut().filter(|c| c.sha256.is_some()))
+            .collect();
+        let logs: Vec<LogFile> = checked_inputs
             .iter()
-            .chain(carried_known.iter().map(|c| &**c))
             .map(|i| LogFile {
                 location: i.key.clone(),
                 // A file that did not decode has no hash: it matches no digest.
@@ -138,7 +143,7 @@ impl PartitionDigests {
             .collect();
         let checked = integrity::check(&self.digests, &logs, self.keys.as_ref(), &scope);
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-        for (input, status) in inputs.iter_mut().chain(carried_known).zip(checked.logs) {
+        for (input, status) in checked_inputs.into_iter().zip(checked.logs) {
             input.integrity = Some(status);
             *statuses.entry(status.name().to_string()).or_default() += 1;
         }

@@ -184,8 +184,17 @@ impl Decoder {
         self
     }
 
-    fn content_sha256(&self, content: &[u8]) -> Option<[u8; 32]> {
-        self.hash.then(|| {
+    /// The content's hash, unless hashing is off or the file was read only for
+    /// another day's records (`OnlyDay`) and had none: its rows are not this
+    /// partition's, and its own day hashes it.
+    fn content_sha256(
+        &self,
+        content: &[u8],
+        filter: RowFilter,
+        df: &DecodedFile,
+    ) -> Option<[u8; 32]> {
+        let unused = matches!(filter, RowFilter::OnlyDay(_)) && df.records == df.filtered_out;
+        (self.hash && !unused).then(|| {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
             let mut out = [0u8; 32];
             out.copy_from_slice(d.as_ref());
@@ -209,7 +218,7 @@ impl Decoder {
             let mut buf = buf.borrow_mut();
             inflate::with_content(bytes, self.max_file_bytes, &mut buf, |content| {
                 let mut df = self.decode_content(content, filter, source)?;
-                df.content_sha256 = self.content_sha256(content);
+                df.content_sha256 = self.content_sha256(content, filter, &df);
                 Ok(df)
             })?
         })
@@ -241,7 +250,7 @@ impl Decoder {
                     step_bytes,
                     &mut |b, k| sink(b, k).map_err(|e| failed = Some(e)),
                 )?;
-                df.content_sha256 = self.content_sha256(content);
+                df.content_sha256 = self.content_sha256(content, filter, &df);
                 Ok(df)
             })?
         });

@@ -166,6 +166,8 @@ def expected_policy(binary, r):
         cmd += ["--sse-kms-key-id", p["CuratedKmsKeyArn"]]
     if p["DetectionRules"] == "builtin":
         cmd.append("--with-findings")
+    if p["VerifyDigests"] == "true":
+        cmd.append("--with-digests")
     return json.loads(run(cmd).stdout)
 
 
@@ -501,11 +503,12 @@ def check_build_context():
 
 CASES = [
     ("defaults (projection)", {}),
-    ("kms+registered+retention", {
+    ("kms+registered+retention+digests", {
         "TrailKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
         "CuratedKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000",
         "PartitionProjection": "false", "RetainDays": 3650, "SourcePrefix": "",
         "CuratedPrefix": "lake/cloudtrail/", "GlueDatabase": "sec", "GlueTable": "trail",
+        "VerifyDigests": "true",
     }),
     ("projection+detections", {"DetectionRules": "builtin"}),
 ]

@@ -8,7 +8,9 @@ pub const CONVERT_AFTER_HELP: &str = "\
 Input layout (any root works: the folder holding AWSLogs, AWSLogs itself, or deeper):
   AWSLogs/[o-<orgid>/]<account>/CloudTrail/<region>/<YYYY>/<MM>/<DD>/<file>.json.gz
   CloudTrail-NetworkActivity/ and CloudTrail-Insight/ folders are converted too;
-  CloudTrail-Digest/ files and ConfigWritabilityCheckFile objects are skipped and counted.
+  CloudTrail-Digest/ files are not converted; with --verify-digests each input is checked
+  against them (status in the manifest; `trailpack verify --help` explains the statuses).
+  ConfigWritabilityCheckFile objects are skipped and counted.
   Files may be gzip (detected by content) or plain JSON: {\"Records\":[...]}.
 
 Output layout (Hive-style; readers that skip names starting with _ or . see only data):
@@ -35,7 +37,8 @@ Day rule (partition day = UTC date of eventTime):
 Examples:
   trailpack convert --input samples --output out
   trailpack convert --input /logs --output /curated --day 2024-03-05 --account 111122223333
-  trailpack convert --input /logs --output /curated --from 2024-01-01 --to 2024-01-31 --json";
+  trailpack convert --input /logs --output /curated --from 2024-01-01 --to 2024-01-31 --json
+  trailpack convert --input s3://org-trail/ --output s3://lake/ct/ --day 2024-03-05 --verify-digests";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Metrics {
