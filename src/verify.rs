@@ -8,7 +8,7 @@
 //! downloads running ahead of hashing. A log file's hash is the SHA-256 of its
 //! uncompressed content, as digests list it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,6 +18,8 @@ use crate::integrity::{
     self, DigestFile, DigestProblem, LogFile, LogStatus, ProblemKind, PublicKeys,
 };
 use crate::layout::LogPath;
+use crate::partition::PartitionKey;
+use crate::sink::Sink;
 use crate::source::{DigestObject, InputFile, ListFilter, Source, SourceError, TrailFolder};
 
 /// Files read and hashed at once (downloads of the next window run meanwhile).
@@ -152,6 +154,9 @@ pub struct VerifyReport {
     pub log_files: usize,
     /// Digests with a signature checked against a public key.
     pub signatures_checked: usize,
+    /// Log files whose hash was taken from a curated partition's manifest
+    /// (`--hashes-from`) instead of downloading and hashing them.
+    pub hashes_reused: usize,
     pub statuses: BTreeMap<&'static str, u64>,
     pub days: Vec<DayReport>,
     /// Every log file that is not `valid`, by path.
@@ -180,14 +185,19 @@ pub enum VerifyError {
     Keys(String),
     #[error("no day range: give --day or --from/--to (no log file was found to bound it)")]
     NoDays,
+    #[error("reading the curated output's manifests: {0}")]
+    Curated(#[from] crate::sink::SinkError),
 }
 
-/// Check the files of `source` that `filter` selects.
+/// Check the files of `source` that `filter` selects. With `curated`, the hash of
+/// a file a partition's manifest records (same object, size and version) is taken
+/// from there: conversion with `--verify-digests` already hashed it.
 pub fn run(
     source: &dyn Source,
     filter: &VerifyFilter,
     keys: &KeySource,
     max_file_bytes: usize,
+    curated: Option<&dyn Sink>,
 ) -> Result<VerifyReport, VerifyError> {
     let list = ListFilter {
         accounts: filter.accounts.clone(),
@@ -215,7 +225,11 @@ pub fn run(
     let files = source.list_days(&log_days)?.files;
     let (digests, unreadable) = read_digests(source, &digest_days, max_file_bytes)?;
     let keys = keys.for_digests(&digests).map_err(VerifyError::Keys)?;
-    let logs = hash_logs(source, &files, max_file_bytes)?;
+    let known = match curated {
+        Some(sink) => recorded_hashes(sink, &folders, &days)?,
+        None => HashMap::new(),
+    };
+    let (logs, hashes_reused) = hash_logs(source, &files, max_file_bytes, &known)?;
     let range = VerifyFilter {
         from: Some(from),
         to: Some(to),
@@ -233,6 +247,7 @@ pub fn run(
             .filter(|d| (scope.digest)(&d.location))
             .count(),
         log_files: logs.len(),
+        hashes_reused,
         signatures_checked: if keys.is_some() {
             digests.iter().filter(|d| d.signature.is_some()).count()
         } else {
@@ -320,34 +335,84 @@ fn parse_digest(o: DigestObject, max: usize) -> Result<DigestFile, DigestProblem
     .map_err(|e| unreadable(e.to_string()))
 }
 
-/// Every file read and hashed, `WINDOW` at a time, the next window downloading.
+/// A file's identity as a manifest records it: object, size, version.
+type FileId = (String, u64, String);
+
+/// The input hashes the curated partitions of these folders and days recorded.
+fn recorded_hashes(
+    sink: &dyn Sink,
+    folders: &[TrailFolder],
+    days: &[Date],
+) -> Result<HashMap<FileId, String>, crate::sink::SinkError> {
+    let mut keys: Vec<PartitionKey> = folders
+        .iter()
+        .flat_map(|f| {
+            days.iter().map(move |d| PartitionKey {
+                account: f.account.clone(),
+                region: f.region.clone(),
+                day: *d,
+            })
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let manifests: Vec<Option<crate::sink::Current>> = keys
+        .par_iter()
+        .map(|k| sink.current(k))
+        .collect::<Result<_, _>>()?;
+    let mut known = HashMap::new();
+    for m in manifests.into_iter().flatten() {
+        let m = m.manifest;
+        for i in m.inputs.into_iter().chain(m.carried) {
+            if let Some(sha) = i.sha256 {
+                known.insert((i.key, i.size, i.version), sha);
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Every file hashed (in the order given), `WINDOW` at a time, the next window
+/// downloading; a file whose hash `known` records is not read. Returns the hashes
+/// and how many were known.
 fn hash_logs(
     source: &dyn Source,
     files: &[InputFile],
     max: usize,
-) -> Result<Vec<LogFile>, SourceError> {
+    known: &HashMap<FileId, String>,
+) -> Result<(Vec<LogFile>, usize), SourceError> {
+    let recorded = |f: &InputFile| known.get(&(f.object.clone(), f.size, f.version.clone()));
     let windows: Vec<&[InputFile]> = files.chunks(WINDOW).collect();
     let mut out = Vec::with_capacity(files.len());
+    let mut reused = 0;
+    let prefetch = |w: &[InputFile]| {
+        let unknown: Vec<&InputFile> = w.iter().filter(|f| recorded(f).is_none()).collect();
+        source.prefetch(&unknown);
+    };
     if let Some(first) = windows.first() {
-        source.prefetch(&first.iter().collect::<Vec<_>>());
+        prefetch(first);
     }
     for (i, window) in windows.iter().enumerate() {
         if let Some(next) = windows.get(i + 1) {
-            source.prefetch(&next.iter().collect::<Vec<_>>());
+            prefetch(next);
         }
-        let hashed: Vec<LogFile> = window
+        let hashed: Vec<(LogFile, bool)> = window
             .par_iter()
             .map(|f| {
-                let bytes = source.read(f)?;
-                Ok(LogFile {
-                    location: f.object.clone(),
-                    sha256: content_sha256(&bytes, max),
-                })
+                let (sha256, was_known) = match recorded(f) {
+                    Some(sha) => (sha.clone(), true),
+                    None => (content_sha256(&source.read(f)?, max), false),
+                };
+                let location = f.object.clone();
+                Ok((LogFile { location, sha256 }, was_known))
             })
             .collect::<Result<_, SourceError>>()?;
-        out.extend(hashed);
+        for (log, was_known) in hashed {
+            reused += usize::from(was_known);
+            out.push(log);
+        }
     }
-    Ok(out)
+    Ok((out, reused))
 }
 
 /// The hex SHA-256 of a file's uncompressed content (of its bytes when they do

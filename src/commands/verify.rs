@@ -10,8 +10,12 @@ use super::{parse_day_range, parse_size, UsageError};
 use crate::aws::{Aws, AwsOptions};
 use crate::integrity::PublicKeys;
 use crate::location::Location;
+use crate::sink::local::LocalSink;
+use crate::sink::s3::{Encryption, S3Sink};
+use crate::sink::Sink;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
+use crate::source::Source;
 use crate::verify::{KeySource, VerifyFilter, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
@@ -36,8 +40,13 @@ verified (SHA256withRSA) with CloudTrail's public key for the digest's region, a
 CloudTrail (cloudtrail:ListPublicKeys) unless --public-keys gives the keys. A local copy
 has no metadata: its files are at best hash-chained.
 
+With --hashes-from, the hashes a conversion with --verify-digests recorded in its manifests
+are used for the same files (object, size, version/ETag), so only the digests and the
+files the conversion did not read are downloaded.
+
 Examples:
   trailpack verify --input s3://my-trail-bucket/ --from 2024-03-01 --to 2024-03-31
+  trailpack verify --input s3://my-trail-bucket/ --day 2024-03-05 --hashes-from s3://my-lake/cloudtrail/
   trailpack verify --input ./incident-archive --allow-unsigned
   trailpack verify --input ./logs --day 2024-03-05 --account 111122223333 --json";
 
@@ -58,6 +67,13 @@ pub struct VerifyArgs {
     /// regions and times.
     #[arg(long, value_name = "FILE", env = "TRAILPACK_PUBLIC_KEYS")]
     pub public_keys: Option<PathBuf>,
+
+    /// A curated output converted with --verify-digests: the hashes its manifests
+    /// recorded are used for the same files (same object, size and version) instead of
+    /// downloading and hashing them again. Trusts that output as much as the run that
+    /// wrote it.
+    #[arg(long, value_name = "DIR|S3_URI")]
+    pub hashes_from: Option<String>,
 
     /// Print the report as JSON on standard output.
     #[arg(long)]
@@ -105,29 +121,55 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(read_public_keys(path)?),
         None => None,
     };
-    let report = match &input {
-        Location::Local(p) => {
-            if !p.is_dir() {
-                return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
-            }
-            let source = LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-            let keys = given.map_or_else(KeySource::default, KeySource::given);
-            crate::verify::run(&source, &filter, &keys, max)?
-        }
-        Location::S3 { bucket, prefix } => {
-            let aws = Aws::connect(AwsOptions {
+    let curated = match &args.hashes_from {
+        Some(c) => Some(Location::parse(c).map_err(|e| UsageError(format!("--hashes-from: {e}")))?),
+        None => None,
+    };
+    let aws = if input.is_s3() || curated.as_ref().is_some_and(Location::is_s3) {
+        Some(
+            Aws::connect(AwsOptions {
                 max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
                 ..args.aws.options()
             })
-            .map_err(|e| UsageError(e.to_string()))?;
-            let source = S3Source::new(&aws, bucket, prefix);
-            let keys = match given {
-                Some(k) => KeySource::given(k),
-                None => KeySource::ask(crate::trail_keys::asker(&aws)),
-            };
-            crate::verify::run(&source, &filter, &keys, max)?
-        }
+            .map_err(|e| UsageError(e.to_string()))?,
+        )
+    } else {
+        None
     };
+    let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let sink: Option<Box<dyn Sink>> = match (&curated, &aws) {
+        (None, _) => None,
+        (Some(Location::Local(p)), _) => Some(Box::new(
+            LocalSink::new(p).map_err(|e| UsageError(format!("--hashes-from: {e}")))?,
+        )),
+        (Some(Location::S3 { bucket, prefix }), Some(aws)) => Some(Box::new(S3Sink::new(
+            aws,
+            bucket,
+            prefix,
+            Encryption::S3,
+            &temp,
+        ))),
+        (Some(Location::S3 { .. }), None) => unreachable!("AWS is configured for S3 locations"),
+    };
+    let source: Box<dyn Source> = match (&input, &aws) {
+        (Location::Local(p), _) => {
+            if !p.is_dir() {
+                return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
+            }
+            Box::new(LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?)
+        }
+        (Location::S3 { bucket, prefix }, Some(aws)) => {
+            Box::new(S3Source::new(aws, bucket, prefix))
+        }
+        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
+    };
+    // Signatures travel only with S3 objects: keys are asked of CloudTrail for them.
+    let keys = match (given, &aws) {
+        (Some(k), _) => KeySource::given(k),
+        (None, Some(aws)) if input.is_s3() => KeySource::ask(crate::trail_keys::asker(aws)),
+        (None, _) => KeySource::default(),
+    };
+    let report = crate::verify::run(source.as_ref(), &filter, &keys, max, sink.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -193,8 +235,13 @@ fn print_text(r: &VerifyReport) {
         println!("{}\t{}\t{}", p.kind.name(), p.digest, p.detail);
     }
     let totals: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let reused = if r.hashes_reused > 0 {
+        format!(" ({} hashes from the curated output)", r.hashes_reused)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{}: {} log files, {} digests ({} signatures checked): {}; {} digest problems",
+        "{}: {} log files{reused}, {} digests ({} signatures checked): {}; {} digest problems",
         r.input,
         r.log_files,
         r.digests,
