@@ -502,19 +502,22 @@ fn convert_verify_digests_from_s3_with_signatures_is_valid() {
         .success());
     let uri = format!("s3://{b}/");
     let out = t.output();
-    let o = trailpack_aws(&[
-        "convert",
-        "--input",
-        &uri,
-        "--output",
-        out.to_str().unwrap(),
-        "--verify-digests",
-        "--public-keys",
-        keys.to_str().unwrap(),
-        "--json",
-        "--metrics",
-        "emf",
-    ]);
+    let convert_s3 = |extra: &[&str]| {
+        let mut args = vec![
+            "convert",
+            "--input",
+            &uri,
+            "--output",
+            out.to_str().unwrap(),
+            "--verify-digests",
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        trailpack_aws(&args)
+    };
+    let o = convert_s3(&["--metrics", "emf"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["integrity"]["statuses"], serde_json::json!({"valid": 8}));
@@ -535,17 +538,7 @@ fn convert_verify_digests_from_s3_with_signatures_is_valid() {
     assert_eq!(emf["FilesValid"], 8.0);
     assert_eq!(emf["DigestChainBreaks"], 0.0);
     // A re-run with validation finds every partition current, statuses included.
-    let again = trailpack_aws(&[
-        "convert",
-        "--input",
-        &uri,
-        "--output",
-        out.to_str().unwrap(),
-        "--verify-digests",
-        "--public-keys",
-        keys.to_str().unwrap(),
-        "--json",
-    ]);
+    let again = convert_s3(&[]);
     let r: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(r["partitions"]["written"], 0, "{r}");
     assert_eq!(

@@ -14,7 +14,6 @@ use clap::{Args, ValueEnum};
 
 use super::convert::AwsArgs;
 use super::{load_rules, parse_day_range, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
-use crate::aws::{Aws, AwsOptions};
 use crate::detect::event::rfc3339;
 use crate::location::Location;
 use crate::progress::Progress;
@@ -155,13 +154,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     };
     let on_s3 = |l: &Location| matches!(l, Location::S3 { .. });
     let aws = if on_s3(&input) || output.as_ref().is_some_and(on_s3) {
-        Some(
-            Aws::connect(AwsOptions {
-                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
-                ..args.aws.options()
-            })
-            .map_err(|e| UsageError(e.to_string()))?,
-        )
+        Some(args.aws.connect()?)
     } else {
         None
     };

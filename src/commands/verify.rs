@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::convert::AwsArgs;
 use super::{parse_day_range, parse_size, UsageError};
-use crate::aws::{Aws, AwsOptions};
 use crate::integrity::PublicKeys;
 use crate::location::Location;
 use crate::sink::local::LocalSink;
@@ -126,13 +125,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let aws = if input.is_s3() || curated.as_ref().is_some_and(Location::is_s3) {
-        Some(
-            Aws::connect(AwsOptions {
-                max_concurrent_requests: args.aws.max_concurrent_requests.max(1),
-                ..args.aws.options()
-            })
-            .map_err(|e| UsageError(e.to_string()))?,
-        )
+        Some(args.aws.connect()?)
     } else {
         None
     };

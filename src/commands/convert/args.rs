@@ -332,6 +332,15 @@ impl AwsArgs {
             max_concurrent_requests: self.max_concurrent_requests,
         }
     }
+
+    /// Connect (at least one request at a time); a bad setting is a usage error.
+    pub fn connect(&self) -> Result<crate::aws::Aws, crate::commands::UsageError> {
+        crate::aws::Aws::connect(crate::aws::AwsOptions {
+            max_concurrent_requests: self.max_concurrent_requests.max(1),
+            ..self.options()
+        })
+        .map_err(|e| crate::commands::UsageError(e.to_string()))
+    }
 }
 
 /// AWS settings, used when an input or output is on S3.
