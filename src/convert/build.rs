@@ -117,6 +117,7 @@ impl Builder<'_> {
                 Some(check) => Some(
                     super::digests::PartitionDigests::load(
                         self.source,
+                        &self.digest_cache,
                         plan,
                         check,
                         self.opts.max_file_bytes,

@@ -12,6 +12,7 @@
 //! status; the digests' problems are those of the partition's own day folder.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use time::Date;
 
@@ -41,6 +42,117 @@ pub struct DigestCheck {
     pub on_tampered: OnTampered,
 }
 
+/// Digest days of trail folders the run has read, parsed: the next day's partition
+/// needs two of the three days this one read. Bounded: the oldest go first.
+#[derive(Default)]
+pub(super) struct DigestCache {
+    days: std::sync::Mutex<std::collections::VecDeque<(DayKey, Arc<DigestDay>)>>,
+}
+
+/// A trail folder's day: account, region, folder location, day.
+type DayKey = (String, String, String, Date);
+
+/// The digests of one trail folder's day, and those that could not be read.
+#[derive(Default)]
+struct DigestDay {
+    digests: Vec<DigestFile>,
+    unreadable: Vec<DigestProblem>,
+}
+
+/// Folder-days kept: enough for the partitions built at once and their neighbours.
+const CACHED_DAYS: usize = 256;
+
+impl DigestCache {
+    /// The digests of these folder-days: from the cache, the others read at once.
+    fn get(
+        &self,
+        source: &dyn Source,
+        wanted: &[(&TrailFolder, Date)],
+        max_file_bytes: usize,
+    ) -> Result<(Vec<DigestFile>, Vec<DigestProblem>), String> {
+        let key =
+            |f: &TrailFolder, d: Date| (f.account.clone(), f.region.clone(), f.location.clone(), d);
+        let cached: Vec<Option<Arc<DigestDay>>> = {
+            let days = self.days.lock().unwrap_or_else(|p| p.into_inner());
+            wanted
+                .iter()
+                .map(|(f, d)| {
+                    let k = key(f, *d);
+                    days.iter().find(|(dk, _)| *dk == k).map(|(_, v)| v.clone())
+                })
+                .collect()
+        };
+        let missing: Vec<(&TrailFolder, Date)> = wanted
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(w, _)| *w)
+            .collect();
+        let (read, unreadable) = crate::verify::read_digests(source, &missing, max_file_bytes)
+            .map_err(|e| e.to_string())?;
+        // Sort what was read back into its folder-days.
+        let mut fresh: Vec<DigestDay> = missing.iter().map(|_| DigestDay::default()).collect();
+        let day_of = |object: &str| {
+            let p = LogPath::parse(object)?;
+            missing.iter().position(|(f, d)| {
+                *d == p.folder_day
+                    && f.account == p.account
+                    && f.region == p.region
+                    && folder_holds(f, object)
+            })
+        };
+        for d in read {
+            if let Some(i) = day_of(&d.location) {
+                fresh[i].digests.push(d);
+            }
+        }
+        for p in unreadable {
+            if let Some(i) = day_of(&p.digest) {
+                fresh[i].unreadable.push(p);
+            }
+        }
+        let fresh: Vec<Arc<DigestDay>> = fresh.into_iter().map(Arc::new).collect();
+        {
+            let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
+            for ((f, d), v) in missing.iter().zip(&fresh) {
+                days.push_back((key(f, *d), v.clone()));
+            }
+            while days.len() > CACHED_DAYS {
+                days.pop_front();
+            }
+        }
+        let mut fresh = fresh.into_iter();
+        let (mut digests, mut problems) = (Vec::new(), Vec::new());
+        for c in cached {
+            let Some(day) = c.or_else(|| fresh.next()) else {
+                continue;
+            };
+            digests.extend(day.digests.iter().cloned());
+            problems.extend(day.unreadable.iter().cloned());
+        }
+        Ok((digests, problems))
+    }
+}
+
+/// Whether a digest object belongs to this trail folder's digest folder (an S3
+/// folder is `…/<account>/CloudTrail/<region>/`; local folders are one per
+/// account/region).
+fn folder_holds(folder: &TrailFolder, object: &str) -> bool {
+    let Some(above) = folder
+        .location
+        .strip_suffix('/')
+        .and_then(|l| l.rsplit_once('/'))
+        .and_then(|(a, _)| a.strip_suffix("/CloudTrail"))
+    else {
+        return true;
+    };
+    // `s3://bucket/<above>/CloudTrail-Digest/…` for a folder at `<above>/CloudTrail/…`.
+    match object.strip_prefix("s3://").and_then(|o| o.split_once('/')) {
+        Some((_, key)) => key.starts_with(&format!("{above}/CloudTrail-Digest/")),
+        None => true,
+    }
+}
+
 /// The digests around one partition.
 pub(super) struct PartitionDigests {
     day: Date,
@@ -67,6 +179,7 @@ fn folder_of(plan: &PartitionPlan, location: &str) -> TrailFolder {
 impl PartitionDigests {
     pub(super) fn load(
         source: &dyn Source,
+        cache: &DigestCache,
         plan: &PartitionPlan,
         check: &DigestCheck,
         max_file_bytes: usize,
@@ -84,8 +197,13 @@ impl PartitionDigests {
             .iter()
             .flat_map(|f| days.iter().flatten().map(move |d| (f, *d)))
             .collect();
-        let (digests, unreadable) = crate::verify::read_digests(source, &wanted, max_file_bytes)
-            .map_err(|e| e.to_string())?;
+        let (mut digests, mut unreadable) = cache.get(source, &wanted, max_file_bytes)?;
+        // A local source has one digest folder per account/region, whatever the
+        // trail folders: the same digest may come for two of them.
+        digests.sort_by(|a, b| a.location.cmp(&b.location));
+        digests.dedup_by(|a, b| a.location == b.location);
+        unreadable.sort_by(|a, b| a.digest.cmp(&b.digest));
+        unreadable.dedup_by(|a, b| a.digest == b.digest);
         let keys = check.keys.for_digests(&digests)?;
         let mut listed: HashMap<String, Vec<String>> = HashMap::new();
         for d in &digests {

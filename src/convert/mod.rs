@@ -433,6 +433,7 @@ pub fn run(
         props: writer_properties(schema, &opts.encode)?,
         settings: settings.clone(),
         progress,
+        digest_cache: Default::default(),
     };
     progress.start(slots.len() as u64);
     let reports = builder.build_all(&planner, &slots);
@@ -617,6 +618,8 @@ struct Builder<'r> {
     props: std::sync::Arc<parquet::file::properties::WriterProperties>,
     settings: BuildSettings,
     progress: &'r Progress,
+    /// Digest days read by this run (`--verify-digests`).
+    digest_cache: digests::DigestCache,
 }
 
 /// What to do with a planned partition, given its current version.
