@@ -248,11 +248,7 @@ pub fn run(
             .count(),
         log_files: logs.len(),
         hashes_reused,
-        signatures_checked: if keys.is_some() {
-            digests.iter().filter(|d| d.signature.is_some()).count()
-        } else {
-            0
-        },
+        signatures_checked: checked.signatures_checked,
         statuses: BTreeMap::new(),
         days: Vec::new(),
         files: Vec::new(),

@@ -304,8 +304,15 @@ fn signed_digests_on_s3_are_valid_and_a_forged_signature_is_caught() {
     );
     assert_eq!(r["statuses"]["valid"], 7);
 
-    // The local copy has no metadata: hash-chained, proven only with --allow-unsigned.
+    // The local copy has no metadata. With the keys, each digest is checked with
+    // the signature the next one recorded (only the newest, which lists no file
+    // here, cannot be): valid. Without them: hash-chained, proven only with
+    // --allow-unsigned.
     let (code, r) = verify(&t.input(), &["--public-keys", keys_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["statuses"], serde_json::json!({"valid": 8}));
+    assert_eq!(r["signatures_checked"], 94, "{r}");
+    let (code, r) = verify(&t.input(), &[]);
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["statuses"], serde_json::json!({"hash-chained": 8}));
     let (code, _) = verify(&t.input(), &["--allow-unsigned"]);

@@ -22,7 +22,8 @@ Statuses of a log file:
   valid         its SHA-256 is the one a digest lists; the digest's signature verifies
                 with CloudTrail's public key and its link to the previous digest holds
   hash-chained  its SHA-256 is the one a digest lists and the digests' hash chain holds,
-                but no signature could be checked (a copy made without S3 metadata)
+                but no signature could be checked (a copy without S3 metadata checked
+                without --public-keys, or listed by the newest digest of such a copy)
   unproven      its SHA-256 is listed, but by a digest that is itself in doubt
   not-covered   no digest lists it (delivered while validation was off, or added later)
   modified      a digest lists it with another SHA-256: changed after delivery
@@ -37,7 +38,8 @@ Exit codes: 0 when every log file in range is valid (or hash-chained, with
 Signatures: on S3 each digest's `signature` and `signature-algorithm` metadata is read and
 verified (SHA256withRSA) with CloudTrail's public key for the digest's region, asked of
 CloudTrail (cloudtrail:ListPublicKeys) unless --public-keys gives the keys. A local copy
-has no metadata: its files are at best hash-chained.
+has no metadata: with --public-keys each digest is checked with the signature the next
+digest recorded for it, so all but the newest digest's files can be valid.
 
 With --hashes-from, the hashes a conversion with --verify-digests recorded in its manifests
 are used for the same files (object, size, version/ETag), so only the digests and the

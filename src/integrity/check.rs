@@ -23,8 +23,9 @@ pub enum LogStatus {
     /// CloudTrail's key and its link to the previous digest holds.
     Valid,
     /// Its hash is the one a digest lists and the digest's link to the previous one
-    /// holds, but no signature could be checked (a copy made without the digests'
-    /// S3 metadata).
+    /// holds, but no signature could be checked: a copy made without the digests'
+    /// S3 metadata, checked without public keys (with them, every digest but the
+    /// newest of a chain is checked with the signature its successor recorded).
     HashChained,
     /// Its hash is the one a digest lists, but that digest is itself in doubt (its
     /// signature fails, its key is unknown, its link to the previous digest is
@@ -107,6 +108,8 @@ pub struct DigestProblem {
 pub struct Checked {
     pub logs: Vec<LogStatus>,
     pub problems: Vec<DigestProblem>,
+    /// Digests in scope whose signature was checked (verified or not).
+    pub signatures_checked: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -156,9 +159,21 @@ pub fn check(
         .enumerate()
         .map(|(i, d)| (object_identity(&d.location), i))
         .collect();
+    // A digest without its S3 metadata (a local copy) is signed by the signature
+    // its successor recorded (`previousDigestSignature`): "Validating digest and log
+    // files offline" — all but the newest digest of a chain can be checked.
+    let recorded = recorded_signatures(digests, &by_identity);
     let signed: Vec<Signed> = digests
         .iter()
-        .map(|d| signature_state(d, keys, &mut problem))
+        .zip(&recorded)
+        .map(|(d, r)| match (&d.signature, r) {
+            (None, Some(sig)) if keys.is_some() => {
+                let mut with = d.clone();
+                with.signature = Some((sig.clone(), d.digest.digest_signature_algorithm.clone()));
+                signature_state(&with, keys, &mut problem)
+            }
+            _ => signature_state(d, keys, &mut problem),
+        })
         .collect();
     let trusted: Vec<bool> = digests
         .iter()
@@ -220,10 +235,36 @@ pub fn check(
             detail: format!("lists {id}, which is not there"),
         });
     }
+    let signatures_checked = digests
+        .iter()
+        .zip(&signed)
+        .filter(|(d, s)| **s != Signed::Unsigned && (scope.digest)(&d.location))
+        .count();
     Checked {
         logs: statuses,
         problems,
+        signatures_checked,
     }
+}
+
+/// For each digest, the signature the next digest of its chain recorded for it.
+fn recorded_signatures(
+    digests: &[DigestFile],
+    by_identity: &HashMap<&str, usize>,
+) -> Vec<Option<String>> {
+    let mut out = vec![None; digests.len()];
+    for d in digests {
+        let (Some(prev), Some(sig)) = (
+            d.digest.previous_digest_s3_object.as_deref(),
+            d.digest.previous_digest_signature.as_deref(),
+        ) else {
+            continue;
+        };
+        if let Some(&i) = by_identity.get(object_identity(prev)) {
+            out[i] = Some(sig.to_string());
+        }
+    }
+    out
 }
 
 fn signature_state(
@@ -526,6 +567,30 @@ mod tests {
             ]
         );
         assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn a_copy_without_metadata_is_signed_by_the_next_digests_record() {
+        let mut t = chain(3);
+        for d in &mut t.digests {
+            d.signature = None;
+        }
+        let c = check(&t.digests, &logs(&[0, 1, 2]), Some(&t.keys()), &Scope::ALL);
+        // The newest digest's signature is recorded nowhere else.
+        assert_eq!(
+            c.logs,
+            [LogStatus::Valid, LogStatus::Valid, LogStatus::HashChained]
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        // A digest changed in the copy no longer matches its recorded signature.
+        let mut changed = t.digests.clone();
+        changed[0].sha256 = crate::integrity::sha256_hex(b"another content");
+        let c = check(&changed, &logs(&[0, 1, 2]), Some(&t.keys()), &Scope::ALL);
+        assert_eq!(c.logs[0], LogStatus::Unproven);
+        assert_eq!(
+            kinds(&c),
+            [ProblemKind::BadSignature, ProblemKind::ChainBreak]
+        );
     }
 
     #[test]
