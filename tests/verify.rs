@@ -488,6 +488,34 @@ fn convert_verify_digests_records_statuses_and_applies_the_policy() {
     assert!(out
         .join("account=111122223333/region=us-east-1/day=2024-03-04/_trailpack.json")
         .exists());
+
+    // A digest deleted: a chain gap in its day's partition, the files it listed
+    // not covered, the next digests' files unproven; the rows are still those of a
+    // conversion without validation.
+    let gap = list_files(&t.input())
+        .into_iter()
+        .find(|f| f.contains("444455556666_CloudTrail-Digest") && f.contains("20240305T020000Z"))
+        .unwrap();
+    std::fs::remove_file(t.input().join(&gap)).unwrap();
+    let out = t.output().join("gap");
+    let (code, r, _) = convert(&t.input(), &out, &["--verify-digests"]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["integrity"]["digest_chain_breaks"], 1, "{r}");
+    let m = manifest(&out, "444455556666", "2024-03-05");
+    let p = m["integrity"]["problems"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["kind"], "chain-gap");
+    assert!(p[0]["digest"]
+        .as_str()
+        .unwrap()
+        .contains("20240305T030000Z"));
+    // Its 01:00 file was listed by the deleted digest; the 13:00 one by a digest
+    // after the gap.
+    assert_eq!(
+        m["integrity"]["statuses"],
+        serde_json::json!({"not-covered": 1, "unproven": 1})
+    );
+    assert_same_rows(&plain, &out);
 }
 
 /// From S3 with signed hourly digests: every input valid, the run exits 0, the
@@ -553,4 +581,75 @@ fn convert_verify_digests_from_s3_with_signatures_is_valid() {
         "{r}"
     );
     assert_eq!(r["integrity"]["statuses"], serde_json::json!({"valid": 8}));
+
+    // verify reuses the hashes the conversion recorded: nothing but digests read.
+    let verify_s3 = || {
+        let o = trailpack_aws(&[
+            "verify",
+            "--input",
+            &uri,
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--hashes-from",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o.status.code(), r)
+    };
+    let (code, r) = verify_s3();
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["hashes_reused"], 8);
+    assert_eq!(r["statuses"], serde_json::json!({"valid": 8}));
+
+    // A forged digest signature: conversion reports it (and the chain break after
+    // it), exits 1, and writes the same rows as a conversion without validation.
+    let forged = list_files(&t.input())
+        .into_iter()
+        .find(|f| f.contains("111122223333_CloudTrail-Digest") && f.contains("20240304T140000Z"))
+        .unwrap();
+    assert!(
+        py_aws(&["s3-set-meta", &b, &forged, "signature", &"ab".repeat(256)])
+            .status
+            .success()
+    );
+    let run = |dest: &Path, extra: &[&str]| {
+        let dest = dest.to_str().unwrap();
+        let mut args = vec!["convert", "--input", &uri, "--output", dest, "--json"];
+        args.extend_from_slice(extra);
+        let o = trailpack_aws(&args);
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o.status.code(), r)
+    };
+    let (plain, forged_out) = (out.join("plain"), out.join("forged"));
+    let (code, _) = run(&plain, &[]);
+    assert_eq!(code, Some(0));
+    let (code, r) = run(
+        &forged_out,
+        &["--verify-digests", "--public-keys", keys.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{r}");
+    let i = &r["integrity"];
+    assert_eq!(i["bad_signatures"], 1, "{r}");
+    assert_eq!(i["digest_chain_breaks"], 1, "{r}");
+    // The 13:00 file of 03-04 was listed by the forged 14:00 digest.
+    assert_eq!(i["statuses"]["unproven"], 1, "{r}");
+    assert_same_rows(&plain, &forged_out);
+
+    // A file changed in the bucket after conversion: another ETag and size, so
+    // its recorded hash is not used; it is read again and found modified.
+    let changed = logs_of(&t)
+        .into_iter()
+        .find(|l| l.contains("444455556666_CloudTrail_us-east-1_20240304T0100Z"))
+        .unwrap();
+    let path = t.input().join(&changed);
+    let text = String::from_utf8(gunzip(&std::fs::read(&path).unwrap())).unwrap();
+    write_gz(&path, text.replacen("alice", "alice-x", 1).as_bytes());
+    assert!(py_aws(&["s3-put", &b, "", t.input().to_str().unwrap()])
+        .status
+        .success());
+    let (code, r) = verify_s3();
+    assert_eq!(code, Some(1), "{r}");
+    assert_eq!(r["hashes_reused"], 7);
+    assert_eq!(files_with(&r, "modified"), [format!("s3://{b}/{changed}")]);
 }

@@ -184,9 +184,26 @@ pub fn check(
                 problem(ProblemKind::Moved, d, format!("it says it is {said}"));
                 return false;
             }
-            link_holds(d, &by_identity, digests, &mut problem)
+            // A digest read only as context (the anchor before the range) whose
+            // previous digest was not read starts the chain here.
+            let context_root = !(scope.digest)(&d.location)
+                && d.digest
+                    .previous_digest_s3_object
+                    .as_deref()
+                    .is_some_and(|p| !by_identity.contains_key(object_identity(p)));
+            context_root || link_holds(d, &by_identity, digests, &mut problem)
         })
         .collect();
+    // Without signatures, a digest is only as sound as every link before it: a
+    // digest after a gap or break could have been written by whoever made it.
+    let previous: Vec<Option<usize>> = digests
+        .iter()
+        .map(|d| {
+            let p = d.digest.previous_digest_s3_object.as_deref()?;
+            by_identity.get(object_identity(p)).copied()
+        })
+        .collect();
+    let chained = chain_holds(&trusted, &previous);
 
     // Every listing of a log file: (digest, hash).
     let mut listed: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
@@ -212,9 +229,9 @@ pub fn check(
             entries
                 .iter()
                 .filter(|(_, h)| h.eq_ignore_ascii_case(&l.sha256))
-                .map(|&(i, _)| match (signed[i], trusted[i]) {
-                    (Signed::Verified, true) => LogStatus::Valid,
-                    (Signed::Unsigned, true) => LogStatus::HashChained,
+                .map(|&(i, _)| match signed[i] {
+                    Signed::Verified if trusted[i] => LogStatus::Valid,
+                    Signed::Unsigned if chained[i] => LogStatus::HashChained,
                     _ => LogStatus::Unproven,
                 })
                 .min()
@@ -304,6 +321,36 @@ fn signature_state(
             Signed::Failed
         }
     }
+}
+
+/// For each digest, whether its own link and every link before it (among the
+/// digests read) hold.
+fn chain_holds(own: &[bool], previous: &[Option<usize>]) -> Vec<bool> {
+    let mut memo: Vec<Option<bool>> = vec![None; own.len()];
+    let mut on_path = vec![false; own.len()];
+    for start in 0..own.len() {
+        let mut path = Vec::new();
+        let mut j = start;
+        let result = loop {
+            if let Some(v) = memo[j] {
+                break v;
+            }
+            if !own[j] || on_path[j] {
+                break false;
+            }
+            on_path[j] = true;
+            path.push(j);
+            match previous[j] {
+                Some(p) => j = p,
+                None => break true,
+            }
+        };
+        for k in path {
+            on_path[k] = false;
+            memo[k] = Some(result);
+        }
+    }
+    memo.into_iter().map(|m| m.unwrap_or(false)).collect()
 }
 
 /// Whether the digest's link to its previous digest holds (or it starts a chain).
@@ -591,6 +638,30 @@ mod tests {
             kinds(&c),
             [ProblemKind::BadSignature, ProblemKind::ChainBreak]
         );
+    }
+
+    #[test]
+    fn without_signatures_a_gap_leaves_every_later_digest_unproven() {
+        let mut t = chain(4);
+        for d in &mut t.digests {
+            d.signature = None;
+        }
+        // The first digest is gone: the second reports the gap; the third and
+        // fourth link correctly but hang from it.
+        let rest = t.digests[1..].to_vec();
+        let c = check(&rest, &logs(&[1, 2, 3]), None, &Scope::ALL);
+        assert_eq!(c.logs, [LogStatus::Unproven; 3]);
+        assert_eq!(kinds(&c), [ProblemKind::ChainGap]);
+        // Read as context only (the day before a range), the second digest starts
+        // the chain: its missing predecessor is outside what was read.
+        let second = rest[0].location.clone();
+        let scope = Scope {
+            log: &|_| true,
+            digest: &|d| d != second,
+        };
+        let c = check(&rest, &logs(&[1, 2, 3]), None, &scope);
+        assert_eq!(c.logs, [LogStatus::HashChained; 3]);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
     }
 
     #[test]
