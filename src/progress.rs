@@ -15,6 +15,8 @@ pub struct Progress {
     partitions_total: AtomicU64,
     partitions_done: AtomicU64,
     started: Instant,
+    /// Files only (no partitions, no records): `verify`.
+    files_only: bool,
 }
 
 impl Progress {
@@ -42,7 +44,14 @@ impl Progress {
             partitions_total: AtomicU64::new(0),
             partitions_done: AtomicU64::new(0),
             started: Instant::now(),
+            files_only: false,
         }
+    }
+
+    /// A bar that counts files and bytes only (files checked, not converted).
+    pub fn files_only(mut self) -> Self {
+        self.files_only = true;
+        self
     }
 
     /// The run's partitions are known; their files are added as they are listed.
@@ -68,7 +77,14 @@ impl Progress {
         let records = self.records.fetch_add(records, Ordering::Relaxed) + records;
         self.content.fetch_add(content_bytes, Ordering::Relaxed);
         self.bar.inc(bytes);
-        if !self.bar.is_hidden() {
+        if self.files_only && !self.bar.is_hidden() {
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            self.bar.set_message(format!(
+                "{files}/{} files, {:.0} files/s",
+                self.total_files.load(Ordering::Relaxed),
+                files as f64 / secs
+            ));
+        } else if !self.bar.is_hidden() {
             let secs = self.started.elapsed().as_secs_f64().max(1e-3);
             self.bar.set_message(format!(
                 "{}/{} partitions, {files}/{} files, {records} records, {:.0} records/s",

@@ -19,6 +19,7 @@ use crate::integrity::{
 };
 use crate::layout::LogPath;
 use crate::partition::PartitionKey;
+use crate::progress::Progress;
 use crate::sink::Sink;
 use crate::source::{DigestObject, InputFile, ListFilter, Source, SourceError, TrailFolder};
 
@@ -198,6 +199,7 @@ pub fn run(
     keys: &KeySource,
     max_file_bytes: usize,
     curated: Option<&dyn Sink>,
+    progress: &Progress,
 ) -> Result<VerifyReport, VerifyError> {
     let list = ListFilter {
         accounts: filter.accounts.clone(),
@@ -229,7 +231,10 @@ pub fn run(
         Some(sink) => recorded_hashes(sink, &folders, &days)?,
         None => HashMap::new(),
     };
-    let (logs, hashes_reused) = hash_logs(source, &files, max_file_bytes, &known)?;
+    progress.start(0);
+    progress.planned(files.len() as u64, files.iter().map(|f| f.size).sum());
+    let (logs, hashes_reused) = hash_logs(source, &files, max_file_bytes, &known, progress)?;
+    progress.finish();
     let range = VerifyFilter {
         from: Some(from),
         to: Some(to),
@@ -376,6 +381,7 @@ fn hash_logs(
     files: &[InputFile],
     max: usize,
     known: &HashMap<FileId, String>,
+    progress: &Progress,
 ) -> Result<(Vec<LogFile>, usize), SourceError> {
     let recorded = |f: &InputFile| known.get(&(f.object.clone(), f.size, f.version.clone()));
     let windows: Vec<&[InputFile]> = files.chunks(WINDOW).collect();
@@ -399,6 +405,7 @@ fn hash_logs(
                     Some(sha) => (sha.clone(), true),
                     None => (content_sha256(&source.read(f)?, max), false),
                 };
+                progress.file_done(f.size, 0, 0);
                 let location = f.object.clone();
                 Ok((LogFile { location, sha256 }, was_known))
             })

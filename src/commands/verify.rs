@@ -1,5 +1,6 @@
 //! `trailpack verify`: check a delivery against CloudTrail's digest files.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use super::convert::AwsArgs;
 use super::{parse_day_range, parse_size, UsageError};
 use crate::integrity::PublicKeys;
 use crate::location::Location;
+use crate::progress::Progress;
 use crate::sink::local::LocalSink;
 use crate::sink::s3::{Encryption, S3Sink};
 use crate::sink::Sink;
@@ -79,6 +81,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+
+    /// No progress bar (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
 
     /// Only this day (YYYY-MM-DD).
     #[arg(long, value_name = "DAY", conflicts_with_all = ["from", "to"])]
@@ -164,7 +170,15 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         (None, Some(aws)) if input.is_s3() => KeySource::ask(crate::trail_keys::asker(aws)),
         (None, _) => KeySource::default(),
     };
-    let report = crate::verify::run(source.as_ref(), &filter, &keys, max, sink.as_deref())?;
+    let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal()).files_only();
+    let report = crate::verify::run(
+        source.as_ref(),
+        &filter,
+        &keys,
+        max,
+        sink.as_deref(),
+        &progress,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
