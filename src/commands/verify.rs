@@ -23,8 +23,8 @@ pub const VERIFY_AFTER_HELP: &str = "\
 Statuses of a log file:
   valid         its SHA-256 is the one a digest lists; the digest's signature verifies
                 with CloudTrail's public key and its link to the previous digest holds
-  hash-chained  its SHA-256 is the one a digest lists and the digests' hash chain holds,
-                but no signature could be checked (a copy without S3 metadata checked
+  hash-chained  its SHA-256 is the one a digest lists and every link of the digest chain
+                before it holds, but no signature could be checked (a copy without S3 metadata checked
                 without --public-keys, or listed by the newest digest of such a copy)
   unproven      its SHA-256 is listed, but by a digest that is itself in doubt
   not-covered   no digest lists it (delivered while validation was off, or added later)
@@ -61,7 +61,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR|S3_URI")]
     pub input: String,
 
-    /// Accept `hash-chained` files (a local copy cannot carry the digests' signatures).
+    /// Accept `hash-chained` files (what a local copy proves without --public-keys, and
+    /// for the files of its newest digests).
     #[arg(long)]
     pub allow_unsigned: bool,
 
