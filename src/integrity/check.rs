@@ -146,65 +146,7 @@ pub fn check(
     keys: Option<&PublicKeys>,
     scope: &Scope<'_>,
 ) -> Checked {
-    let mut problems = Vec::new();
-    let mut problem = |kind, d: &DigestFile, detail: String| {
-        problems.push(DigestProblem {
-            kind,
-            digest: d.location.clone(),
-            detail,
-        })
-    };
-    let by_identity: HashMap<&str, usize> = digests
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (object_identity(&d.location), i))
-        .collect();
-    // A digest without its S3 metadata (a local copy) is signed by the signature
-    // its successor recorded (`previousDigestSignature`): "Validating digest and log
-    // files offline" — all but the newest digest of a chain can be checked.
-    let recorded = recorded_signatures(digests, &by_identity);
-    let signed: Vec<Signed> = digests
-        .iter()
-        .zip(&recorded)
-        .map(|(d, r)| match (&d.signature, r) {
-            (None, Some(sig)) if keys.is_some() => {
-                let mut with = d.clone();
-                with.signature = Some((sig.clone(), d.digest.digest_signature_algorithm.clone()));
-                signature_state(&with, keys, &mut problem)
-            }
-            _ => signature_state(d, keys, &mut problem),
-        })
-        .collect();
-    let trusted: Vec<bool> = digests
-        .iter()
-        .map(|d| {
-            let here = object_identity(&d.location);
-            let said = object_identity(&d.digest.digest_s3_object);
-            if here != said {
-                problem(ProblemKind::Moved, d, format!("it says it is {said}"));
-                return false;
-            }
-            // A digest read only as context (the anchor before the range) whose
-            // previous digest was not read starts the chain here.
-            let context_root = !(scope.digest)(&d.location)
-                && d.digest
-                    .previous_digest_s3_object
-                    .as_deref()
-                    .is_some_and(|p| !by_identity.contains_key(object_identity(p)));
-            context_root || link_holds(d, &by_identity, digests, &mut problem)
-        })
-        .collect();
-    // Without signatures, a digest is only as sound as every link before it: a
-    // digest after a gap or break could have been written by whoever made it.
-    let previous: Vec<Option<usize>> = digests
-        .iter()
-        .map(|d| {
-            let p = d.digest.previous_digest_s3_object.as_deref()?;
-            by_identity.get(object_identity(p)).copied()
-        })
-        .collect();
-    let chained = chain_holds(&trusted, &previous);
-
+    let states = DigestStates::of(digests, keys, scope);
     // Every listing of a log file: (digest, hash).
     let mut listed: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
     for (i, d) in digests.iter().enumerate() {
@@ -215,53 +157,155 @@ pub fn check(
                 .push((i, &l.hash_value));
         }
     }
-    let found: HashMap<&str, usize> = logs
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (object_identity(&l.location), i))
-        .collect();
     let statuses = logs
         .iter()
-        .map(|l| {
-            let Some(entries) = listed.get(object_identity(&l.location)) else {
-                return LogStatus::NotCovered;
-            };
-            entries
+        .map(|l| match listed.get(object_identity(&l.location)) {
+            None => LogStatus::NotCovered,
+            Some(entries) => entries
                 .iter()
                 .filter(|(_, h)| h.eq_ignore_ascii_case(&l.sha256))
-                .map(|&(i, _)| match signed[i] {
-                    Signed::Verified if trusted[i] => LogStatus::Valid,
-                    Signed::Unsigned if chained[i] => LogStatus::HashChained,
-                    _ => LogStatus::Unproven,
-                })
+                .map(|&(i, _)| states.status(i))
                 .min()
-                .unwrap_or(LogStatus::Modified)
+                .unwrap_or(LogStatus::Modified),
         })
         .collect();
-    let mut absent: Vec<(&str, usize)> = listed
-        .iter()
-        .filter(|(id, _)| !found.contains_key(*id) && (scope.log)(id))
-        .map(|(id, e)| (*id, e[0].0))
-        .collect();
-    absent.sort_unstable();
-    problems.retain(|p| (scope.digest)(&p.digest));
-    for (id, i) in absent {
-        problems.push(DigestProblem {
-            kind: ProblemKind::Deleted,
-            digest: digests[i].location.clone(),
-            detail: format!("lists {id}, which is not there"),
-        });
-    }
     let signatures_checked = digests
         .iter()
-        .zip(&signed)
+        .zip(&states.signed)
         .filter(|(d, s)| **s != Signed::Unsigned && (scope.digest)(&d.location))
         .count();
+    let mut problems = states.problems;
+    problems.retain(|p| (scope.digest)(&p.digest));
+    problems.extend(deleted(digests, logs, &listed, scope));
     Checked {
         logs: statuses,
         problems,
         signatures_checked,
     }
+}
+
+/// What is known of each digest: its signature, its own link to the previous
+/// digest, the whole chain before it; and the problems found.
+struct DigestStates {
+    signed: Vec<Signed>,
+    /// Not moved, and its link to the previous digest holds.
+    linked: Vec<bool>,
+    /// Linked, and so is every digest before it (among those read).
+    chained: Vec<bool>,
+    problems: Vec<DigestProblem>,
+}
+
+impl DigestStates {
+    fn of(digests: &[DigestFile], keys: Option<&PublicKeys>, scope: &Scope<'_>) -> Self {
+        let mut problems = Vec::new();
+        let mut problem = |kind, d: &DigestFile, detail: String| {
+            problems.push(DigestProblem {
+                kind,
+                digest: d.location.clone(),
+                detail,
+            })
+        };
+        let by_identity: HashMap<&str, usize> = digests
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (object_identity(&d.location), i))
+            .collect();
+        // A digest without its S3 metadata (a local copy) is signed by the signature
+        // its successor recorded (`previousDigestSignature`): "Validating digest and
+        // log files offline" — all but the newest digest of a chain can be checked.
+        let recorded = recorded_signatures(digests, &by_identity);
+        let signed: Vec<Signed> = digests
+            .iter()
+            .zip(&recorded)
+            .map(|(d, r)| match (&d.signature, r) {
+                (None, Some(sig)) if keys.is_some() => {
+                    let mut with = d.clone();
+                    let algorithm = d.digest.digest_signature_algorithm.clone();
+                    with.signature = Some((sig.clone(), algorithm));
+                    signature_state(&with, keys, &mut problem)
+                }
+                _ => signature_state(d, keys, &mut problem),
+            })
+            .collect();
+        let linked: Vec<bool> = digests
+            .iter()
+            .map(|d| linked(d, &by_identity, digests, scope, &mut problem))
+            .collect();
+        // Without signatures, a digest is only as sound as every link before it: a
+        // digest after a gap or break could have been written by whoever made it.
+        let previous: Vec<Option<usize>> = digests
+            .iter()
+            .map(|d| {
+                let p = d.digest.previous_digest_s3_object.as_deref()?;
+                by_identity.get(object_identity(p)).copied()
+            })
+            .collect();
+        let chained = chain_holds(&linked, &previous);
+        DigestStates {
+            signed,
+            linked,
+            chained,
+            problems,
+        }
+    }
+
+    /// The status of a log file whose hash digest `i` lists.
+    fn status(&self, i: usize) -> LogStatus {
+        match self.signed[i] {
+            Signed::Verified if self.linked[i] => LogStatus::Valid,
+            Signed::Unsigned if self.chained[i] => LogStatus::HashChained,
+            _ => LogStatus::Unproven,
+        }
+    }
+}
+
+/// Whether a digest is where it says it was delivered and links to its previous
+/// digest. A digest read only as context (the anchor before the range) whose
+/// previous digest was not read starts the chain.
+fn linked(
+    d: &DigestFile,
+    by_identity: &HashMap<&str, usize>,
+    digests: &[DigestFile],
+    scope: &Scope<'_>,
+    problem: &mut impl FnMut(ProblemKind, &DigestFile, String),
+) -> bool {
+    let here = object_identity(&d.location);
+    let said = object_identity(&d.digest.digest_s3_object);
+    if here != said {
+        problem(ProblemKind::Moved, d, format!("it says it is {said}"));
+        return false;
+    }
+    let context_root = !(scope.digest)(&d.location)
+        && d.digest
+            .previous_digest_s3_object
+            .as_deref()
+            .is_some_and(|p| !by_identity.contains_key(object_identity(p)));
+    context_root || link_holds(d, by_identity, digests, problem)
+}
+
+/// Log files of the range that a digest lists and that are not there.
+fn deleted(
+    digests: &[DigestFile],
+    logs: &[LogFile],
+    listed: &HashMap<&str, Vec<(usize, &str)>>,
+    scope: &Scope<'_>,
+) -> Vec<DigestProblem> {
+    let found: std::collections::HashSet<&str> =
+        logs.iter().map(|l| object_identity(&l.location)).collect();
+    let mut absent: Vec<(&str, usize)> = listed
+        .iter()
+        .filter(|(id, _)| !found.contains(*id) && (scope.log)(id))
+        .map(|(id, e)| (*id, e[0].0))
+        .collect();
+    absent.sort_unstable();
+    absent
+        .into_iter()
+        .map(|(id, i)| DigestProblem {
+            kind: ProblemKind::Deleted,
+            digest: digests[i].location.clone(),
+            detail: format!("lists {id}, which is not there"),
+        })
+        .collect()
 }
 
 /// For each digest, the signature the next digest of its chain recorded for it.
