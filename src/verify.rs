@@ -35,23 +35,6 @@ pub struct VerifyFilter {
     pub to: Option<Date>,
 }
 
-impl VerifyFilter {
-    /// A log file of the range.
-    fn log(&self, p: &LogPath) -> bool {
-        self.from.is_none_or(|f| p.folder_day >= f) && self.to.is_none_or(|t| p.folder_day <= t)
-    }
-
-    /// A digest whose problems are reported: of the range's days or the next (a
-    /// digest covers the hour before it, so the next day's first lists the range's
-    /// last files). The day before only anchors the chain.
-    fn digest(&self, p: &LogPath) -> bool {
-        self.from.is_none_or(|f| p.folder_day >= f)
-            && self
-                .to
-                .is_none_or(|t| p.folder_day <= t.next_day().unwrap_or(t))
-    }
-}
-
 /// Asks CloudTrail for the keys of these regions and time range (Unix seconds).
 pub type AskKeys = Box<dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String> + Send + Sync>;
 
@@ -208,41 +191,61 @@ pub fn run(
         to: filter.to,
     };
     let folders = source.discover(&list)?.folders;
-    let (from, to) = day_range(source, &folders, filter)?;
-    let days: Vec<Date> = days_between(from, to);
+    let spans = day_ranges(source, &folders, filter)?;
     let log_days: Vec<(&TrailFolder, Date)> = folders
         .iter()
-        .flat_map(|f| days.iter().map(move |d| (f, *d)))
+        .zip(&spans)
+        .filter_map(|(f, span)| span.map(|(a, b)| (f, a, b)))
+        .flat_map(|(f, a, b)| days_between(a, b).into_iter().map(move |d| (f, d)))
         .collect();
+    // The digests of each folder's days, the day before (its last digest anchors
+    // the chain) and the day after (its first digests list the last hour's files).
     let digest_days: Vec<(&TrailFolder, Date)> = folders
         .iter()
-        .flat_map(|f| {
-            let around = [from.previous_day(), to.next_day()];
-            days.iter()
-                .copied()
-                .chain(around.into_iter().flatten())
-                .map(move |d| (f, d))
+        .zip(&spans)
+        .filter_map(|(f, span)| span.map(|(a, b)| (f, a, b)))
+        .flat_map(|(f, a, b)| {
+            let (before, after) = (a.previous_day().unwrap_or(a), b.next_day().unwrap_or(b));
+            days_between(before, after).into_iter().map(move |d| (f, d))
         })
         .collect();
     let files = source.list_days(&log_days)?.files;
     let (digests, unreadable) = read_digests(source, &digest_days, max_file_bytes)?;
     let keys = keys.for_digests(&digests).map_err(VerifyError::Keys)?;
     let known = match curated {
-        Some(sink) => recorded_hashes(sink, &folders, &days)?,
+        Some(sink) => recorded_hashes(sink, &log_days)?,
         None => HashMap::new(),
     };
     progress.start(0);
     progress.planned(files.len() as u64, files.iter().map(|f| f.size).sum());
     let (logs, hashes_reused) = hash_logs(source, &files, max_file_bytes, &known, progress)?;
     progress.finish();
-    let range = VerifyFilter {
-        from: Some(from),
-        to: Some(to),
-        ..filter.clone()
+    // What is checked: each account/region's own days (and, for digests, the day
+    // after); the day before only anchors the chain.
+    let mut ranges: HashMap<(&str, &str), Span> = HashMap::new();
+    for (f, span) in folders.iter().zip(&spans) {
+        if let Some((a, b)) = *span {
+            let r = ranges.entry((&f.account, &f.region)).or_insert((a, b));
+            *r = (r.0.min(a), r.1.max(b));
+        }
+    }
+    let range_of = |p: &LogPath| {
+        ranges
+            .get(&(p.account.as_str(), p.region.as_str()))
+            .copied()
     };
     let scope = integrity::Scope {
-        log: &|id| LogPath::parse(id).is_some_and(|p| range.log(&p)),
-        digest: &|d| LogPath::parse(d).is_some_and(|p| range.digest(&p)),
+        log: &|id| {
+            LogPath::parse(id)
+                .is_some_and(|p| range_of(&p).is_some_and(|(a, b)| (a..=b).contains(&p.folder_day)))
+        },
+        digest: &|d| {
+            LogPath::parse(d).is_some_and(|p| {
+                range_of(&p).is_some_and(|(a, b)| {
+                    p.folder_day >= a && p.folder_day <= b.next_day().unwrap_or(b)
+                })
+            })
+        },
     };
     let checked = integrity::check(&digests, &logs, keys.as_ref(), &scope);
     let mut report = VerifyReport {
@@ -267,30 +270,25 @@ pub fn run(
     Ok(report)
 }
 
-/// The days to check: the filter's, or those of the log folders found.
-fn day_range(
+/// First and last day, inclusive.
+type Span = (Date, Date);
+
+/// The days to check: the filter's range for every folder when it is given
+/// whole; otherwise each folder's own first and last day folder within it (so
+/// an open range lists only days that hold logs, not every day of every folder).
+fn day_ranges(
     source: &dyn Source,
     folders: &[TrailFolder],
     filter: &VerifyFilter,
-) -> Result<(Date, Date), VerifyError> {
-    if let (Some(f), Some(t)) = (filter.from, filter.to) {
-        return Ok((f, t));
+) -> Result<Vec<Option<Span>>, VerifyError> {
+    let spans = match (filter.from, filter.to) {
+        (Some(f), Some(t)) => vec![Some((f, t)); folders.len()],
+        _ => source.day_spans(folders, filter.from, filter.to)?,
+    };
+    if spans.iter().all(Option::is_none) && (filter.from.is_none() || filter.to.is_none()) {
+        return Err(VerifyError::NoDays);
     }
-    let spans = source.day_spans(folders, filter.from, filter.to)?;
-    let (lo, hi) =
-        spans
-            .into_iter()
-            .flatten()
-            .fold((None::<Date>, None::<Date>), |(lo, hi), (a, b)| {
-                (
-                    Some(lo.map_or(a, |l| l.min(a))),
-                    Some(hi.map_or(b, |h| h.max(b))),
-                )
-            });
-    match (filter.from.or(lo), filter.to.or(hi)) {
-        (Some(f), Some(t)) => Ok((f, t)),
-        _ => Err(VerifyError::NoDays),
-    }
+    Ok(spans)
 }
 
 fn days_between(from: Date, to: Date) -> Vec<Date> {
@@ -342,17 +340,14 @@ type FileId = (String, u64, String);
 /// The input hashes the curated partitions of these folders and days recorded.
 fn recorded_hashes(
     sink: &dyn Sink,
-    folders: &[TrailFolder],
-    days: &[Date],
+    days: &[(&TrailFolder, Date)],
 ) -> Result<HashMap<FileId, String>, crate::sink::SinkError> {
-    let mut keys: Vec<PartitionKey> = folders
+    let mut keys: Vec<PartitionKey> = days
         .iter()
-        .flat_map(|f| {
-            days.iter().map(move |d| PartitionKey {
-                account: f.account.clone(),
-                region: f.region.clone(),
-                day: *d,
-            })
+        .map(|(f, d)| PartitionKey {
+            account: f.account.clone(),
+            region: f.region.clone(),
+            day: *d,
         })
         .collect();
     keys.sort();

@@ -653,3 +653,81 @@ fn convert_verify_digests_from_s3_with_signatures_is_valid() {
     assert_eq!(r["hashes_reused"], 7);
     assert_eq!(files_with(&r, "modified"), [format!("s3://{b}/{changed}")]);
 }
+
+/// Without --from/--to each account/region is checked from its own first day with
+/// logs to its last: the digest of the day before anchors the chain (its own
+/// predecessor is not read, and is no gap). Logs deleted before a folder's first
+/// remaining day are found by giving the range.
+#[test]
+fn an_open_range_checks_each_folder_over_its_own_days() {
+    let mut t = delivery();
+    let early = |t: &mut Tree, org, account: &str| {
+        t.file(
+            org,
+            account,
+            "us-east-1",
+            "2024-03-03",
+            "1300",
+            &[record(
+                &format!("early-{account}"),
+                "2024-03-03T13:00:00Z",
+                "alice",
+            )],
+        )
+    };
+    early(&mut t, None, "111122223333");
+    let gone = early(&mut t, Some("o-abc123"), "444455556666");
+    let o = Command::new(python())
+        .arg(repo().join("tests/py/digests.py"))
+        .arg(t.input())
+        .arg("--hourly")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(&gone).unwrap();
+
+    let (code, r) = verify(&t.input(), &["--allow-unsigned"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["statuses"], serde_json::json!({"hash-chained": 9}));
+    assert_eq!(r["problems"], serde_json::json!([]));
+    let days: Vec<String> = r["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["account"].as_str().unwrap(),
+                d["day"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "111122223333 2024-03-03",
+            "111122223333 2024-03-04",
+            "111122223333 2024-03-05",
+            "444455556666 2024-03-04",
+            "444455556666 2024-03-05"
+        ]
+    );
+    let (code, r) = verify(
+        &t.input(),
+        &[
+            "--allow-unsigned",
+            "--from",
+            "2024-03-03",
+            "--to",
+            "2024-03-05",
+        ],
+    );
+    assert_eq!(code, 1, "{r}");
+    let p = problems(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, "deleted");
+    assert!(r["problems"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("444455556666_CloudTrail_us-east-1_20240303T1300Z"));
+}
