@@ -396,6 +396,10 @@ fn convert_verify_digests_records_statuses_and_applies_the_policy() {
     );
     // Kept: the same rows as without validation.
     assert_same_rows(&plain, &out);
+    // Its not-covered file is final (the day's digests were long due when it was
+    // built): a re-run finds the output current.
+    let (_, again, _) = convert(&t.input(), &out, &["--verify-digests"]);
+    assert_eq!(again["partitions"]["written"], 0, "{again}");
     let m = manifest(&out, "111122223333", "2024-03-05");
     assert_eq!(m["settings"]["digests"], true);
     let inputs = m["inputs"].as_array().unwrap();
@@ -730,4 +734,65 @@ fn an_open_range_checks_each_folder_over_its_own_days() {
         .as_str()
         .unwrap()
         .contains("444455556666_CloudTrail_us-east-1_20240303T1300Z"));
+}
+
+/// A partition built before its last hour's digest was delivered has that hour's
+/// files not covered; the next run, once the digest is there, builds it again and
+/// completes the statuses (then it is current).
+#[test]
+fn a_partition_built_before_its_last_digest_is_completed_later() {
+    let day = time::OffsetDateTime::now_utc().date();
+    let next = day.next_day().unwrap();
+    let d = format!("{day}");
+    let mut t = Tree::new();
+    for hhmm in ["0100", "2330"] {
+        t.file(
+            None,
+            "111122223333",
+            "us-east-1",
+            &d,
+            hhmm,
+            &[record(
+                &format!("e{hhmm}"),
+                &format!("{d}T{}:{}:00Z", &hhmm[..2], &hhmm[2..]),
+                "alice",
+            )],
+        );
+    }
+    let o = Command::new(python())
+        .arg(repo().join("tests/py/digests.py"))
+        .arg(t.input())
+        .arg("--hourly")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The digest of the day's last hour (delivered in the next day's folder) is
+    // not there yet.
+    let stamp = format!("{}T000000Z", next.to_string().replace('-', ""));
+    let last = list_files(&t.input())
+        .into_iter()
+        .find(|f| f.contains("CloudTrail-Digest") && f.contains(&stamp))
+        .unwrap();
+    let held = t.output().with_extension("held");
+    std::fs::rename(t.input().join(&last), &held).unwrap();
+    let out = t.output().join("out");
+    let (code, r, _) = convert(&t.input(), &out, &["--verify-digests", "--day", &d]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(
+        r["integrity"]["statuses"],
+        serde_json::json!({"hash-chained": 1, "not-covered": 1})
+    );
+    // Once the digest is there, the next run builds the partition again: the
+    // statuses are complete, and the partition is then current.
+    std::fs::rename(&held, t.input().join(&last)).unwrap();
+    let (code, r, _) = convert(&t.input(), &out, &["--verify-digests", "--day", &d]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["partitions"]["written"], 1, "{r}");
+    assert_eq!(
+        r["integrity"]["statuses"],
+        serde_json::json!({"hash-chained": 2})
+    );
+    let (_, r, _) = convert(&t.input(), &out, &["--verify-digests", "--day", &d]);
+    assert_eq!(r["partitions"]["written"], 0, "{r}");
+    assert_eq!(r["partitions"]["unchanged"], 1, "{r}");
 }

@@ -281,6 +281,38 @@ impl PartitionDigests {
     }
 }
 
+/// How long after the end of a day its last digests may still be delivered: the
+/// digest of an hour comes within about an hour, and the partition reads the next
+/// day's files up to the late window.
+const DIGEST_DELAY: time::Duration = time::Duration::hours(2);
+
+/// Whether a version built with validation has inputs no digest listed yet, and
+/// was built before the digests of its last hours (and of the next day's early
+/// files it read) were due: then it is built again, and its statuses completed.
+/// Later, `not-covered` is final (validation was off, or the file was added).
+pub fn awaiting_digests(
+    m: &crate::manifest::Manifest,
+    day: Date,
+    late_window: time::Duration,
+) -> bool {
+    let Some(integrity) = &m.integrity else {
+        return false;
+    };
+    if integrity
+        .statuses
+        .get(LogStatus::NotCovered.name())
+        .is_none_or(|n| *n == 0)
+    {
+        return false;
+    }
+    let Some(next) = day.next_day() else {
+        return false;
+    };
+    let due = next.midnight().assume_utc() + late_window + DIGEST_DELAY;
+    time::OffsetDateTime::parse(&m.built_at, &time::format_description::well_known::Rfc3339)
+        .is_ok_and(|built| built < due)
+}
+
 /// The run-level view of one partition's integrity: statuses of its own inputs
 /// (each file is its own day's input once), the modified files, the problems.
 pub fn own_statuses(inputs: &[ManifestInput]) -> BTreeMap<String, u64> {

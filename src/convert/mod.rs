@@ -741,7 +741,9 @@ impl Builder<'_> {
         let m = &c.manifest;
         let vanished = m.vanished(plan);
         let shrink = self.opts.drop_vanished && !vanished.is_empty();
-        if !self.opts.force && !shrink && m.is_current(plan, &self.settings) {
+        let awaiting = self.opts.digests.is_some()
+            && digests::awaiting_digests(m, plan.key.day, self.opts.late_window);
+        if !self.opts.force && !shrink && !awaiting && m.is_current(plan, &self.settings) {
             return Decision::Unchanged;
         }
         if !vanished.is_empty() && !m.has_provenance() && !self.opts.drop_vanished {
