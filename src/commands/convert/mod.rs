@@ -560,7 +560,8 @@ pub fn human_summary(r: &RunReport, output: &Location) -> String {
         mib(r.bytes_in_uncompressed)
     ));
     let mut skipped = Vec::new();
-    if f.digest_skipped > 0 {
+    // With --verify-digests the digests are read (see the `digests` line), not skipped.
+    if f.digest_skipped > 0 && r.integrity.is_none() {
         skipped.push(format!("{} digest", f.digest_skipped));
     }
     if f.writability_check_skipped > 0 {
