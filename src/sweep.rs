@@ -12,7 +12,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use serde::Serialize;
-use time::Date;
 
 use crate::decode::{Decoder, RowFilter};
 use crate::detect::{Detector, LevelCounts};
@@ -22,22 +21,9 @@ use crate::schema::TableSchema;
 use crate::sink::{Sink, SinkError};
 use crate::source::{ListFilter, Source, SourceError};
 
-/// Which partitions or day folders to sweep.
-#[derive(Debug, Clone, Default)]
-pub struct SweepFilter {
-    pub accounts: Vec<String>,
-    pub regions: Vec<String>,
-    pub from: Option<Date>,
-    pub to: Option<Date>,
-}
-
-impl SweepFilter {
-    fn accepts(&self, k: &PartitionKey) -> bool {
-        (self.accounts.is_empty() || self.accounts.contains(&k.account))
-            && (self.regions.is_empty() || self.regions.contains(&k.region))
-            && self.from.is_none_or(|f| k.day >= f)
-            && self.to.is_none_or(|t| k.day <= t)
-    }
+/// Whether `filter` takes the partition `k`.
+fn takes(filter: &ListFilter, k: &PartitionKey) -> bool {
+    filter.accepts_folder(&k.account, &k.region) && filter.accepts_day(k.day)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,14 +63,14 @@ pub struct SweepReport {
 pub fn curated(
     sink: &dyn Sink,
     det: &Detector,
-    filter: &SweepFilter,
+    filter: &ListFilter,
     progress: &Progress,
 ) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
     let schema = TableSchema::embedded();
     let keys: Vec<PartitionKey> = sink
         .list_partitions()?
         .into_iter()
-        .filter(|k| filter.accepts(k))
+        .filter(|k| takes(filter, k))
         .collect();
     let wanted = det.columns(schema);
     progress.start(keys.len() as u64);
@@ -183,31 +169,13 @@ fn read_projected(
 pub fn raw(
     source: &dyn Source,
     det: &Detector,
-    filter: &SweepFilter,
+    filter: &ListFilter,
     max_file_bytes: usize,
     progress: &Progress,
 ) -> Result<(Vec<PartitionFindings>, SweepReport), SweepError> {
-    let list = ListFilter {
-        accounts: filter.accounts.clone(),
-        regions: filter.regions.clone(),
-        from: filter.from,
-        to: filter.to,
-    };
-    let discovery = source.discover(&list)?;
+    let discovery = source.discover(filter)?;
     let spans = source.day_spans(&discovery.folders, filter.from, filter.to)?;
-    let mut wanted = Vec::new();
-    for (folder, span) in discovery.folders.iter().zip(spans) {
-        if let Some((a, b)) = span {
-            let mut d = a;
-            while d <= b {
-                wanted.push((folder, d));
-                match d.next_day() {
-                    Some(n) => d = n,
-                    None => break,
-                }
-            }
-        }
-    }
+    let wanted = crate::source::span_days(&discovery.folders, &spans);
     let listing = source.list_days(&wanted)?;
     // Raw files are counted, not partitions.
     progress.start(0);

@@ -21,19 +21,12 @@ use crate::layout::LogPath;
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
 use crate::sink::Sink;
-use crate::source::{DigestObject, InputFile, ListFilter, Source, SourceError, TrailFolder};
+use crate::source::{
+    span_days, DigestObject, InputFile, ListFilter, Source, SourceError, TrailFolder,
+};
 
 /// Files read and hashed at once (downloads of the next window run meanwhile).
 const WINDOW: usize = 256;
-
-/// Which files to check.
-#[derive(Debug, Clone, Default)]
-pub struct VerifyFilter {
-    pub accounts: Vec<String>,
-    pub regions: Vec<String>,
-    pub from: Option<Date>,
-    pub to: Option<Date>,
-}
 
 /// Asks CloudTrail for the keys of these regions and time range (Unix seconds).
 pub type AskKeys = Box<dyn Fn(&[String], i64, i64) -> Result<PublicKeys, String> + Send + Sync>;
@@ -178,37 +171,22 @@ pub enum VerifyError {
 /// from there: conversion with `--verify-digests` already hashed it.
 pub fn run(
     source: &dyn Source,
-    filter: &VerifyFilter,
+    filter: &ListFilter,
     keys: &KeySource,
     max_file_bytes: usize,
     curated: Option<&dyn Sink>,
     progress: &Progress,
 ) -> Result<VerifyReport, VerifyError> {
-    let list = ListFilter {
-        accounts: filter.accounts.clone(),
-        regions: filter.regions.clone(),
-        from: filter.from,
-        to: filter.to,
-    };
-    let folders = source.discover(&list)?.folders;
+    let folders = source.discover(filter)?.folders;
     let spans = day_ranges(source, &folders, filter)?;
-    let log_days: Vec<(&TrailFolder, Date)> = folders
-        .iter()
-        .zip(&spans)
-        .filter_map(|(f, span)| span.map(|(a, b)| (f, a, b)))
-        .flat_map(|(f, a, b)| days_between(a, b).into_iter().map(move |d| (f, d)))
-        .collect();
+    let log_days = span_days(&folders, &spans);
     // The digests of each folder's days, the day before (its last digest anchors
     // the chain) and the day after (its first digests list the last hour's files).
-    let digest_days: Vec<(&TrailFolder, Date)> = folders
+    let widened: Vec<Option<Span>> = spans
         .iter()
-        .zip(&spans)
-        .filter_map(|(f, span)| span.map(|(a, b)| (f, a, b)))
-        .flat_map(|(f, a, b)| {
-            let (before, after) = (a.previous_day().unwrap_or(a), b.next_day().unwrap_or(b));
-            days_between(before, after).into_iter().map(move |d| (f, d))
-        })
+        .map(|s| s.map(|(a, b)| (a.previous_day().unwrap_or(a), b.next_day().unwrap_or(b))))
         .collect();
+    let digest_days = span_days(&folders, &widened);
     let files = source.list_days(&log_days)?.files;
     let (digests, unreadable) = read_digests(source, &digest_days, max_file_bytes)?;
     let keys = keys.for_digests(&digests).map_err(VerifyError::Keys)?;
@@ -279,7 +257,7 @@ type Span = (Date, Date);
 fn day_ranges(
     source: &dyn Source,
     folders: &[TrailFolder],
-    filter: &VerifyFilter,
+    filter: &ListFilter,
 ) -> Result<Vec<Option<Span>>, VerifyError> {
     let spans = match (filter.from, filter.to) {
         (Some(f), Some(t)) => vec![Some((f, t)); folders.len()],
@@ -289,12 +267,6 @@ fn day_ranges(
         return Err(VerifyError::NoDays);
     }
     Ok(spans)
-}
-
-fn days_between(from: Date, to: Date) -> Vec<Date> {
-    std::iter::successors(Some(from), |d| d.next_day())
-        .take_while(|d| *d <= to)
-        .collect()
 }
 
 /// The digests of these day folders, parsed; those that cannot be read are

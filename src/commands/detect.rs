@@ -13,7 +13,7 @@ use arrow_array::{Array, RecordBatch};
 use clap::{Args, ValueEnum};
 
 use super::convert::AwsArgs;
-use super::{load_rules, parse_day_range, parse_size, LevelArg, UsageError, FINDINGS_EXIT};
+use super::{load_rules, parse_size, FilterArgs, LevelArg, UsageError, FINDINGS_EXIT};
 use crate::detect::event::rfc3339;
 use crate::location::Location;
 use crate::progress::Progress;
@@ -23,7 +23,7 @@ use crate::sink::{FilePart, Sink, DATASET_NAME};
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
 use crate::source::Source;
-use crate::sweep::{self, PartitionFindings, SweepFilter, SweepReport};
+use crate::sweep::{self, PartitionFindings, SweepReport};
 
 pub const DETECT_AFTER_HELP: &str = "\
 Input:
@@ -81,25 +81,8 @@ pub struct DetectArgs {
     #[arg(long, value_name = "LEVEL", value_enum)]
     pub fail_on: Option<LevelArg>,
 
-    /// Only this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DAY", conflicts_with_all = ["from", "to"])]
-    pub day: Option<String>,
-
-    /// First day (inclusive).
-    #[arg(long, value_name = "DAY")]
-    pub from: Option<String>,
-
-    /// Last day (inclusive).
-    #[arg(long, value_name = "DAY")]
-    pub to: Option<String>,
-
-    /// Only this account ID (repeatable).
-    #[arg(long, value_name = "ID")]
-    pub account: Vec<String>,
-
-    /// Only this AWS region (repeatable).
-    #[arg(long, value_name = "REGION")]
-    pub region: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
@@ -130,13 +113,7 @@ struct Summary<'a> {
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let det = load_rules(&args.rules)?.ok_or_else(|| UsageError("--rules is required".into()))?;
-    let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
-    let filter = SweepFilter {
-        accounts: args.account.clone(),
-        regions: args.region.clone(),
-        from,
-        to,
-    };
+    let filter = args.filter.list_filter()?;
     if let Some(n) = args.threads {
         if n == 0 {
             return Err(UsageError("--threads is at least 1".into()).into());

@@ -133,6 +133,44 @@ pub fn load_rules(
 /// Exit code 3 when findings at or above `fail_on` exist.
 pub const FINDINGS_EXIT: u8 = 3;
 
+/// `--day`/`--from`/`--to` and `--account`/`--region`, for commands that read an
+/// existing delivery or output (`detect`, `verify`).
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
+    /// Only this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DAY", conflicts_with_all = ["from", "to"])]
+    pub day: Option<String>,
+
+    /// First day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+
+    /// Last day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+
+    /// Only this account ID (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+
+    /// Only this AWS region (repeatable).
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+}
+
+impl FilterArgs {
+    /// The accounts, regions and days selected.
+    pub fn list_filter(&self) -> Result<crate::source::ListFilter, UsageError> {
+        let (from, to) = parse_day_range(&self.day, &self.from, &self.to)?;
+        Ok(crate::source::ListFilter {
+            accounts: self.account.clone(),
+            regions: self.region.clone(),
+            from,
+            to,
+        })
+    }
+}
+
 /// The days of `--day D` (D to D), or of `--from`/`--to` (each may be open).
 pub fn parse_day_range(
     day: &Option<String>,

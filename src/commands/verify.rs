@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::convert::AwsArgs;
-use super::{parse_day_range, parse_size, UsageError};
+use super::{parse_size, FilterArgs, UsageError};
 use crate::integrity::PublicKeys;
 use crate::location::Location;
 use crate::progress::Progress;
@@ -17,7 +17,7 @@ use crate::sink::Sink;
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
 use crate::source::Source;
-use crate::verify::{KeySource, VerifyFilter, VerifyReport};
+use crate::verify::{KeySource, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
 Statuses of a log file:
@@ -87,25 +87,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub no_progress: bool,
 
-    /// Only this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DAY", conflicts_with_all = ["from", "to"])]
-    pub day: Option<String>,
-
-    /// First day (inclusive).
-    #[arg(long, value_name = "DAY")]
-    pub from: Option<String>,
-
-    /// Last day (inclusive).
-    #[arg(long, value_name = "DAY")]
-    pub to: Option<String>,
-
-    /// Only this account ID (repeatable).
-    #[arg(long, value_name = "ID")]
-    pub account: Vec<String>,
-
-    /// Only this AWS region (repeatable).
-    #[arg(long, value_name = "REGION")]
-    pub region: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// A file inflating to more than this is not read (it matches no digest).
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
@@ -116,14 +99,8 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let (from, to) = parse_day_range(&args.day, &args.from, &args.to)?;
+    let filter = args.filter.list_filter()?;
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
-    let filter = VerifyFilter {
-        accounts: args.account.clone(),
-        regions: args.region.clone(),
-        from,
-        to,
-    };
     let max = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
     let given = match &args.public_keys {
         Some(path) => Some(read_public_keys(path)?),

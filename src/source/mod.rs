@@ -80,11 +80,13 @@ impl ListFilter {
             && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
     }
 
+    /// Whether the filter's days take this day.
+    pub fn accepts_day(&self, day: Date) -> bool {
+        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|t| day <= t)
+    }
+
     pub fn accepts(&self, log: &LogPath) -> bool {
-        (self.accounts.is_empty() || self.accounts.contains(&log.account))
-            && (self.regions.is_empty() || self.regions.contains(&log.region))
-            && self.from.is_none_or(|f| log.folder_day >= f)
-            && self.to.is_none_or(|t| log.folder_day <= t)
+        self.accepts_folder(&log.account, &log.region) && self.accepts_day(log.folder_day)
     }
 }
 
@@ -171,6 +173,23 @@ pub trait Source: Send + Sync {
     fn prefetch(&self, _files: &[&InputFile]) {}
     /// Announced reads that will not happen (a build that stopped early).
     fn forget(&self, _files: &[&InputFile]) {}
+}
+
+/// Every day of each folder's span (first and last day, inclusive), with its folder.
+pub fn span_days<'f>(
+    folders: &'f [TrailFolder],
+    spans: &[Option<(Date, Date)>],
+) -> Vec<(&'f TrailFolder, Date)> {
+    folders
+        .iter()
+        .zip(spans)
+        .filter_map(|(f, span)| span.map(|(a, b)| (f, a, b)))
+        .flat_map(|(f, a, b)| {
+            std::iter::successors(Some(a), |d| d.next_day())
+                .take_while(move |d| *d <= b)
+                .map(move |d| (f, d))
+        })
+        .collect()
 }
 
 /// Widen `span` to include `day`.
