@@ -276,19 +276,38 @@ pub fn read_digests(
     days: &[(&TrailFolder, Date)],
     max_file_bytes: usize,
 ) -> Result<(Vec<DigestFile>, Vec<DigestProblem>), SourceError> {
-    let objects = source.read_digests(days)?;
-    let parsed: Vec<Result<DigestFile, DigestProblem>> = objects
-        .into_par_iter()
-        .map(|o| parse_digest(o, max_file_bytes))
-        .collect();
     let (mut ok, mut bad) = (Vec::new(), Vec::new());
-    for p in parsed {
-        match p {
-            Ok(d) => ok.push(d),
-            Err(e) => bad.push(e),
-        }
+    for (digests, problems) in read_digest_days(source, days, max_file_bytes)? {
+        ok.extend(digests);
+        bad.extend(problems);
     }
     Ok((ok, bad))
+}
+
+/// The digests of a day folder that parse, and the problems of those that do not.
+pub type DigestsRead = (Vec<DigestFile>, Vec<DigestProblem>);
+
+/// The digests of each of these day folders, parsed, in the order asked; those
+/// that cannot be read are `unreadable` problems.
+pub fn read_digest_days(
+    source: &dyn Source,
+    days: &[(&TrailFolder, Date)],
+    max_file_bytes: usize,
+) -> Result<Vec<DigestsRead>, SourceError> {
+    Ok(source
+        .read_digests(days)?
+        .into_par_iter()
+        .map(|objects| {
+            let (mut ok, mut bad) = (Vec::new(), Vec::new());
+            for o in objects {
+                match parse_digest(o, max_file_bytes) {
+                    Ok(d) => ok.push(d),
+                    Err(e) => bad.push(e),
+                }
+            }
+            (ok, bad)
+        })
+        .collect())
 }
 
 fn parse_digest(o: DigestObject, max: usize) -> Result<DigestFile, DigestProblem> {

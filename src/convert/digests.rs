@@ -88,29 +88,15 @@ impl DigestCache {
             .filter(|(_, c)| c.is_none())
             .map(|(w, _)| *w)
             .collect();
-        let (read, unreadable) = crate::verify::read_digests(source, &missing, max_file_bytes)
-            .map_err(|e| e.to_string())?;
-        // Sort what was read back into its folder-days.
-        let mut fresh: Vec<DigestDay> = missing.iter().map(|_| DigestDay::default()).collect();
-        let day_of = |object: &str| {
-            let p = LogPath::parse(object)?;
-            missing.iter().position(|(f, d)| {
-                *d == p.folder_day
-                    && f.account == p.account
-                    && f.region == p.region
-                    && folder_holds(f, object)
-            })
-        };
-        for d in read {
-            if let Some(i) = day_of(&d.location) {
-                fresh[i].digests.push(d);
-            }
-        }
-        for p in unreadable {
-            if let Some(i) = day_of(&p.digest) {
-                fresh[i].unreadable.push(p);
-            }
-        }
+        let fresh: Vec<DigestDay> =
+            crate::verify::read_digest_days(source, &missing, max_file_bytes)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(digests, unreadable)| DigestDay {
+                    digests,
+                    unreadable,
+                })
+                .collect();
         let fresh: Vec<Arc<DigestDay>> = fresh.into_iter().map(Arc::new).collect();
         {
             let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,25 +117,6 @@ impl DigestCache {
             problems.extend(day.unreadable.iter().cloned());
         }
         Ok((digests, problems))
-    }
-}
-
-/// Whether a digest object belongs to this trail folder's digest folder (an S3
-/// folder is `…/<account>/CloudTrail/<region>/`; local folders are one per
-/// account/region).
-fn folder_holds(folder: &TrailFolder, object: &str) -> bool {
-    let Some(above) = folder
-        .location
-        .strip_suffix('/')
-        .and_then(|l| l.rsplit_once('/'))
-        .and_then(|(a, _)| a.strip_suffix("/CloudTrail"))
-    else {
-        return true;
-    };
-    // `s3://bucket/<above>/CloudTrail-Digest/…` for a folder at `<above>/CloudTrail/…`.
-    match object.strip_prefix("s3://").and_then(|o| o.split_once('/')) {
-        Some((_, key)) => key.starts_with(&format!("{above}/CloudTrail-Digest/")),
-        None => true,
     }
 }
 

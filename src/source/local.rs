@@ -127,20 +127,20 @@ impl Source for LocalSource {
     fn read_digests(
         &self,
         wanted: &[(&TrailFolder, Date)],
-    ) -> Result<Vec<DigestObject>, SourceError> {
+    ) -> Result<Vec<Vec<DigestObject>>, SourceError> {
         let index = self.digests.lock().unwrap_or_else(|p| p.into_inner());
-        let found: Vec<&(String, LogPath)> = wanted
-            .iter()
-            .filter_map(|(f, d)| index.get(&(f.account.clone(), f.region.clone(), *d)))
-            .flatten()
-            .collect();
-        Ok(found
-            .into_par_iter()
-            .map(|(path, log)| DigestObject {
-                object: log.canonical_key(),
-                log: log.clone(),
-                bytes: std::fs::read(path).map_err(|e| format!("{path}: {e}")),
-                signature: None,
+        let read = |(path, log): &(String, LogPath)| DigestObject {
+            object: log.canonical_key(),
+            log: log.clone(),
+            bytes: std::fs::read(path).map_err(|e| format!("{path}: {e}")),
+            signature: None,
+        };
+        Ok(wanted
+            .par_iter()
+            .map(|(f, d)| {
+                index
+                    .get(&(f.account.clone(), f.region.clone(), *d))
+                    .map_or_else(Vec::new, |found| found.iter().map(read).collect())
             })
             .collect())
     }

@@ -160,11 +160,12 @@ pub trait Source: Send + Sync {
     }
     /// Read the digest files of these day folders: the `CloudTrail-Digest` folder
     /// beside each trail folder, with the digests' signatures where the source keeps
-    /// them. A digest that cannot be read is returned with the reason.
+    /// them; one list per folder-day asked, in the order asked. A digest that cannot
+    /// be read is returned with the reason.
     fn read_digests(
         &self,
         wanted: &[(&TrailFolder, Date)],
-    ) -> Result<Vec<DigestObject>, SourceError>;
+    ) -> Result<Vec<Vec<DigestObject>>, SourceError>;
     /// Read a whole file.
     fn read(&self, file: &InputFile) -> Result<Vec<u8>, SourceError>;
     /// The files that will be read next, so a remote source can start fetching.

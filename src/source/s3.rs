@@ -614,25 +614,24 @@ impl Source for S3Source {
     fn read_digests(
         &self,
         wanted: &[(&TrailFolder, Date)],
-    ) -> Result<Vec<DigestObject>, SourceError> {
+    ) -> Result<Vec<Vec<DigestObject>>, SourceError> {
         let mut tasks = tokio::task::JoinSet::new();
-        for (folder, day) in wanted {
-            let this = self.lister.clone();
-            tasks.spawn_on(
-                this.digests_of_day((*folder).clone(), *day, self.permits.clone()),
-                self.rt.handle(),
-            );
+        for (i, (folder, day)) in wanted.iter().enumerate() {
+            let (this, permits) = (self.lister.clone(), self.permits.clone());
+            let day_read = this.digests_of_day((*folder).clone(), *day, permits);
+            tasks.spawn_on(async move { (i, day_read.await) }, self.rt.handle());
         }
         self.rt
             .block_on(async {
-                let mut out = Vec::new();
+                let mut out: Vec<Vec<DigestObject>> = wanted.iter().map(|_| Vec::new()).collect();
                 while let Some(done) = tasks.join_next().await {
-                    let part = done.map_err(|e| {
+                    let (i, part) = done.map_err(|e| {
                         S3Error::other("GetObject", &self.lister.bucket, "digests", e)
                     })?;
-                    out.extend(part?);
+                    let mut part = part?;
+                    part.sort_by(|a, b| a.object.cmp(&b.object));
+                    out[i] = part;
                 }
-                out.sort_by(|a, b| a.object.cmp(&b.object));
                 Ok(out)
             })
             .map_err(SourceError::S3)
