@@ -11,6 +11,6 @@ mod values;
 pub mod verify;
 
 pub use values::{
-    load_rules, parse_day_flag, parse_day_range, parse_duration, parse_size, FilterArgs, LevelArg,
-    UsageError, FINDINGS_EXIT,
+    load_rules, open_source, parse_day_flag, parse_day_range, parse_duration, parse_size,
+    FilterArgs, LevelArg, UsageError, FINDINGS_EXIT,
 };

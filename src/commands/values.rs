@@ -171,6 +171,26 @@ impl FilterArgs {
     }
 }
 
+/// The source an `--input` location names (`aws` is set for an S3 location).
+pub fn open_source(
+    input: &crate::location::Location,
+    aws: Option<&crate::aws::Aws>,
+) -> Result<Box<dyn crate::source::Source>, UsageError> {
+    use crate::location::Location;
+    use crate::source::{local::LocalSource, s3::S3Source};
+    match (input, aws) {
+        (Location::S3 { bucket, prefix }, Some(aws)) => {
+            Ok(Box::new(S3Source::new(aws, bucket, prefix)))
+        }
+        (Location::Local(p), _) => Ok(Box::new(
+            LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?,
+        )),
+        (Location::S3 { .. }, None) => Err(UsageError(format!(
+            "--input {input}: an S3 location needs an AWS configuration"
+        ))),
+    }
+}
+
 /// The days of `--day D` (D to D), or of `--from`/`--to` (each may be open).
 pub fn parse_day_range(
     day: &Option<String>,

@@ -14,9 +14,6 @@ use crate::progress::Progress;
 use crate::sink::local::LocalSink;
 use crate::sink::s3::{Encryption, S3Sink};
 use crate::sink::Sink;
-use crate::source::local::LocalSource;
-use crate::source::s3::S3Source;
-use crate::source::Source;
 use crate::verify::{KeySource, VerifyReport};
 
 pub const VERIFY_AFTER_HELP: &str = "\
@@ -130,18 +127,12 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         ))),
         (Some(Location::S3 { .. }), None) => unreachable!("AWS is configured for S3 locations"),
     };
-    let source: Box<dyn Source> = match (&input, &aws) {
-        (Location::Local(p), _) => {
-            if !p.is_dir() {
-                return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
-            }
-            Box::new(LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?)
+    if let Location::Local(p) = &input {
+        if !p.is_dir() {
+            return Err(UsageError(format!("--input {}: not a folder", p.display())).into());
         }
-        (Location::S3 { bucket, prefix }, Some(aws)) => {
-            Box::new(S3Source::new(aws, bucket, prefix))
-        }
-        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
-    };
+    }
+    let source = super::open_source(&input, aws.as_ref())?;
     // Signatures travel only with S3 objects: keys are asked of CloudTrail for them.
     let keys = match (given, &aws) {
         (Some(k), _) => KeySource::given(k),

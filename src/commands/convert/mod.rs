@@ -26,9 +26,6 @@ use crate::progress::Progress;
 use crate::sink::local::LocalSink;
 use crate::sink::s3::{Encryption, Retirement, S3Sink};
 use crate::sink::Sink;
-use crate::source::local::LocalSource;
-use crate::source::s3::S3Source;
-use crate::source::Source;
 use crate::verify::KeySource;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -218,15 +215,7 @@ fn run(
     // Keys are asked of CloudTrail only for an S3 input (a local copy has no
     // signatures to check).
     opts.digests = digest_check(args, aws.as_ref().filter(|_| input.is_s3()))?;
-    let source: Box<dyn Source> = match (&input, &aws) {
-        (Location::S3 { bucket, prefix }, Some(aws)) => {
-            Box::new(S3Source::new(aws, bucket, prefix))
-        }
-        (Location::Local(p), _) => {
-            Box::new(LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?)
-        }
-        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
-    };
+    let source = super::open_source(&input, aws.as_ref())?;
     let sink: Box<dyn Sink> = match (&output, &aws) {
         (Location::S3 { bucket, prefix }, Some(aws)) => {
             let encryption = match &args.aws.sse_kms_key_id {
