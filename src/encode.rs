@@ -145,6 +145,13 @@ fn gather(
     c: usize,
 ) -> Result<ArrayRef, arrow_schema::ArrowError> {
     let arrays: Vec<&dyn Array> = pieces.iter().map(|p| p.batch.column(c).as_ref()).collect();
+    // Many columns are null in every row of a row group (fields most events lack):
+    // no need to visit each row for them.
+    if let Some(first) = arrays.first() {
+        if arrays.iter().all(|a| a.null_count() == a.len()) {
+            return Ok(arrow_array::new_null_array(first.data_type(), order.len()));
+        }
+    }
     arrow_select::interleave::interleave(&arrays, order)
 }
 
