@@ -291,7 +291,7 @@ impl Decoder {
                         index,
                         detail: format!("found {}", raw.get().chars().take(40).collect::<String>()),
                     })?;
-                fd.record(&pairs);
+                fd.record(&pairs, event_time(&pairs));
                 fd.scratch[0] = pairs;
                 index += 1;
                 if fd.keys.len().is_multiple_of(1024) && fd.cols.rows_and_bytes().1 >= step_bytes {
@@ -346,6 +346,7 @@ impl Decoder {
                 Err(e) => return Err(classify(e, fd.state.get())),
             }
         }
+        fd.handle_parsed();
         if !matches!(filter, RowFilter::OnlyDay(_)) && fd.keys.len() >= hint.rows / 2 {
             SIZE_HINT.with(|h| *h.borrow_mut() = fd.cols.size_hint());
         }
@@ -594,6 +595,14 @@ fn timestamp_value(raw: &str) -> Option<i64> {
     parse_timestamp(&json_str(raw)?)
 }
 
+/// The record's eventTime, from its top-level pairs.
+fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<i64> {
+    pairs
+        .iter()
+        .find(|(k, _)| &**k == "eventTime")
+        .and_then(|(_, v)| timestamp_value(v))
+}
+
 /// Per-file decoding state; `'a` is the lifetime of the file's text.
 struct FileDecoder<'s, 'a> {
     dec: &'s Decoder,
@@ -607,6 +616,11 @@ struct FileDecoder<'s, 'a> {
     scratch: Vec<Pairs<'a>>,
     /// Reusable pair vector for derived-column extraction.
     extract_scratch: Pairs<'a>,
+    /// The top-level pairs of the file's records, parsed and not yet handled: they
+    /// are handled in eventTime order once the file is parsed (see `handle_parsed`).
+    parsed: Pairs<'a>,
+    /// Per parsed record: (eventTime, or `i64::MAX` without one; first pair; pairs).
+    parsed_records: Vec<(i64, u32, u32)>,
     keys: Vec<RowKey>,
     filter: RowFilter,
     records: u64,
@@ -627,6 +641,8 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             path: Vec::with_capacity(8),
             scratch: Vec::new(),
             extract_scratch: Vec::new(),
+            parsed: Vec::with_capacity(hint.rows * 32),
+            parsed_records: Vec::with_capacity(hint.rows),
             keys: Vec::with_capacity(1024),
             filter,
             records: 0,
@@ -664,14 +680,27 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         std::mem::take(&mut self.scratch[depth])
     }
 
-    /// Handle one record given as its top-level pairs.
-    fn record(&mut self, pairs: &Pairs<'a>) {
+    /// Handle the parsed records in eventTime order (ties in file order), so the
+    /// file's batch is sorted as the output is: a row group is then mostly runs of
+    /// consecutive rows of one file, written without gathering (see `encode`).
+    fn handle_parsed(&mut self) {
+        let mut order = std::mem::take(&mut self.parsed_records);
+        order.sort_unstable();
+        let parsed = std::mem::take(&mut self.parsed);
+        for &(time, start, len) in &order {
+            let pairs = &parsed[start as usize..(start + len) as usize];
+            self.record(pairs, (time != i64::MAX).then_some(time));
+        }
+        order.clear();
+        self.parsed_records = order;
+        self.parsed = parsed;
+        self.parsed.clear();
+    }
+
+    /// Handle one record given as its top-level pairs and its eventTime.
+    fn record(&mut self, pairs: &[(Key<'a>, &'a str)], time: Option<i64>) {
         self.records += 1;
-        let day = pairs
-            .iter()
-            .find(|(k, _)| &**k == "eventTime")
-            .and_then(|(_, v)| timestamp_value(v))
-            .map(day_of);
+        let day = time.map(day_of);
         let keep = match self.filter {
             RowFilter::All => true,
             RowFilter::ExceptDay(d) => day != Some(d),
@@ -713,7 +742,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
     /// The record's text from its first key's opening quote to the end of its last
     /// value, hashed in one call as the record's content. `None` when the first key
     /// had escapes (not a slice of the text); such records hash their pairs.
-    fn members_text(&self, pairs: &Pairs<'a>) -> Option<&'a str> {
+    fn members_text(&self, pairs: &[(Key<'a>, &'a str)]) -> Option<&'a str> {
         let (Key(Cow::Borrowed(first)), _) = pairs.first()? else {
             return None;
         };
@@ -725,7 +754,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
     }
 
     /// Dispatch the members of an object at trie node `node`.
-    fn members(&mut self, node: &'s Node, pairs: &Pairs<'a>, depth: usize) {
+    fn members(&mut self, node: &'s Node, pairs: &[(Key<'a>, &'a str)], depth: usize) {
         for (k, v) in pairs {
             match node.get(k) {
                 Some(Child::Leaf(col)) => self.leaf(*col, k, v),
@@ -971,14 +1000,17 @@ impl<'a> Visitor<'a> for RecordSeed<'_, '_, 'a> {
         f.write_str("a record object")
     }
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut pairs = self.fd.take_scratch(0);
-        pairs.clear();
+        let fd = &mut *self.fd;
+        let start = fd.parsed.len();
         while let Some(k) = map.next_key::<Key<'a>>()? {
             let v: &'a RawValue = map.next_value()?;
-            pairs.push((k, v.get()));
+            fd.parsed.push((k, v.get()));
         }
-        self.fd.record(&pairs);
-        self.fd.scratch[0] = pairs;
+        let pairs = &fd.parsed[start..];
+        let time = event_time(pairs).unwrap_or(i64::MAX);
+        // A file is at most 2 GiB (`--max-file-bytes`), so fewer pairs than that.
+        let (start, len) = (start as u32, pairs.len() as u32);
+        fd.parsed_records.push((time, start, len));
         Ok(())
     }
 }
