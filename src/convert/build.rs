@@ -341,7 +341,7 @@ impl Build<'_, '_> {
                     tracing::warn!(file = %input.file.location, key = %k, "top-level key other than Records ignored");
                 }
                 if input.file.size > 0 {
-                    let mem = df.batch.get_array_memory_size() as f64;
+                    let mem = crate::encode::batch_bytes(&df.batch) as f64;
                     *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
                 }
                 self.push_decoded(df.batch, &df.keys)?;
