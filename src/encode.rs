@@ -373,7 +373,7 @@ mod tests {
         let mut records: Vec<String> = (0..n)
             .map(|i| {
                 let s = first + i;
-                let extra = if s % 7 == 0 { r#","errorCode":"AccessDenied""# } else { "" };
+                let extra = if s.is_multiple_of(7) { r#","errorCode":"AccessDenied""# } else { "" };
                 format!(
                     r#"{{"eventTime":"2024-03-05T{:02}:{:02}:{:02}Z","eventID":"id-{s}","eventName":"E{}","requestParameters":{{"n":{s}}}{extra}}}"#,
                     s / 3600,
@@ -402,7 +402,11 @@ mod tests {
     #[test]
     fn runs_and_gathers_write_the_sorted_rows() {
         let schema = TableSchema::embedded();
-        let pieces = vec![piece(0, 300, true), piece(250, 300, false), piece(500, 10, true)];
+        let pieces = vec![
+            piece(0, 300, true),
+            piece(250, 300, false),
+            piece(500, 10, true),
+        ];
         let expected = assemble(&schema.arrow_schema(), schema.event_time, &pieces).unwrap();
         let order = sort_order(schema.event_time, &pieces);
         let group = SortedGroup { pieces, order };
@@ -444,7 +448,10 @@ mod tests {
                 compared += 1;
             }
         }
-        assert!(compared >= expected.num_columns() - 2, "{compared} columns compared");
+        assert!(
+            compared >= expected.num_columns() - 2,
+            "{compared} columns compared"
+        );
         let ids = read.column_by_name("eventid").unwrap().as_string::<i32>();
         assert_eq!(ids.value(0), "id-0");
         assert_eq!(ids.value(609), "id-549");
