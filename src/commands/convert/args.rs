@@ -208,7 +208,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub max_file_bytes: String,
 
-    /// In-memory size of a row group before it is sorted and written; bounds memory.
+    /// Bytes of decoded values gathered into a row group before it is sorted and
+    /// written; bounds memory.
     #[arg(long, value_name = "SIZE", default_value = "32MiB")]
     pub row_group_size: String,
 
