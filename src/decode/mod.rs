@@ -230,7 +230,8 @@ impl Decoder {
     /// raw slices (16 bytes a record), then decoded record by record: each record
     /// is tokenised twice, a cost only large files pay. The returned file holds the
     /// last rows and the counts of the whole file; an error of `sink` ends the
-    /// decode and is returned as the outer error.
+    /// decode and is returned as the outer error. Unlike `decode`, rows come in file
+    /// order, not in eventTime order (the row group's sort puts them in order).
     pub fn decode_in_steps<E>(
         &self,
         bytes: &[u8],

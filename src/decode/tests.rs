@@ -168,6 +168,21 @@ fn row_filter_by_event_day() {
 }
 
 #[test]
+fn rows_come_in_event_time_order_ties_in_file_order() {
+    let f = decode(
+        r#"{"Records":[{"eventID":"late","eventTime":"2024-01-02T00:00:09Z"},{"eventID":"none"},{"eventID":"tie1","eventTime":"2024-01-02T00:00:05Z"},{"eventID":"bad","eventTime":"yesterday"},{"eventID":"early","eventTime":"2024-01-02T00:00:01Z"},{"eventID":"tie2","eventTime":"2024-01-02T00:00:05.000Z"}]}"#,
+    );
+    let ids: Vec<String> = (0..6).map(|r| s(&f, "eventid", r).unwrap()).collect();
+    // Without a (valid) eventTime last, as the row group's order has them.
+    assert_eq!(ids, ["early", "tie1", "tie2", "late", "none", "bad"]);
+    assert_eq!(ts(&f, "eventtime", 0), Some(1_704_153_601_000_000));
+    // Each row's key is its own record's.
+    assert_eq!(f.keys[0].event_id, Some(event_id_hash("early")));
+    assert_eq!(f.keys[5].event_id, Some(event_id_hash("bad")));
+    assert!(s(&f, "unmapped", 5).unwrap().contains("yesterday"));
+}
+
+#[test]
 fn row_keys_identify_content() {
     let f = decode(
         r#"{"Records":[{"eventID":"x","a":1},{"eventID":"x","a":1},{"eventID":"x","a":2},{"a":1}]}"#,
