@@ -171,8 +171,9 @@ fn gather(
 }
 
 /// A row group to write: decoded pieces and the order of their rows. Each column is
-/// gathered into order just before it is encoded, so a sorted copy of the whole row
-/// group never exists.
+/// written in that order as slices of the pieces where the order runs through one
+/// of them, gathered only between runs (see `parts`), so a sorted copy of the whole
+/// row group never exists.
 pub struct SortedGroup {
     pub pieces: Vec<Piece>,
     pub order: Vec<(usize, usize)>,
@@ -299,8 +300,9 @@ impl<W: Write + Send> PartFile<W> {
         self.write(Rows::Batch(batch))
     }
 
-    /// Encode `rows` as one row group, one rayon task per column (gathering it into
-    /// order first, for sorted groups; a list column's leaves are encoded together).
+    /// Encode `rows` as one row group, one rayon task per column (for sorted groups,
+    /// written part after part in order; a list column's leaves are encoded
+    /// together).
     pub fn write(&mut self, rows: Rows<'_>) -> Result<(), ParquetError> {
         let mut writers = self
             .factory

@@ -39,6 +39,12 @@ fn delivery_with(options: &[&str]) -> Tree {
             }
         }
     }
+    write_digests(&t, options);
+    t
+}
+
+/// Write the digest files of `t`'s logs with `tests/py/digests.py` and `options`.
+fn write_digests(t: &Tree, options: &[&str]) {
     let o = Command::new(python())
         .arg(repo().join("tests/py/digests.py"))
         .arg(t.input())
@@ -46,7 +52,6 @@ fn delivery_with(options: &[&str]) -> Tree {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    t
 }
 
 fn verify(input: &Path, extra: &[&str]) -> (i32, Value) {
@@ -681,13 +686,7 @@ fn an_open_range_checks_each_folder_over_its_own_days() {
     };
     early(&mut t, None, "111122223333");
     let gone = early(&mut t, Some("o-abc123"), "444455556666");
-    let o = Command::new(python())
-        .arg(repo().join("tests/py/digests.py"))
-        .arg(t.input())
-        .arg("--hourly")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    write_digests(&t, &["--hourly"]);
     std::fs::remove_file(&gone).unwrap();
 
     let (code, r) = verify(&t.input(), &["--allow-unsigned"]);
@@ -759,13 +758,7 @@ fn a_partition_built_before_its_last_digest_is_completed_later() {
             )],
         );
     }
-    let o = Command::new(python())
-        .arg(repo().join("tests/py/digests.py"))
-        .arg(t.input())
-        .arg("--hourly")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    write_digests(&t, &["--hourly"]);
     // The digest of the day's last hour (delivered in the next day's folder) is
     // not there yet.
     let stamp = format!("{}T000000Z", next.to_string().replace('-', ""));

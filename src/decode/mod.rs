@@ -684,6 +684,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
     /// Handle the parsed records in eventTime order (ties in file order), so the
     /// file's batch is sorted as the output is: a row group is then mostly runs of
     /// consecutive rows of one file, written without gathering (see `encode`).
+    /// Called once, when the whole file is parsed.
     fn handle_parsed(&mut self) {
         let mut order = std::mem::take(&mut self.parsed_records);
         order.sort_unstable();
@@ -692,10 +693,6 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             let pairs = &parsed[start as usize..(start + len) as usize];
             self.record(pairs, (time != i64::MAX).then_some(time));
         }
-        order.clear();
-        self.parsed_records = order;
-        self.parsed = parsed;
-        self.parsed.clear();
     }
 
     /// Handle one record given as its top-level pairs and its eventTime.
