@@ -77,23 +77,24 @@ impl Progress {
         let records = self.records.fetch_add(records, Ordering::Relaxed) + records;
         self.content.fetch_add(content_bytes, Ordering::Relaxed);
         self.bar.inc(bytes);
-        if self.files_only && !self.bar.is_hidden() {
-            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-            self.bar.set_message(format!(
-                "{files}/{} files, {:.0} files/s",
-                self.total_files.load(Ordering::Relaxed),
+        if self.bar.is_hidden() {
+            return;
+        }
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let total_files = self.total_files.load(Ordering::Relaxed);
+        self.bar.set_message(if self.files_only {
+            format!(
+                "{files}/{total_files} files, {:.0} files/s",
                 files as f64 / secs
-            ));
-        } else if !self.bar.is_hidden() {
-            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-            self.bar.set_message(format!(
-                "{}/{} partitions, {files}/{} files, {records} records, {:.0} records/s",
+            )
+        } else {
+            format!(
+                "{}/{} partitions, {files}/{total_files} files, {records} records, {:.0} records/s",
                 self.partitions_done.load(Ordering::Relaxed),
                 self.partitions_total.load(Ordering::Relaxed),
-                self.total_files.load(Ordering::Relaxed),
                 records as f64 / secs
-            ));
-        }
+            )
+        });
     }
 
     /// Files of a partition that was not built (current, or dry run).
