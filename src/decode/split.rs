@@ -3,8 +3,8 @@
 //!
 //! A nested object of a record (`userIdentity`, its `sessionContext`, …) is first
 //! captured whole while the record is parsed, then split here to walk its members:
-//! only structure is looked for (strings are skipped to their closing quote with a
-//! SIMD search), where a second serde parse would check every byte again. On any
+//! only structure is looked for (strings are skipped to their closing quote, eight
+//! bytes at a time), where a second serde parse would check every byte again. On any
 //! text that is not in the shape valid JSON has, these functions return `None` and
 //! the caller parses with serde instead, so a mistake here can cost speed, never a
 //! wrong value.
