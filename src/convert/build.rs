@@ -5,8 +5,9 @@
 //! inputs in delivery order, in chunks sized to fill one row group. Each step runs
 //! two things at once on the rayon pool: decoding the next chunk of files (one task
 //! per file) and encoding the previous row group (one task per leaf column). Memory
-//! is bounded by about three row groups (the one being filled, the one being
-//! encoded and its sorted copy) plus the de-duplication table.
+//! is bounded by about two row groups (the one being filled and the one being
+//! encoded, which is written as slices of its pieces, not copied into order: see
+//! `encode`) plus the de-duplication table.
 
 use std::collections::HashSet;
 
