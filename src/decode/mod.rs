@@ -559,7 +559,7 @@ fn json_str(raw: &str) -> Option<Cow<'_, str>> {
     if b.len() < 2 || b[0] != b'"' {
         return None;
     }
-    if !raw.contains('\\') {
+    if !split::has_escape(b) {
         return Some(Cow::Borrowed(&raw[1..raw.len() - 1]));
     }
     serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
@@ -596,6 +596,15 @@ fn timestamp_value(raw: &str) -> Option<i64> {
     parse_timestamp(&json_str(raw)?)
 }
 
+/// The time of a timestamp value; `row_time` is the record's eventTime text and
+/// its time, parsed once already for the record's order.
+fn time_value(row_time: Option<(&str, i64)>, raw: &str) -> Option<i64> {
+    match row_time {
+        Some((text, time)) if std::ptr::eq(text, raw) => Some(time),
+        _ => timestamp_value(raw),
+    }
+}
+
 /// The record's eventTime, from its top-level pairs.
 fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<i64> {
     pairs
@@ -623,6 +632,9 @@ struct FileDecoder<'s, 'a> {
     /// Per parsed record: (eventTime, or `i64::MAX` without one; first pair; pairs).
     parsed_records: Vec<(i64, u32, u32)>,
     keys: Vec<RowKey>,
+    /// The current record's eventTime value text and its parsed time: the
+    /// eventtime column takes it without parsing the text again.
+    row_time: Option<(&'a str, i64)>,
     filter: RowFilter,
     records: u64,
     filtered_out: u64,
@@ -645,6 +657,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             parsed: Vec::with_capacity(hint.rows * 32),
             parsed_records: Vec::with_capacity(hint.rows),
             keys: Vec::with_capacity(1024),
+            row_time: None,
             filter,
             records: 0,
             filtered_out: 0,
@@ -730,6 +743,10 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                     None => xxh3_64(v.as_bytes()),
                 });
         self.keys.push(RowKey { event_id, content });
+        self.row_time = time.and_then(|t| {
+            let (_, raw) = pairs.iter().find(|(k, _)| &**k == "eventTime")?;
+            Some((*raw, t))
+        });
 
         self.set.fill(false);
         let root = &self.dec.root;
@@ -841,7 +858,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                 }
                 None => false,
             },
-            (ColumnBuilder::Ts(b), _) => match timestamp_value(raw) {
+            (ColumnBuilder::Ts(b), _) => match time_value(self.row_time, raw) {
                 Some(v) => {
                     b.append_value(v);
                     true

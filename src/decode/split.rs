@@ -36,6 +36,16 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// Whether the JSON string `raw` (quotes included, as valid JSON has it) holds an
+/// escape, or may: text not ending where its first unescaped quote is counts as
+/// escaped, so the caller parses it fully.
+pub fn has_escape(raw: &[u8]) -> bool {
+    match quote_or_backslash(raw, 1) {
+        Some(k) => raw[k] == b'\\' || k + 1 != raw.len(),
+        None => true,
+    }
+}
+
 /// Index of the first `"` or `\` at or after `j`. CloudTrail's strings are mostly
 /// short (keys, names, ARNs): they are searched eight bytes at a time in a
 /// register, which costs less than setting up a vector search for each one.
@@ -285,6 +295,18 @@ mod tests {
         assert_eq!(string_end(br#""a\"b" "#, 0), Some((5, true)));
         assert_eq!(string_end(br#""abcdefghijk" "#, 0), Some((12, false)));
         assert_eq!(string_end(br#""abc"#, 0), None);
+        for (raw, escaped) in [
+            (r#""""#, false),
+            (r#""plain text, long enough for a word""#, false),
+            (r#""a\nb""#, true),
+            (r#""tail\\""#, true),
+            (r#""\u00e9""#, true),
+            // Not one string: left to the full parse.
+            (r#""a"b""#, true),
+            (r#""open"#, true),
+        ] {
+            assert_eq!(has_escape(raw.as_bytes()), escaped, "{raw}");
+        }
     }
 
     #[test]

@@ -182,6 +182,29 @@ fn rows_come_in_event_time_order_ties_in_file_order() {
     assert!(s(&f, "unmapped", 5).unwrap().contains("yesterday"));
 }
 
+/// The eventtime column takes the time parsed for the record's order only from
+/// the same text: a repeated eventTime key keeps the first value that fits, the
+/// rest go to `unmapped`, as for any other column.
+#[test]
+fn repeated_event_time_keys_keep_the_first_that_fits() {
+    let f = decode(
+        r#"{"Records":[{"eventID":"two","eventTime":"2024-01-02T00:00:05Z","eventTime":"2024-01-02T00:00:07Z"},{"eventID":"bad-first","eventTime":"soon","eventTime":"2024-01-02T00:00:09Z"}]}"#,
+    );
+    assert_eq!(s(&f, "eventid", 0).as_deref(), Some("two"));
+    assert_eq!(ts(&f, "eventtime", 0), Some(1_704_153_605_000_000));
+    assert_eq!(
+        s(&f, "unmapped", 0).as_deref(),
+        Some(r#"{"eventTime":"2024-01-02T00:00:07Z"}"#)
+    );
+    // The order uses the first eventTime (unparsable: last); the column the second.
+    assert_eq!(s(&f, "eventid", 1).as_deref(), Some("bad-first"));
+    assert_eq!(ts(&f, "eventtime", 1), Some(1_704_153_609_000_000));
+    assert_eq!(
+        s(&f, "unmapped", 1).as_deref(),
+        Some(r#"{"eventTime":"soon"}"#)
+    );
+}
+
 #[test]
 fn row_keys_identify_content() {
     let f = decode(
