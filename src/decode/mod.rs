@@ -150,6 +150,11 @@ impl Finder {
     }
 }
 
+/// Top-level members a record is expected to have at most: CloudTrail's records
+/// have 15-25. The parsed pairs of a file are reserved for this many per record of
+/// the previous file, so they rarely grow (and copy) while a file is parsed.
+const PAIRS_PER_RECORD: usize = 32;
+
 thread_local! {
     static CONTENT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static SIZE_HINT: RefCell<SizeHint> = RefCell::new(SizeHint::default());
@@ -654,7 +659,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             path: Vec::with_capacity(8),
             scratch: Vec::new(),
             extract_scratch: Vec::new(),
-            parsed: Vec::with_capacity(hint.rows * 32),
+            parsed: Vec::with_capacity(hint.rows * PAIRS_PER_RECORD),
             parsed_records: Vec::with_capacity(hint.rows),
             keys: Vec::with_capacity(1024),
             row_time: None,
