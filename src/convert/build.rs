@@ -42,9 +42,6 @@ struct Output {
     done: Vec<ManifestOutput>,
 }
 
-/// Keys of a row group's rows in output order (spilled de-duplication only).
-type RowKeys = Option<Vec<(Option<u64>, u64)>>;
-
 /// One partition's build in progress.
 struct Build<'b, 'r> {
     builder: &'b Builder<'r>,
@@ -195,27 +192,19 @@ impl Build<'_, '_> {
 
     /// Sort and encode the pieces gathered so far as one row group.
     fn flush(&mut self) -> Result<(), PartitionFailure> {
-        if let Some((rg, keys)) = self.take_row_group() {
-            self.write_row_group(&rg, keys)?;
+        if let Some(pieces) = self.take_row_group() {
+            self.write_row_group(pieces)?;
         }
         Ok(())
     }
 
-    /// The pieces gathered so far as a row group in eventtime order.
-    fn take_row_group(&mut self) -> Option<(SortedGroup, RowKeys)> {
+    /// The pieces gathered so far, for one row group.
+    fn take_row_group(&mut self) -> Option<Vec<Piece>> {
         if self.pieces.is_empty() {
             return None;
         }
-        let order = sort_order(self.builder.schema.event_time, &self.pieces);
-        let pieces = std::mem::take(&mut self.pieces);
-        let keys = self.spill.as_ref().map(|_| {
-            order
-                .iter()
-                .map(|&(p, r)| pieces[p].keys.as_ref().map_or((None, 0), |k| k[r]))
-                .collect()
-        });
         self.pieces_mem = 0;
-        Some((SortedGroup { pieces, order }, keys))
+        Some(std::mem::take(&mut self.pieces))
     }
 
     /// Decode the inputs in chunks, encoding the previous row group meanwhile. Files
@@ -240,7 +229,7 @@ impl Build<'_, '_> {
         reads: &mut Announced,
     ) -> Result<(), PartitionFailure> {
         let opts = self.builder.opts;
-        let mut pending: Option<(SortedGroup, RowKeys)> = None;
+        let mut pending: Option<Vec<Piece>> = None;
         // Arrow bytes per compressed input byte, learnt as files are decoded.
         let mut expansion = 8.0f64;
         let min_chunk = rayon::current_num_threads() * 2;
@@ -277,7 +266,7 @@ impl Build<'_, '_> {
             };
             let (encoded, decoded) = rayon::join(
                 || match to_encode {
-                    Some((rg, keys)) => self.write_row_group(&rg, keys),
+                    Some(pieces) => self.write_row_group(pieces),
                     None => Ok(()),
                 },
                 || {
@@ -488,19 +477,19 @@ impl Build<'_, '_> {
         self.take_decoded(input, result, expansion)
     }
 
-    fn write_row_group(
-        &mut self,
-        group: &SortedGroup,
-        keys: RowKeys,
-    ) -> Result<(), PartitionFailure> {
-        if let (Some(spill), Some(keys)) = (self.spill.as_mut(), keys) {
-            for (event_id, key) in keys {
+    /// Put the pieces in eventtime order (here, beside the next chunk's decoding,
+    /// not between chunks while the pool waits) and encode them as one row group.
+    fn write_row_group(&mut self, pieces: Vec<Piece>) -> Result<(), PartitionFailure> {
+        let order = sort_order(self.builder.schema.event_time, &pieces);
+        if let Some(spill) = self.spill.as_mut() {
+            for &(p, r) in &order {
+                let (event_id, key) = pieces[p].keys.as_ref().map_or((None, 0), |k| k[r]);
                 spill
                     .push(event_id, key)
                     .map_err(|e| PartitionFailure::Spill(e.to_string()))?;
             }
         }
-        self.encode_row_group(Rows::Sorted(group))
+        self.encode_row_group(Rows::Sorted(&SortedGroup { pieces, order }))
     }
 
     fn encode_row_group(&mut self, rows: Rows<'_>) -> Result<(), PartitionFailure> {
