@@ -4,10 +4,10 @@
 //! Rows carried over from the current version come first (see `carry`), then the
 //! inputs in delivery order, in chunks sized to fill one row group. Each step runs
 //! two things at once on the rayon pool: decoding the next chunk of files (one task
-//! per file) and encoding the previous row group (one task per leaf column). Memory
-//! is bounded by about two row groups (the one being filled and the one being
-//! encoded, which is written as slices of its pieces, not copied into order: see
-//! `encode`) plus the de-duplication table.
+//! per file), and putting the previous row group in eventtime order and encoding it
+//! (one task per leaf column). Memory is bounded by about two row groups (the one
+//! being filled and the one being encoded, which is written as slices of its
+//! pieces, not copied into order: see `encode`) plus the de-duplication table.
 
 use std::collections::HashSet;
 

@@ -610,12 +610,17 @@ fn time_value(row_time: Option<(&str, i64)>, raw: &str) -> Option<i64> {
     }
 }
 
-/// The record's eventTime, from its top-level pairs.
-fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<i64> {
+/// The text of the record's (first) eventTime value, from its top-level pairs.
+fn event_time_text<'v>(pairs: &[(Key<'_>, &'v str)]) -> Option<&'v str> {
     pairs
         .iter()
         .find(|(k, _)| &**k == "eventTime")
-        .and_then(|(_, v)| timestamp_value(v))
+        .map(|(_, v)| *v)
+}
+
+/// The record's eventTime, from its top-level pairs.
+fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<i64> {
+    event_time_text(pairs).and_then(timestamp_value)
 }
 
 /// Per-file decoding state; `'a` is the lifetime of the file's text.
@@ -748,10 +753,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                     None => xxh3_64(v.as_bytes()),
                 });
         self.keys.push(RowKey { event_id, content });
-        self.row_time = time.and_then(|t| {
-            let (_, raw) = pairs.iter().find(|(k, _)| &**k == "eventTime")?;
-            Some((*raw, t))
-        });
+        self.row_time = time.and_then(|t| Some((event_time_text(pairs)?, t)));
 
         self.set.fill(false);
         let root = &self.dec.root;
