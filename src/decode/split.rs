@@ -40,10 +40,7 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
 /// escape, or may: text not ending where its first unescaped quote is counts as
 /// escaped, so the caller parses it fully.
 pub fn has_escape(raw: &[u8]) -> bool {
-    match quote_or_backslash(raw, 1) {
-        Some(k) => raw[k] == b'\\' || k + 1 != raw.len(),
-        None => true,
-    }
+    !matches!(string_end(raw, 0), Some((end, false)) if end + 1 == raw.len())
 }
 
 /// Index of the first `"` or `\` at or after `j`. CloudTrail's strings are mostly
