@@ -72,11 +72,7 @@ fn benches(c: &mut Criterion) {
                     .decode(&gz, RowFilter::All, "bench")
                     .expect("decode");
                 let rows = (0..f.batch.num_rows() as u32).collect();
-                Piece {
-                    batch: f.batch,
-                    rows,
-                    keys: None,
-                }
+                Piece::new(f.batch, rows, None)
             })
             .collect()
     };

@@ -18,6 +18,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
+pub use crate::decode::batch_bytes;
 use crate::schema::{ColumnType, TableSchema};
 
 /// Parquet settings of the output.
@@ -79,27 +80,31 @@ pub struct Piece {
     /// Per row of `batch`, its (eventID hash, value hash), when de-duplication is
     /// left until the whole partition is written (see `convert::spill`).
     pub keys: Option<Vec<(Option<u64>, u64)>>,
+    /// `batch_bytes` of `batch`, measured once.
+    pub bytes: usize,
 }
 
 impl Piece {
-    pub fn memory(&self) -> usize {
-        batch_bytes(&self.batch)
+    /// A piece of `batch`, whose size is measured here.
+    pub fn new(batch: RecordBatch, rows: Vec<u32>, keys: Option<Vec<(Option<u64>, u64)>>) -> Self {
+        let bytes = batch_bytes(&batch);
+        Piece::measured(batch, bytes, rows, keys)
     }
-}
 
-/// Bytes of a batch's values (its buffers' used lengths, not their capacities).
-/// Row groups are cut by this measure, so it must depend on the rows alone: builder
-/// capacities depend on which thread decoded which file before.
-pub fn batch_bytes(batch: &RecordBatch) -> usize {
-    batch
-        .columns()
-        .iter()
-        .map(|c| {
-            c.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size())
-        })
-        .sum()
+    /// A piece of `batch`, whose `batch_bytes` the caller measured already.
+    pub fn measured(
+        batch: RecordBatch,
+        bytes: usize,
+        rows: Vec<u32>,
+        keys: Option<Vec<(Option<u64>, u64)>>,
+    ) -> Self {
+        Piece {
+            batch,
+            rows,
+            keys,
+            bytes,
+        }
+    }
 }
 
 /// Merge pieces into one batch ordered by eventtime (nulls last; ties keep input
@@ -391,11 +396,8 @@ mod tests {
         let text = format!(r#"{{"Records":[{}]}}"#, records.join(","));
         let d = Decoder::new(TableSchema::embedded(), 1 << 30);
         let df = d.decode(text.as_bytes(), RowFilter::All, "f").unwrap();
-        Piece {
-            rows: (0..df.batch.num_rows() as u32).collect(),
-            batch: df.batch,
-            keys: None,
-        }
+        let rows = (0..df.batch.num_rows() as u32).collect();
+        Piece::new(df.batch, rows, None)
     }
 
     /// Files overlap at their ends: runs in the middle, gathered rows at the seams.

@@ -157,7 +157,7 @@ impl Build<'_, '_> {
                 None => (self.dedup.carry(&batch, &rows, schema.event_id), None),
             };
             self.counts.carried += rows.len() as u64;
-            self.push(Piece { batch, rows, keys })
+            self.push(Piece::new(batch, rows, keys))
                 .map_err(|e| CarryError::Read {
                     file: "row group".into(),
                     reason: e.to_string(),
@@ -180,7 +180,7 @@ impl Build<'_, '_> {
         if piece.rows.is_empty() {
             return Ok(());
         }
-        let mem = piece.memory();
+        let mem = piece.bytes;
         if !self.pieces.is_empty() && self.pieces_mem + mem > self.builder.opts.row_group_hard_limit
         {
             self.flush()?;
@@ -331,10 +331,10 @@ impl Build<'_, '_> {
                     tracing::warn!(file = %input.file.location, key = %k, "top-level key other than Records ignored");
                 }
                 if input.file.size > 0 {
-                    let mem = crate::encode::batch_bytes(&df.batch) as f64;
+                    let mem = df.batch_bytes as f64;
                     *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
                 }
-                self.push_decoded(df.batch, &df.keys)?;
+                self.push_decoded(df.batch, df.batch_bytes, &df.keys)?;
             }
             Err(failure) => {
                 let (kind, reason) = match &failure {
@@ -386,7 +386,12 @@ impl Build<'_, '_> {
 
     /// Keep the fresh rows of a decoded batch (or, de-duplicating on disk, all of
     /// them with their keys) for the row group being gathered.
-    fn push_decoded(&mut self, batch: RecordBatch, raw: &[RowKey]) -> Result<(), PartitionFailure> {
+    fn push_decoded(
+        &mut self,
+        batch: RecordBatch,
+        bytes: usize,
+        raw: &[RowKey],
+    ) -> Result<(), PartitionFailure> {
         let event_id = self.builder.schema.event_id;
         let (rows, keys) = match self.spill {
             // Decoded rows are told apart by their raw text, as in memory; only when
@@ -402,7 +407,7 @@ impl Build<'_, '_> {
             }
             None => (self.dedup.keep(&batch, raw, &mut self.counts), None),
         };
-        self.push(Piece { batch, rows, keys })
+        self.push(Piece::measured(batch, bytes, rows, keys))
     }
 
     /// Decode one large file in steps of half a row group, writing row groups as
@@ -448,7 +453,8 @@ impl Build<'_, '_> {
             step,
             |batch, keys| {
                 steps += 1;
-                self.push_decoded(batch, &keys)?;
+                let bytes = crate::encode::batch_bytes(&batch);
+                self.push_decoded(batch, bytes, &keys)?;
                 if self.pieces_mem >= b.opts.row_group_bytes {
                     self.flush()?;
                 }

@@ -77,6 +77,23 @@ pub struct DecodedFile {
     /// SHA-256 of the decompressed content, when the decoder hashes
     /// ([`Decoder::hashing`]): what CloudTrail's digest files list.
     pub content_sha256: Option<[u8; 32]>,
+    /// `batch_bytes` of `batch`, measured where the file was decoded.
+    pub batch_bytes: usize,
+}
+
+/// Bytes of a batch's values (its buffers' used lengths, not their capacities).
+/// Row groups are cut by this measure, so it must depend on the rows alone: builder
+/// capacities depend on which thread decoded which file before.
+pub fn batch_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }
 
 /// Decodes files into batches of the curated schema. Built once, shared by threads.
@@ -610,17 +627,11 @@ fn time_value(row_time: Option<(&str, i64)>, raw: &str) -> Option<i64> {
     }
 }
 
-/// The text of the record's (first) eventTime value, from its top-level pairs.
-fn event_time_text<'v>(pairs: &[(Key<'_>, &'v str)]) -> Option<&'v str> {
-    pairs
-        .iter()
-        .find(|(k, _)| &**k == "eventTime")
-        .map(|(_, v)| *v)
-}
-
-/// The record's eventTime, from its top-level pairs.
-fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<i64> {
-    event_time_text(pairs).and_then(timestamp_value)
+/// Where the record's (first) eventTime pair is among its top-level pairs, and its
+/// time, when that value parses.
+fn event_time(pairs: &[(Key<'_>, &str)]) -> Option<(usize, i64)> {
+    let at = pairs.iter().position(|(k, _)| &**k == "eventTime")?;
+    Some((at, timestamp_value(pairs[at].1)?))
 }
 
 /// Per-file decoding state; `'a` is the lifetime of the file's text.
@@ -639,8 +650,9 @@ struct FileDecoder<'s, 'a> {
     /// The top-level pairs of the file's records, parsed and not yet handled: they
     /// are handled in eventTime order once the file is parsed (see `handle_parsed`).
     parsed: Pairs<'a>,
-    /// Per parsed record: (eventTime, or `i64::MAX` without one; first pair; pairs).
-    parsed_records: Vec<(i64, u32, u32)>,
+    /// Per parsed record: (eventTime, or `i64::MAX` without one; first pair; pairs;
+    /// the eventTime pair's place among them).
+    parsed_records: Vec<(i64, u32, u32, u32)>,
     keys: Vec<RowKey>,
     /// The current record's eventTime value text and its parsed time: the
     /// eventtime column takes it without parsing the text again.
@@ -687,6 +699,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             .finish(source)
             .map_err(|e| DecodeError::NotJson(format!("internal: {e}")))?;
         Ok(DecodedFile {
+            batch_bytes: batch_bytes(&batch),
             batch,
             keys: self.keys,
             records: self.records,
@@ -712,14 +725,16 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
         let mut order = std::mem::take(&mut self.parsed_records);
         order.sort_unstable();
         let parsed = std::mem::take(&mut self.parsed);
-        for &(time, start, len) in &order {
+        for &(time, start, len, at) in &order {
             let pairs = &parsed[start as usize..(start + len) as usize];
-            self.record(pairs, (time != i64::MAX).then_some(time));
+            self.record(pairs, (time != i64::MAX).then_some((at as usize, time)));
         }
     }
 
-    /// Handle one record given as its top-level pairs and its eventTime.
-    fn record(&mut self, pairs: &[(Key<'a>, &'a str)], time: Option<i64>) {
+    /// Handle one record given as its top-level pairs and its eventTime (the pair's
+    /// place among them, and its time).
+    fn record(&mut self, pairs: &[(Key<'a>, &'a str)], event_time: Option<(usize, i64)>) {
+        let time = event_time.map(|(_, t)| t);
         self.records += 1;
         let day = time.map(day_of);
         let keep = match self.filter {
@@ -753,7 +768,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
                     None => xxh3_64(v.as_bytes()),
                 });
         self.keys.push(RowKey { event_id, content });
-        self.row_time = time.and_then(|t| Some((event_time_text(pairs)?, t)));
+        self.row_time = event_time.and_then(|(at, t)| Some((pairs.get(at)?.1, t)));
 
         self.set.fill(false);
         let root = &self.dec.root;
@@ -1029,10 +1044,10 @@ impl<'a> Visitor<'a> for RecordSeed<'_, '_, 'a> {
             fd.parsed.push((k, v.get()));
         }
         let pairs = &fd.parsed[start..];
-        let time = event_time(pairs).unwrap_or(i64::MAX);
+        let (at, time) = event_time(pairs).unwrap_or((0, i64::MAX));
         // A file is at most 2 GiB (`--max-file-bytes`), so fewer pairs than that.
-        let (start, len) = (start as u32, pairs.len() as u32);
-        fd.parsed_records.push((time, start, len));
+        let (start, len, at) = (start as u32, pairs.len() as u32, at as u32);
+        fd.parsed_records.push((time, start, len, at));
         Ok(())
     }
 }
