@@ -4,8 +4,10 @@
 //! Rows carried over from the current version come first (see `carry`), then the
 //! inputs in delivery order, in chunks sized to fill one row group. Each step runs
 //! two things at once on the rayon pool: decoding the next chunk of files (one task
-//! per file), and putting the previous row group in eventtime order and encoding it
-//! (one task per leaf column). Memory is bounded by about two row groups (the one
+//! per file; a decoded file is de-duplicated as soon as the files before it are,
+//! in input order, beside those still decoding: `dedup::InOrder`), and putting the
+//! previous row group in eventtime order and encoding it (one task per leaf
+//! column). Memory is bounded by about two row groups (the one
 //! being filled and the one being encoded, which is written as slices of its
 //! pieces, not copied into order: see `encode`) plus the de-duplication table.
 
@@ -15,7 +17,7 @@ use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use super::carry::{for_each_carried, CarryError};
-use super::dedup::{expected_records, Dedup};
+use super::dedup::{expected_records, Dedup, InOrder, Turn};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
@@ -264,25 +266,41 @@ impl Build<'_, '_> {
             let large = |input: &PlannedInput| {
                 input.file.size as f64 * expansion > (opts.row_group_bytes / 2) as f64
             };
-            let (encoded, decoded) = rayon::join(
+            let mut dedup = std::mem::take(&mut self.dedup);
+            let taking = std::sync::Mutex::new(InOrder::new(
+                self.dedups_while_decoding().then_some(&mut dedup),
+                chunk.len(),
+            ));
+            let (encoded, ()) = rayon::join(
                 || match to_encode {
                     Some(pieces) => self.write_row_group(pieces),
                     None => Ok(()),
                 },
                 || {
-                    chunk
-                        .par_iter()
-                        .map(|input| (!large(input)).then(|| builder.decode(input)))
-                        .collect::<Vec<_>>()
+                    chunk.par_iter().enumerate().for_each(|(k, input)| {
+                        let result = (!large(input)).then(|| builder.decode(input));
+                        let mut taking = taking.lock().unwrap_or_else(|e| e.into_inner());
+                        taking.put(k, result, |r| match r {
+                            Some(Ok(df)) => Turn::Take(&df.batch, &df.keys),
+                            Some(Err(_)) => Turn::Pass,
+                            None => Turn::Stop,
+                        });
+                    })
                 },
             );
+            let (decoded, counts) = taking
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .finish();
+            self.dedup = dedup;
+            self.counts.add(&counts);
             // The chunk's files were read by now, but for large ones (read below).
             reads.read = j;
-            reads.large_unread = (i..j).filter(|&k| decoded[k - i].is_none()).collect();
+            reads.large_unread = (i..j).filter(|&k| decoded[k - i].0.is_none()).collect();
             encoded?;
-            for (input, result) in chunk.iter().zip(decoded) {
+            for (input, (result, kept)) in chunk.iter().zip(decoded) {
                 match result {
-                    Some(result) => self.take_decoded(input, result, &mut expansion)?,
+                    Some(result) => self.take_decoded(input, result, &mut expansion, kept)?,
                     None => {
                         reads.large_unread.remove(0);
                         self.decode_large(input, &mut expansion)?
@@ -297,12 +315,27 @@ impl Build<'_, '_> {
         Ok(())
     }
 
-    /// Account for one decoded input: keep its fresh rows, or record it as bad.
+    /// Whether a chunk's files are de-duplicated as they decode (`InOrder`): not when
+    /// keys go to disk, nor when a file's rows may yet be left out for its digest
+    /// (its keys must not enter the table).
+    fn dedups_while_decoding(&self) -> bool {
+        let leaves_out = self
+            .builder
+            .opts
+            .digests
+            .as_ref()
+            .is_some_and(|check| check.on_tampered != super::digests::OnTampered::Keep);
+        self.spill.is_none() && !leaves_out
+    }
+
+    /// Account for one decoded input: keep its fresh rows (`chosen`, when they were
+    /// chosen while decoding), or record it as bad.
     fn take_decoded(
         &mut self,
         input: &PlannedInput,
         result: Result<DecodedFile, PartitionFailure>,
         expansion: &mut f64,
+        chosen: Option<Vec<u32>>,
     ) -> Result<(), PartitionFailure> {
         let mut entry = ManifestInput {
             key: input.file.object.clone(),
@@ -334,7 +367,7 @@ impl Build<'_, '_> {
                     let mem = df.batch_bytes as f64;
                     *expansion = 0.8 * *expansion + 0.2 * (mem / input.file.size as f64).max(1.0);
                 }
-                self.push_decoded(df.batch, df.batch_bytes, &df.keys)?;
+                self.push_decoded(df.batch, df.batch_bytes, &df.keys, chosen)?;
             }
             Err(failure) => {
                 let (kind, reason) = match &failure {
@@ -391,6 +424,7 @@ impl Build<'_, '_> {
         batch: RecordBatch,
         bytes: usize,
         raw: &[RowKey],
+        kept: Option<Vec<u32>>,
     ) -> Result<(), PartitionFailure> {
         let event_id = self.builder.schema.event_id;
         let (rows, keys) = match self.spill {
@@ -405,7 +439,10 @@ impl Build<'_, '_> {
                 let keys = self.dedup.value_keys(&batch, Some(raw), event_id);
                 ((0..batch.num_rows() as u32).collect(), Some(keys))
             }
-            None => (self.dedup.keep(&batch, raw, &mut self.counts), None),
+            None => match kept {
+                Some(rows) => (rows, None),
+                None => (self.dedup.keep(&batch, raw, &mut self.counts), None),
+            },
         };
         self.push(Piece::measured(batch, bytes, rows, keys))
     }
@@ -422,7 +459,7 @@ impl Build<'_, '_> {
         let b = self.builder;
         let bytes = match b.source.read(&input.file) {
             Ok(bytes) => bytes,
-            Err(e) => return self.take_decoded(input, Err(e.into()), expansion),
+            Err(e) => return self.take_decoded(input, Err(e.into()), expansion, None),
         };
         // Rows go out while a large file is decoded: a policy that may leave them
         // out needs the hash first.
@@ -454,7 +491,7 @@ impl Build<'_, '_> {
             |batch, keys| {
                 steps += 1;
                 let bytes = crate::encode::batch_bytes(&batch);
-                self.push_decoded(batch, bytes, &keys)?;
+                self.push_decoded(batch, bytes, &keys, None)?;
                 if self.pieces_mem >= b.opts.row_group_bytes {
                     self.flush()?;
                 }
@@ -480,7 +517,7 @@ impl Build<'_, '_> {
                 Err(bad(reason))
             }
         };
-        self.take_decoded(input, result, expansion)
+        self.take_decoded(input, result, expansion, None)
     }
 
     /// Put the pieces in eventtime order (here, beside the next chunk's decoding,

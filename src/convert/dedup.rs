@@ -26,6 +26,7 @@ pub fn expected_records(gz_bytes: u64) -> u64 {
     gz_bytes / 160
 }
 
+#[derive(Default)]
 pub struct Dedup {
     /// eventID → content hash of the first record seen with it.
     first: HashMap<u64, u64>,
@@ -188,10 +189,82 @@ fn hash_value(h: &mut Xxh3, a: &dyn Array, row: usize) {
     }
 }
 
+/// What a decoded file is to `InOrder`.
+pub enum Turn<'t> {
+    /// Rows to de-duplicate now: the file's batch and its row keys.
+    Take(&'t RecordBatch, &'t [RowKey]),
+    /// Nothing to take (a bad file); the files after it may be taken.
+    Pass,
+    /// Not taken here, and so neither are the files after it (they are taken after
+    /// it, by the caller).
+    Stop,
+}
+
+/// A file's decoding result, and its rows to keep when `InOrder` took it.
+pub type Taken<T> = (T, Option<Vec<u32>>);
+
+/// De-duplication of a chunk's files in input order while they decode: the worker
+/// that finishes the next file in order takes it, and every later file already
+/// decoded, so the table fills in the same order as one thread would fill it, and
+/// the keep decisions are the same, but beside the files still decoding rather than
+/// after them.
+pub struct InOrder<'d, T> {
+    /// `None`: nothing is taken here (the caller takes every file).
+    dedup: Option<&'d mut Dedup>,
+    /// Per file of the chunk: its result, once decoded (`arrived`).
+    done: Vec<T>,
+    arrived: Vec<bool>,
+    /// Per file: the rows to keep, when taken here.
+    kept: Vec<Option<Vec<u32>>>,
+    next: usize,
+    stopped: bool,
+    counts: RecordCounts,
+}
+
+impl<'d, T: Default> InOrder<'d, T> {
+    pub fn new(dedup: Option<&'d mut Dedup>, files: usize) -> Self {
+        InOrder {
+            dedup,
+            done: (0..files).map(|_| T::default()).collect(),
+            arrived: vec![false; files],
+            kept: vec![None; files],
+            next: 0,
+            stopped: false,
+            counts: RecordCounts::default(),
+        }
+    }
+
+    /// File `k` is decoded as `result`; take it and the decoded files after it
+    /// whose turn has come.
+    pub fn put(&mut self, k: usize, result: T, turn: impl Fn(&T) -> Turn<'_>) {
+        self.done[k] = result;
+        self.arrived[k] = true;
+        let Some(dedup) = self.dedup.as_deref_mut() else {
+            return;
+        };
+        while !self.stopped && self.next < self.done.len() && self.arrived[self.next] {
+            match turn(&self.done[self.next]) {
+                Turn::Take(batch, keys) => {
+                    self.kept[self.next] = Some(dedup.keep(batch, keys, &mut self.counts));
+                }
+                Turn::Pass => {}
+                Turn::Stop => self.stopped = true,
+            }
+            self.next += 1;
+        }
+    }
+
+    /// Per file: its result, and its rows to keep when taken here; and the counts
+    /// of what was taken here.
+    pub fn finish(self) -> (Vec<Taken<T>>, RecordCounts) {
+        (self.done.into_iter().zip(self.kept).collect(), self.counts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{Decoder, RowFilter};
+    use crate::decode::{DecodedFile, Decoder, RowFilter};
 
     #[test]
     fn a_decoded_row_equal_to_a_carried_one_is_a_duplicate() {
@@ -223,5 +296,124 @@ mod tests {
         assert!(dd
             .carry(&carried.batch, &[0, 1], schema.event_id)
             .is_empty());
+    }
+
+    /// All orders of `0..n`.
+    fn permutations(n: usize) -> Vec<Vec<usize>> {
+        if n == 0 {
+            return vec![vec![]];
+        }
+        let mut out = Vec::new();
+        for p in permutations(n - 1) {
+            for at in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(at, n - 1);
+                out.push(q);
+            }
+        }
+        out
+    }
+
+    /// Files finishing in any order are taken as one thread taking them in input
+    /// order would: same rows kept, same counts; a bad file is passed over; nothing
+    /// at or after a file left to the caller is taken.
+    #[test]
+    fn files_taken_in_order_whatever_order_they_finish_in() {
+        let schema = TableSchema::embedded();
+        let d = Decoder::new(schema, 1 << 20);
+        let rec = |id: &str, name: &str| {
+            format!(
+                r#"{{"eventID":"{id}","eventTime":"2024-03-05T10:00:00Z","eventName":"{name}"}}"#
+            )
+        };
+        let texts = [
+            vec![rec("e1", "A"), rec("e2", "B")],
+            vec![rec("e2", "B"), rec("e3", "C")],
+            vec![],
+            vec![rec("e3", "C2"), rec("e1", "A")],
+            vec![rec("e4", "D"), rec("e1", "A"), rec("e3", "C2")],
+        ];
+        // File 2 is bad (`Some(Err)`), or left to the caller (`None`).
+        let files =
+            |third: Option<Result<DecodedFile, ()>>| -> Vec<Option<Result<DecodedFile, ()>>> {
+                let mut third = Some(third);
+                texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, recs)| match i {
+                        2 => third.take().flatten(),
+                        _ => Some(Ok(d
+                            .decode(
+                                format!(r#"{{"Records":[{}]}}"#, recs.join(",")).as_bytes(),
+                                RowFilter::All,
+                                "f",
+                            )
+                            .unwrap())),
+                    })
+                    .collect()
+            };
+        fn turn(r: &Option<Result<DecodedFile, ()>>) -> Turn<'_> {
+            match r {
+                Some(Ok(df)) => Turn::Take(&df.batch, &df.keys),
+                Some(Err(())) => Turn::Pass,
+                None => Turn::Stop,
+            }
+        }
+
+        // One thread, in input order.
+        let mut one = Dedup::for_inputs(schema, 1000);
+        let mut one_counts = RecordCounts::default();
+        let expected: Vec<Option<Vec<u32>>> = files(Some(Err(())))
+            .iter()
+            .map(|f| match f {
+                Some(Ok(df)) => Some(one.keep(&df.batch, &df.keys, &mut one_counts)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            expected,
+            vec![
+                Some(vec![0, 1]),
+                Some(vec![1]),
+                None,
+                Some(vec![0]),
+                Some(vec![0])
+            ]
+        );
+        assert_eq!(
+            (one_counts.deduplicated, one_counts.eventid_conflicts),
+            (4, 1)
+        );
+
+        for order in permutations(texts.len()) {
+            let mut dd = Dedup::for_inputs(schema, 1000);
+            let mut taking = InOrder::new(Some(&mut dd), texts.len());
+            let mut results: Vec<_> = files(Some(Err(()))).into_iter().map(Some).collect();
+            for &k in &order {
+                taking.put(k, results[k].take().unwrap(), turn);
+            }
+            let (done, counts) = taking.finish();
+            let kept: Vec<_> = done.into_iter().map(|(_, kept)| kept).collect();
+            assert_eq!(kept, expected, "order {order:?}");
+            assert_eq!(
+                (counts.deduplicated, counts.eventid_conflicts),
+                (4, 1),
+                "order {order:?}"
+            );
+
+            // File 2 left to the caller: files 0 and 1 taken, none after.
+            let mut dd = Dedup::for_inputs(schema, 1000);
+            let mut taking = InOrder::new(Some(&mut dd), texts.len());
+            let mut results: Vec<_> = files(None).into_iter().map(Some).collect();
+            for &k in &order {
+                taking.put(k, results[k].take().unwrap(), turn);
+            }
+            let (done, _) = taking.finish();
+            let kept: Vec<_> = done.into_iter().map(|(_, kept)| kept).collect();
+            assert_eq!(
+                kept,
+                vec![Some(vec![0, 1]), Some(vec![1]), None, None, None]
+            );
+        }
     }
 }
