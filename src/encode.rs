@@ -87,22 +87,11 @@ pub struct Piece {
 impl Piece {
     /// A piece of `batch`, whose size is measured here.
     pub fn new(batch: RecordBatch, rows: Vec<u32>, keys: Option<Vec<(Option<u64>, u64)>>) -> Self {
-        let bytes = batch_bytes(&batch);
-        Piece::measured(batch, bytes, rows, keys)
-    }
-
-    /// A piece of `batch`, whose `batch_bytes` the caller measured already.
-    pub fn measured(
-        batch: RecordBatch,
-        bytes: usize,
-        rows: Vec<u32>,
-        keys: Option<Vec<(Option<u64>, u64)>>,
-    ) -> Self {
         Piece {
+            bytes: batch_bytes(&batch),
             batch,
             rows,
             keys,
-            bytes,
         }
     }
 }

@@ -444,7 +444,12 @@ impl Build<'_, '_> {
                 None => (self.dedup.keep(&batch, raw, &mut self.counts), None),
             },
         };
-        self.push(Piece::measured(batch, bytes, rows, keys))
+        self.push(Piece {
+            batch,
+            rows,
+            keys,
+            bytes,
+        })
     }
 
     /// Decode one large file in steps of half a row group, writing row groups as

@@ -216,8 +216,8 @@ pub struct InOrder<'d, T> {
     arrived: Vec<bool>,
     /// Per file: the rows to keep, when taken here.
     kept: Vec<Option<Vec<u32>>>,
+    /// The next file to take; past the end once a file stops the taking.
     next: usize,
-    stopped: bool,
     counts: RecordCounts,
 }
 
@@ -229,7 +229,6 @@ impl<'d, T: Default> InOrder<'d, T> {
             arrived: vec![false; files],
             kept: vec![None; files],
             next: 0,
-            stopped: false,
             counts: RecordCounts::default(),
         }
     }
@@ -242,13 +241,16 @@ impl<'d, T: Default> InOrder<'d, T> {
         let Some(dedup) = self.dedup.as_deref_mut() else {
             return;
         };
-        while !self.stopped && self.next < self.done.len() && self.arrived[self.next] {
+        while self.next < self.done.len() && self.arrived[self.next] {
             match turn(&self.done[self.next]) {
                 Turn::Take(batch, keys) => {
                     self.kept[self.next] = Some(dedup.keep(batch, keys, &mut self.counts));
                 }
                 Turn::Pass => {}
-                Turn::Stop => self.stopped = true,
+                Turn::Stop => {
+                    self.next = self.done.len();
+                    break;
+                }
             }
             self.next += 1;
         }
