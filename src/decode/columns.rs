@@ -252,14 +252,15 @@ impl ColumnBuilder {
     }
 }
 
-/// Append one list of string structs to a `struct_list` builder.
+/// Append one list of string structs to a `struct_list` builder: `values` holds
+/// `nfields` values per struct, in field order.
 pub fn append_struct_list(
     builder: &mut ListBuilder<StructBuilder>,
     nfields: usize,
-    elements: &[Vec<Option<std::borrow::Cow<'_, str>>>],
+    values: &[Option<std::borrow::Cow<'_, str>>],
 ) {
     let sb = builder.values();
-    for el in elements {
+    for el in values.chunks(nfields.max(1)) {
         for f in 0..nfields {
             // The struct's children are StringBuilders by construction (see `new`).
             if let Some(fb) = sb.field_builder::<StringBuilder>(f) {

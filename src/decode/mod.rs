@@ -647,6 +647,7 @@ struct FileDecoder<'s, 'a> {
     scratch: Vec<Pairs<'a>>,
     /// Reusable pair vector for derived-column extraction.
     extract_scratch: Pairs<'a>,
+    list_scratch: ListScratch<'a>,
     /// The top-level pairs of the file's records, parsed and not yet handled: they
     /// are handled in eventTime order once the file is parsed (see `handle_parsed`).
     parsed: Pairs<'a>,
@@ -676,6 +677,7 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             path: Vec::with_capacity(8),
             scratch: Vec::new(),
             extract_scratch: Vec::new(),
+            list_scratch: ListScratch::default(),
             parsed: Vec::with_capacity(hint.rows * PAIRS_PER_RECORD),
             parsed_records: Vec::with_capacity(hint.rows),
             keys: Vec::with_capacity(1024),
@@ -891,9 +893,9 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
             (ColumnBuilder::Source(_), _) => false,
             (ColumnBuilder::List(b, nfields), _) => {
                 let nfields = *nfields;
-                match struct_list(raw, &self.dec.struct_keys[col]) {
-                    Some(elements) => {
-                        append_struct_list(b, nfields, &elements);
+                match struct_list(raw, &self.dec.struct_keys[col], &mut self.list_scratch) {
+                    Some(()) => {
+                        append_struct_list(b, nfields, &self.list_scratch.values);
                         true
                     }
                     None => false,
@@ -924,29 +926,51 @@ impl<'s, 'a> FileDecoder<'s, 'a> {
 
 /// Parse a `struct_list` value: an array of objects whose members are all known
 /// fields holding strings. `None` when anything does not fit.
-fn struct_list<'a>(raw: &'a str, keys: &[String]) -> Option<Vec<Vec<Option<Cow<'a, str>>>>> {
+fn struct_list<'a>(raw: &'a str, keys: &[String], scratch: &mut ListScratch<'a>) -> Option<()> {
+    let ListScratch {
+        items,
+        pairs,
+        values,
+    } = scratch;
+    items.clear();
+    values.clear();
     if !raw.starts_with('[') {
         return None;
     }
-    let mut items: Vec<&'a str> = Vec::new();
-    if split::array_items(raw, &mut items).is_none() {
+    if split::array_items(raw, items).is_none() {
         let parsed: Vec<&'a RawValue> = serde_json::from_str(raw).ok()?;
-        items = parsed.iter().map(|r| r.get()).collect();
+        items.clear();
+        items.extend(parsed.iter().map(|r| r.get()));
     }
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let pairs = text_pairs(item, Vec::new()).ok()?;
-        let mut el: Vec<Option<Cow<'a, str>>> = vec![None; keys.len()];
-        for (k, v) in pairs {
-            let i = keys.iter().position(|f| *f == *k)?;
-            if el[i].is_some() {
+    for item in items.iter() {
+        let split = match text_pairs(item, std::mem::take(pairs)) {
+            Ok(p) => p,
+            Err(p) => {
+                *pairs = p;
                 return None;
             }
-            el[i] = Some(string_value(v)?);
+        };
+        *pairs = split;
+        let el = values.len();
+        values.resize(el + keys.len(), None);
+        for (k, v) in pairs.iter() {
+            let slot = &mut values[el + keys.iter().position(|f| *f == **k)?];
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(string_value(v)?);
         }
-        out.push(el);
     }
-    Some(out)
+    Some(())
+}
+
+/// Reusable vectors for `struct_list`: the array's items, one item's members, and
+/// the field values of every item (`keys.len()` per item, in field order).
+#[derive(Default)]
+struct ListScratch<'a> {
+    items: Vec<&'a str>,
+    pairs: Pairs<'a>,
+    values: Vec<Option<Cow<'a, str>>>,
 }
 
 /// `{"Records": [...]}` at the top level.

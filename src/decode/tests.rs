@@ -117,6 +117,55 @@ fn unknown_and_misfit_values_go_to_unmapped_under_their_path() {
     assert!(col(&f, "resources").is_null(0));
 }
 
+/// The resources lists of consecutive records, one of which does not fit: each
+/// row gets its own structs, whatever the row before it held.
+#[test]
+fn resources_lists_of_consecutive_records_stay_apart() {
+    let f = decode(
+        r#"{"Records":[
+        {"eventTime":"2024-03-05T10:00:00Z","resources":[{"ARN":"a1","type":"t1"},{"accountId":"1","ARN":"a2"}]},
+        {"eventTime":"2024-03-05T10:00:01Z","resources":[{"ARN":"b1"},{"ARN":"b2","extra":true}]},
+        {"eventTime":"2024-03-05T10:00:02Z","resources":[{"type":"c1"}]},
+        {"eventTime":"2024-03-05T10:00:03Z","resources":[]}]}"#,
+    );
+    let res = col(&f, "resources").as_list::<i32>();
+    let rows: Vec<Option<Vec<[Option<String>; 3]>>> = (0..4)
+        .map(|r| {
+            res.is_valid(r).then(|| {
+                let st = res.value(r);
+                let st = st.as_struct();
+                (0..st.len())
+                    .map(|i| {
+                        std::array::from_fn(|c| {
+                            let a = st.column(c).as_string::<i32>();
+                            a.is_valid(i).then(|| a.value(i).to_string())
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            Some(vec![
+                [some("a1"), None, some("t1")],
+                [some("a2"), some("1"), None]
+            ]),
+            None,
+            Some(vec![[None, None, some("c1")]]),
+            Some(vec![]),
+        ]
+    );
+    let u: serde_json::Value = serde_json::from_str(&s(&f, "unmapped", 1).unwrap()).unwrap();
+    assert_eq!(
+        u,
+        serde_json::json!({"resources": [{"ARN": "b1"}, {"ARN": "b2", "extra": true}]})
+    );
+    assert_eq!(s(&f, "unmapped", 2), None);
+}
+
 #[test]
 fn duplicate_keys_are_kept() {
     let f = decode(r#"{"Records":[{"eventName":"A","eventName":"B"}]}"#);
