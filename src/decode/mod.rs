@@ -647,6 +647,7 @@ struct FileDecoder<'s, 'a> {
     scratch: Vec<Pairs<'a>>,
     /// Reusable pair vector for derived-column extraction.
     extract_scratch: Pairs<'a>,
+    /// Reusable vectors for `struct_list` columns.
     list_scratch: ListScratch<'a>,
     /// The top-level pairs of the file's records, parsed and not yet handled: they
     /// are handled in eventTime order once the file is parsed (see `handle_parsed`).
@@ -943,14 +944,13 @@ fn struct_list<'a>(raw: &'a str, keys: &[String], scratch: &mut ListScratch<'a>)
         items.extend(parsed.iter().map(|r| r.get()));
     }
     for item in items.iter() {
-        let split = match text_pairs(item, std::mem::take(pairs)) {
-            Ok(p) => p,
+        match text_pairs(item, std::mem::take(pairs)) {
+            Ok(p) => *pairs = p,
             Err(p) => {
                 *pairs = p;
                 return None;
             }
-        };
-        *pairs = split;
+        }
         let el = values.len();
         values.resize(el + keys.len(), None);
         for (k, v) in pairs.iter() {
