@@ -278,8 +278,8 @@ fn a_shards_memory_does_not_grow_with_its_range() {
         let out = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailpack"));
         // Measure what the run keeps, not what the allocator has yet to give back
-        // (mimalloc returns freed pages after a delay).
-        cmd.env("MIMALLOC_PURGE_DELAY", "0");
+        // (jemalloc returns freed pages over a decay of 500 ms).
+        cmd.env("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0");
         aws_env(&mut cmd).args([
             "backfill",
             "--input",
