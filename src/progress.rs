@@ -48,6 +48,11 @@ impl Progress {
         }
     }
 
+    /// Run `f` (which writes to the terminal) with the bar hidden, then draw it again.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     /// A bar that counts files and bytes only (files checked, not converted).
     pub fn files_only(mut self) -> Self {
         self.files_only = true;

@@ -64,12 +64,14 @@ pub struct DetectArgs {
     pub input: String,
 
     /// Write the findings here (a folder or s3://bucket/prefix) as a table
-    /// partitioned like the curated one (account=…/region=…/day=…/findings.parquet);
-    /// a partition swept again is replaced.
+    /// partitioned like the curated one (account=…/region=…/day=…/findings.parquet),
+    /// each partition as soon as it is swept; a partition swept again is replaced
+    /// (deleted when it has no findings now).
     #[arg(long, value_name = "DIR|S3_URI")]
     pub output: Option<String>,
 
-    /// Print the findings on standard output (default when there is no --output).
+    /// Print the findings on standard output (default when there is no --output),
+    /// partition by partition as they are swept, each partition's in time order.
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "table")]
     pub print: Option<PrintFormat>,
 
@@ -140,69 +142,65 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
             .ok_or_else(|| anyhow::anyhow!("no AWS configuration"))
     };
     let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let (found, report) = match &input {
+    let print = args
+        .print
+        .or((args.output.is_none() && !args.json).then_some(PrintFormat::Table));
+    let mut printer = print.map(Printer::new);
+    // Each partition's findings are written and printed as the sweep hands them
+    // over, then dropped: memory holds a few partitions' findings, not the run's.
+    let publish = match &output {
+        Some(Location::Local(out)) => Publish::Local(out.clone()),
+        Some(Location::S3 { bucket, prefix }) => Publish::S3 {
+            sink: S3Sink::new(connect()?, bucket, prefix, Encryption::S3, &temp),
+            staging: temp.join(format!("trailpack-findings-{}", std::process::id())),
+        },
+        None => Publish::Nowhere,
+    };
+    let mut handle = |p: PartitionFindings| -> anyhow::Result<()> {
+        publish.partition(&p)?;
+        if let Some(printer) = printer.as_mut() {
+            printer.partition(&p, &progress)?;
+        }
+        Ok(())
+    };
+    let mut found = |p: PartitionFindings| -> Result<(), sweep::SweepError> {
+        handle(p).map_err(|e| sweep::SweepError::Output(e.into()))
+    };
+    let swept = match &input {
         Location::Local(p) => {
             if is_curated_folder(p) {
                 let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::curated(&sink, &det, &filter, &progress)?
+                sweep::curated(&sink, &det, &filter, &progress, &mut found)
             } else {
                 let source =
                     LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::raw(&source, &det, &filter, max_file_bytes, &progress)?
+                sweep::raw(
+                    &source,
+                    &det,
+                    &filter,
+                    max_file_bytes,
+                    &progress,
+                    &mut found,
+                )
             }
         }
         Location::S3 { bucket, prefix } => {
             let aws = connect()?;
             let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, &temp);
             if sink.read_dataset()?.is_some() {
-                sweep::curated(&sink, &det, &filter, &progress)?
+                sweep::curated(&sink, &det, &filter, &progress, &mut found)
             } else {
                 let source: Box<dyn Source> = Box::new(S3Source::new(aws, bucket, prefix));
-                sweep::raw(source.as_ref(), &det, &filter, max_file_bytes, &progress)?
+                let source = source.as_ref();
+                sweep::raw(source, &det, &filter, max_file_bytes, &progress, &mut found)
             }
         }
     };
+    drop(publish);
+    let report = swept?;
     progress.finish();
-    match &output {
-        Some(Location::Local(out)) => write_output(
-            &found,
-            |rel, file| {
-                let path = out.join(rel);
-                match file {
-                    Some(tmp) => std::fs::rename(tmp, &path),
-                    None => match std::fs::remove_file(&path) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                        _ => Ok(()),
-                    },
-                }
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-            },
-            out,
-        )?,
-        Some(Location::S3 { bucket, prefix }) => {
-            let sink = S3Sink::new(connect()?, bucket, prefix, Encryption::S3, &temp);
-            let staging = temp.join(format!("trailpack-findings-{}", std::process::id()));
-            let written = write_output(
-                &found,
-                |rel, file| {
-                    match file {
-                        Some(tmp) => sink.put_file(rel, tmp),
-                        None => sink.delete_file(rel),
-                    }
-                    .map_err(anyhow::Error::from)
-                },
-                &staging,
-            );
-            let _ = std::fs::remove_dir_all(&staging);
-            written?
-        }
-        None => {}
-    }
-    let print = args
-        .print
-        .or((args.output.is_none() && !args.json).then_some(PrintFormat::Table));
-    if let Some(format) = print {
-        print_findings(&found, format)?;
+    if let Some(printer) = printer {
+        printer.finish()?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let summary = Summary {
@@ -253,131 +251,226 @@ fn is_curated_folder(p: &Path) -> bool {
     })
 }
 
-/// Write each partition's findings as `account=…/region=…/day=…/findings.parquet`:
-/// written to a temporary file in `temp/` (the output folder itself when local, so
-/// that a rename replaces the old file at once), then handed to `publish` (`None`:
-/// the partition has no findings now, and loses its old file).
-fn write_output(
-    found: &[PartitionFindings],
-    mut publish: impl FnMut(&str, Option<&Path>) -> anyhow::Result<()>,
-    temp: &Path,
-) -> anyhow::Result<()> {
-    for p in found {
-        let rel = format!("{}/findings.parquet", p.key.rel_path());
-        if p.batches.is_empty() {
-            publish(&rel, None)?;
-            continue;
-        }
-        let dir = temp.join(p.key.rel_path());
-        let tmp = dir.join(format!(".findings.parquet.{}", std::process::id()));
-        let part = FilePart::create(tmp.clone(), true)?;
-        crate::detect::findings::write_parquet(Box::new(part), &p.batches)?;
-        publish(&rel, Some(&tmp))?;
-    }
-    Ok(())
+/// Where `--output` puts each partition's findings, as
+/// `account=…/region=…/day=…/findings.parquet`: written to a temporary file (in the
+/// output folder itself when local, so that a rename replaces the old file at once)
+/// and then published; a partition with no findings now loses its old file.
+enum Publish {
+    Nowhere,
+    Local(PathBuf),
+    /// Uploaded from files staged in `staging` (removed when dropped).
+    S3 {
+        sink: S3Sink,
+        staging: PathBuf,
+    },
 }
 
-/// One finding as printable values: (eventtime, level, title, name, identity, ip, where).
-fn rows(p: &PartitionFindings, b: &RecordBatch) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    use serde_json::Value;
-    let mut out = vec![serde_json::Map::new(); b.num_rows()];
-    for (f, col) in b.schema().fields().iter().zip(b.columns()) {
-        for (i, row) in out.iter_mut().enumerate() {
-            let v = if col.is_null(i) {
-                Value::Null
-            } else {
-                match col.data_type() {
-                    arrow_schema::DataType::Utf8 => Value::from(col.as_string::<i32>().value(i)),
-                    arrow_schema::DataType::Dictionary(_, _) => {
-                        let d = col.as_dictionary::<arrow_array::types::Int32Type>();
-                        let k = d.keys().value(i) as usize;
-                        Value::from(d.values().as_string::<i32>().value(k))
-                    }
-                    arrow_schema::DataType::Timestamp(_, _) => Value::from(rfc3339(
-                        col.as_primitive::<TimestampMicrosecondType>().value(i),
-                    )),
-                    arrow_schema::DataType::List(_) => {
-                        let l = col.as_list::<i32>().value(i);
-                        let s = l.as_string::<i32>();
-                        Value::from(s.iter().flatten().map(Value::from).collect::<Vec<_>>())
-                    }
-                    _ => Value::Null,
+impl Publish {
+    fn partition(&self, p: &PartitionFindings) -> anyhow::Result<()> {
+        let rel = format!("{}/findings.parquet", p.key.rel_path());
+        let temp = match self {
+            Publish::Nowhere => return Ok(()),
+            Publish::Local(out) => out,
+            Publish::S3 { staging, .. } => staging,
+        };
+        let tmp = (!p.batches.is_empty()).then(|| {
+            temp.join(p.key.rel_path())
+                .join(format!(".findings.parquet.{}", std::process::id()))
+        });
+        if let Some(tmp) = &tmp {
+            let part = FilePart::create(tmp.clone(), true)?;
+            crate::detect::findings::write_parquet(Box::new(part), &p.batches)?;
+        }
+        match self {
+            Publish::Nowhere => Ok(()),
+            Publish::Local(out) => {
+                let path = out.join(&rel);
+                match &tmp {
+                    Some(tmp) => std::fs::rename(tmp, &path),
+                    None => match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    },
                 }
-            };
-            row.insert(f.name().clone(), v);
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+            Publish::S3 { sink, .. } => match &tmp {
+                Some(tmp) => {
+                    sink.put_file(&rel, tmp)?;
+                    std::fs::remove_file(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))
+                }
+                None => Ok(sink.delete_file(&rel)?),
+            },
         }
     }
-    for row in &mut out {
-        row.insert("account".into(), Value::from(p.key.account.clone()));
-        row.insert("region".into(), Value::from(p.key.region.clone()));
-        row.insert(
-            "day".into(),
-            Value::from(crate::layout::day_string(p.key.day)),
-        );
+}
+
+impl Drop for Publish {
+    fn drop(&mut self) {
+        if let Publish::S3 { staging, .. } = self {
+            let _ = std::fs::remove_dir_all(staging);
+        }
     }
+}
+
+/// A findings value as JSON (null, text, RFC 3339 time, or a list of texts).
+fn value(col: &dyn Array, i: usize) -> serde_json::Value {
+    use serde_json::Value;
+    if col.is_null(i) {
+        return Value::Null;
+    }
+    match col.data_type() {
+        arrow_schema::DataType::Utf8 => Value::from(col.as_string::<i32>().value(i)),
+        arrow_schema::DataType::Dictionary(_, _) => {
+            let d = col.as_dictionary::<arrow_array::types::Int32Type>();
+            let k = d.keys().value(i) as usize;
+            Value::from(d.values().as_string::<i32>().value(k))
+        }
+        arrow_schema::DataType::Timestamp(_, _) => Value::from(rfc3339(
+            col.as_primitive::<TimestampMicrosecondType>().value(i),
+        )),
+        arrow_schema::DataType::List(_) => {
+            let l = col.as_list::<i32>().value(i);
+            let s = l.as_string::<i32>();
+            Value::from(s.iter().flatten().map(Value::from).collect::<Vec<_>>())
+        }
+        _ => Value::Null,
+    }
+}
+
+/// The text of column `name` of a finding ("-" when it is null or not text); the
+/// partition's account and region for those names.
+fn text(p: &PartitionFindings, b: &RecordBatch, i: usize, name: &str) -> String {
+    match name {
+        "account" => return p.key.account.clone(),
+        "region" => return p.key.region.clone(),
+        _ => {}
+    }
+    b.column_by_name(name)
+        .map(|c| value(c.as_ref(), i))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+/// One finding with every findings column, plus its partition's account, region
+/// and day.
+fn row(
+    p: &PartitionFindings,
+    b: &RecordBatch,
+    i: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+        out.insert(f.name().clone(), value(col.as_ref(), i));
+    }
+    out.insert("account".into(), Value::from(p.key.account.clone()));
+    out.insert("region".into(), Value::from(p.key.region.clone()));
+    let day = crate::layout::day_string(p.key.day);
+    out.insert("day".into(), Value::from(day));
     out
 }
 
-fn print_findings(found: &[PartitionFindings], format: PrintFormat) -> anyhow::Result<()> {
-    let mut all = Vec::new();
-    for p in found {
-        for b in &p.batches {
-            all.extend(rows(p, b));
+/// The columns of the table format, in order.
+const TABLE_COLUMNS: [&str; 8] = [
+    "eventtime",
+    "rule_level",
+    "rule_title",
+    "eventname",
+    "useridentity_arn",
+    "sourceipaddress",
+    "account",
+    "region",
+];
+
+/// Widest a table cell gets (longer values are cut).
+const TABLE_CELL_MAX: usize = 60;
+
+/// Prints findings partition by partition as the sweep hands them over: in
+/// partition order, each partition's in (eventtime, rule) order. Table columns are
+/// as wide as the widest value so far (lines printed before a wider value are not
+/// redrawn).
+struct Printer {
+    format: PrintFormat,
+    widths: Vec<usize>,
+    header_done: bool,
+}
+
+impl Printer {
+    fn new(format: PrintFormat) -> Self {
+        Printer {
+            format,
+            widths: TABLE_COLUMNS.iter().map(|h| h.len()).collect(),
+            header_done: false,
         }
     }
-    let text = |r: &serde_json::Map<String, serde_json::Value>, k: &str| {
-        r.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string()
-    };
-    all.sort_by_key(|r| (text(r, "eventtime"), text(r, "rule_title")));
-    let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
-    match format {
-        PrintFormat::Jsonl => {
-            for r in &all {
-                writeln!(w, "{}", serde_json::Value::Object(r.clone()))?;
-            }
+
+    /// Print a partition's findings, one row built at a time (a partition can
+    /// have hundreds of thousands).
+    fn partition(&mut self, p: &PartitionFindings, progress: &Progress) -> anyhow::Result<()> {
+        let mut order: Vec<(usize, usize)> = Vec::new();
+        for (bi, b) in p.batches.iter().enumerate() {
+            order.extend((0..b.num_rows()).map(|i| (bi, i)));
         }
-        PrintFormat::Table => {
-            let header = [
-                "eventtime",
-                "rule_level",
-                "rule_title",
-                "eventname",
-                "useridentity_arn",
-                "sourceipaddress",
-                "account",
-                "region",
-            ];
-            let cells: Vec<Vec<String>> = all
-                .iter()
-                .map(|r| header.iter().map(|k| text(r, k)).collect())
-                .collect();
-            let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-            for row in &cells {
-                for (w, c) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(c.chars().count()).min(60);
+        order.sort_by_cached_key(|&(bi, i)| {
+            let b = &p.batches[bi];
+            (text(p, b, i, "eventtime"), text(p, b, i, "rule_title"))
+        });
+        let cells = |&(bi, i): &(usize, usize)| -> Vec<String> {
+            let b = &p.batches[bi];
+            TABLE_COLUMNS.iter().map(|k| text(p, b, i, k)).collect()
+        };
+        if self.format == PrintFormat::Table {
+            for at in &order {
+                for (w, c) in self.widths.iter_mut().zip(cells(at)) {
+                    *w = (*w).max(c.chars().count()).min(TABLE_CELL_MAX);
                 }
             }
-            let line = |row: Vec<&str>| -> String {
-                row.iter()
-                    .zip(&widths)
-                    .map(|(c, w)| {
-                        let c: String = c.chars().take(*w).collect();
-                        format!("{c:<w$}", w = *w)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            if std::io::stdout().is_terminal() || !cells.is_empty() {
-                writeln!(w, "{}", line(header.to_vec()))?;
-            }
-            for row in &cells {
-                writeln!(w, "{}", line(row.iter().map(String::as_str).collect()))?;
-            }
         }
+        progress.suspend(|| -> std::io::Result<()> {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            match self.format {
+                PrintFormat::Jsonl => {
+                    for &(bi, i) in &order {
+                        let r = row(p, &p.batches[bi], i);
+                        writeln!(w, "{}", serde_json::Value::Object(r))?;
+                    }
+                }
+                PrintFormat::Table => {
+                    if !self.header_done && !order.is_empty() {
+                        writeln!(w, "{}", self.line(&TABLE_COLUMNS))?;
+                        self.header_done = true;
+                    }
+                    for at in &order {
+                        writeln!(w, "{}", self.line(&cells(at)))?;
+                    }
+                }
+            }
+            w.flush()
+        })?;
+        Ok(())
     }
-    w.flush()?;
-    Ok(())
+
+    fn line<S: AsRef<str>>(&self, row: &[S]) -> String {
+        row.iter()
+            .zip(&self.widths)
+            .map(|(c, w)| {
+                let c: String = c.as_ref().chars().take(*w).collect();
+                format!("{c:<w$}", w = *w)
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    }
+
+    /// A table with no findings still shows its header on a terminal.
+    fn finish(self) -> std::io::Result<()> {
+        if self.format == PrintFormat::Table && !self.header_done && std::io::stdout().is_terminal()
+        {
+            println!("{}", self.line(&TABLE_COLUMNS));
+        }
+        Ok(())
+    }
 }
