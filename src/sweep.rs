@@ -2,10 +2,13 @@
 //! the columns the rules read), or over raw CloudTrail files decoded on the fly,
 //! without converting them. Partitions (or files) are evaluated in parallel; the
 //! findings are handed to the caller partition by partition, in partition order, as
-//! soon as a few partitions are done: memory holds the findings of those few
-//! partitions, not of the whole sweep (a year of an organisation can have millions).
+//! soon as a few partitions are done. A partition's findings are streamed into a
+//! staged Parquet file as they are found (when the caller writes them) and kept in
+//! memory only when the caller asks (to print them): memory does not grow with the
+//! sweep (a year of an organisation can have millions of findings).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
@@ -15,11 +18,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::decode::{Decoder, RowFilter};
+use crate::detect::findings::FindingsFile;
 use crate::detect::{Detector, LevelCounts};
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
-use crate::schema::TableSchema;
-use crate::sink::{Sink, SinkError};
+use crate::schema::{FindingsSchema, TableSchema};
+use crate::sink::{FilePart, Sink, SinkError};
 use crate::source::{InputFile, ListFilter, Source, SourceError};
 
 /// Whether `filter` takes the partition `k`.
@@ -42,11 +46,106 @@ pub enum SweepError {
     Output(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The findings of one partition (no batches: it has none now).
+/// The findings of one partition.
 pub struct PartitionFindings {
     pub key: PartitionKey,
+    /// The findings, when the handover keeps them (`Handover::keep`).
     pub batches: Vec<RecordBatch>,
     pub levels: LevelCounts,
+    /// The findings file written below `Handover::stage`; `None` when the partition
+    /// has no findings (or nothing is staged).
+    pub staged: Option<PathBuf>,
+}
+
+/// What a sweep does with each partition's findings.
+pub struct Handover<'a> {
+    /// Stream each partition's findings into `<stage>/<partition>/.findings.parquet.<pid>`
+    /// as they are found.
+    pub stage: Option<&'a Path>,
+    /// Also keep each partition's findings in memory (to print them).
+    pub keep: bool,
+    /// Called with each partition's findings, in partition order (every partition
+    /// swept, also those without findings now).
+    pub found: &'a mut dyn FnMut(PartitionFindings) -> Result<(), SweepError>,
+}
+
+/// One partition's findings being collected (staged and/or kept).
+struct Collect {
+    /// `None` once handed over.
+    p: Option<PartitionFindings>,
+    stage: Option<PathBuf>,
+    keep: bool,
+    file: Option<FindingsFile>,
+}
+
+impl Collect {
+    fn new(key: PartitionKey, stage: Option<&Path>, keep: bool) -> Self {
+        Collect {
+            p: Some(PartitionFindings {
+                key,
+                batches: Vec::new(),
+                levels: LevelCounts::default(),
+                staged: None,
+            }),
+            stage: stage.map(Path::to_path_buf),
+            keep,
+            file: None,
+        }
+    }
+
+    fn add(&mut self, found: RecordBatch, levels: &LevelCounts) -> Result<(), SweepError> {
+        let Some(p) = self.p.as_mut() else {
+            return Ok(());
+        };
+        p.levels.add(levels);
+        if found.num_rows() == 0 {
+            return Ok(());
+        }
+        if let (None, Some(stage)) = (&self.file, &self.stage) {
+            let path = stage
+                .join(p.key.rel_path())
+                .join(format!(".findings.parquet.{}", std::process::id()));
+            p.staged = Some(path.clone());
+            let part = FilePart::create(path, true)?;
+            self.file = Some(FindingsFile::new(
+                Box::new(part),
+                FindingsSchema::embedded(),
+            )?);
+        }
+        if let Some(f) = self.file.as_mut() {
+            f.write(&found)?;
+        }
+        if self.keep {
+            p.batches.push(found);
+        }
+        Ok(())
+    }
+
+    fn is_of(&self, key: &PartitionKey) -> bool {
+        self.p.as_ref().is_some_and(|p| p.key == *key)
+    }
+
+    /// The partition's findings, its staged file complete.
+    fn finish(mut self) -> Result<PartitionFindings, SweepError> {
+        if let Some(f) = self.file.take() {
+            f.finish()?;
+        }
+        // Taken only here, so always there.
+        self.p.take().ok_or_else(|| SweepError::Read {
+            file: "findings".into(),
+            reason: "partition handed over twice".into(),
+        })
+    }
+}
+
+impl Drop for Collect {
+    /// A partition not handed over (the sweep failed) leaves no staged file behind.
+    fn drop(&mut self) {
+        drop(self.file.take());
+        if let Some(path) = self.p.as_ref().and_then(|p| p.staged.as_ref()) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// What a sweep read and found.
@@ -63,24 +162,22 @@ pub struct SweepReport {
     pub findings: LevelCounts,
 }
 
-/// Partitions (curated) swept at once per thread: their findings are what a sweep
-/// holds in memory. More than one per thread, so that a large partition does not
-/// leave the other threads idle while it finishes.
+/// Partitions (curated) swept at once per thread. More than one per thread, so
+/// that a large partition does not leave the other threads idle while it finishes.
 const PARTITIONS_PER_THREAD: usize = 4;
 
-/// Raw files decoded at once per thread before the partitions they complete are
-/// handed over.
+/// Raw files decoded at once per thread before their findings are collected.
 const FILES_PER_THREAD: usize = 32;
 
 /// Sweep the current version of every curated partition `filter` selects, handing
-/// each partition's findings to `found` in partition order (every partition with a
-/// current version, also those without findings now).
+/// each partition's findings over in partition order (every partition with a
+/// current version).
 pub fn curated(
     sink: &dyn Sink,
     det: &Detector,
     filter: &ListFilter,
     progress: &Progress,
-    found: &mut dyn FnMut(PartitionFindings) -> Result<(), SweepError>,
+    handover: &mut Handover<'_>,
 ) -> Result<SweepReport, SweepError> {
     let schema = TableSchema::embedded();
     let keys: Vec<PartitionKey> = sink
@@ -96,44 +193,34 @@ pub fn curated(
         input_kind: "curated",
         ..Default::default()
     };
-    let sweep_one = |key: &PartitionKey| -> Result<Option<PartitionFindings>, SweepError> {
+    let (stage, keep) = (handover.stage, handover.keep);
+    let sweep_one = |key: &PartitionKey| -> Result<Option<Collect>, SweepError> {
         let Some(current) = sink.current(key)? else {
             progress.partition_done();
             return Ok(None);
         };
         let outputs = &current.manifest.outputs;
         progress.planned(outputs.len() as u64, outputs.iter().map(|o| o.bytes).sum());
-        let mut batches = Vec::new();
-        let mut levels = LevelCounts::default();
+        let mut c = Collect::new(key.clone(), stage, keep);
         for o in outputs {
             let file = sink.open(key, &o.file)?;
             files.fetch_add(1, Ordering::Relaxed);
             read_projected(&file.path, schema, wanted.as_deref(), |batch| {
                 records.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-                let (f, counts) = det.findings(&batch)?;
-                levels.add(&counts);
-                if f.num_rows() > 0 {
-                    batches.push(f);
-                }
-                Ok(())
+                let (found, counts) = det.findings(&batch)?;
+                c.add(found, &counts)
             })?;
             progress.file_done(o.bytes, o.rows, 0);
         }
         progress.partition_done();
-        Ok(Some(PartitionFindings {
-            key: key.clone(),
-            batches,
-            levels,
-        }))
+        Ok(Some(c))
     };
     let per_round = rayon::current_num_threads() * PARTITIONS_PER_THREAD;
     for round in keys.chunks(per_round.max(1)) {
-        let swept: Vec<Option<PartitionFindings>> =
+        let swept: Vec<Option<Collect>> =
             round.par_iter().map(sweep_one).collect::<Result<_, _>>()?;
-        for p in swept.into_iter().flatten() {
-            report.partitions += 1;
-            report.findings.add(&p.levels);
-            found(p)?;
+        for c in swept.into_iter().flatten() {
+            hand_over(c, &mut report, handover)?;
         }
     }
     report.files = files.into_inner();
@@ -181,16 +268,17 @@ fn read_projected(
 
 /// Sweep raw CloudTrail files: every event file of the day folders `filter`
 /// selects, decoded and evaluated (no output is written), each partition's findings
-/// handed to `found` in partition order (every partition with event files, also
-/// those without findings). A file that cannot be decoded is reported and the sweep
-/// goes on.
+/// handed over in partition order (every partition with event files). Files are
+/// decoded in rounds of a few per thread, a partition's findings collected in file
+/// order as its files' rounds finish. A file that cannot be decoded is reported and
+/// the sweep goes on.
 pub fn raw(
     source: &dyn Source,
     det: &Detector,
     filter: &ListFilter,
     max_file_bytes: usize,
     progress: &Progress,
-    found: &mut dyn FnMut(PartitionFindings) -> Result<(), SweepError>,
+    handover: &mut Handover<'_>,
 ) -> Result<SweepReport, SweepError> {
     let discovery = source.discover(filter)?;
     let spans = source.day_spans(&discovery.folders, filter.from, filter.to)?;
@@ -202,6 +290,7 @@ pub fn raw(
         listing.files.len() as u64,
         listing.files.iter().map(|f| f.size).sum(),
     );
+    // Files in partition order (file order within a partition).
     let mut by_key: BTreeMap<PartitionKey, Vec<&InputFile>> = BTreeMap::new();
     for f in &listing.files {
         let key = PartitionKey {
@@ -211,103 +300,84 @@ pub fn raw(
         };
         by_key.entry(key).or_default().push(f);
     }
+    let files: Vec<(&PartitionKey, &InputFile)> = by_key
+        .iter()
+        .flat_map(|(k, fs)| fs.iter().map(move |f| (k, *f)))
+        .collect();
     let decoder = Decoder::new(TableSchema::embedded(), max_file_bytes);
     let mut report = SweepReport {
         input_kind: "raw",
         files: listing.files.len() as u64,
         ..Default::default()
     };
+    let mut open: Option<Collect> = None;
     let per_round = rayon::current_num_threads() * FILES_PER_THREAD;
-    let mut round: Vec<(PartitionKey, Vec<&InputFile>)> = Vec::new();
-    let mut in_round = 0;
-    let mut partitions = by_key.into_iter().peekable();
-    while let Some((key, files)) = partitions.next() {
-        in_round += files.len();
-        round.push((key, files));
-        if in_round >= per_round || partitions.peek().is_none() {
-            let swept = sweep_raw_round(source, &decoder, det, progress, &round)?;
-            for p in swept {
-                report.partitions += 1;
-                report.records += p.records;
-                report.bad_files.extend(p.bad_files);
-                report.findings.add(&p.found.levels);
-                found(p.found)?;
+    for round in files.chunks(per_round.max(1)) {
+        let outcomes: Vec<RawFile> = round
+            .par_iter()
+            .map(|(_, file)| sweep_raw_file(source, &decoder, det, progress, file))
+            .collect::<Result<_, _>>()?;
+        for ((key, _), outcome) in round.iter().zip(outcomes) {
+            if open.as_ref().is_some_and(|c| !c.is_of(key)) {
+                if let Some(done) = open.take() {
+                    hand_over(done, &mut report, handover)?;
+                }
             }
-            round.clear();
-            in_round = 0;
+            let (stage, keep) = (handover.stage, handover.keep);
+            let c = open.get_or_insert_with(|| Collect::new((*key).clone(), stage, keep));
+            match outcome {
+                Ok((found, levels, rows)) => {
+                    report.records += rows;
+                    c.add(found, &levels)?;
+                }
+                Err(bad) => report.bad_files.push(bad),
+            }
         }
+    }
+    if let Some(done) = open.take() {
+        hand_over(done, &mut report, handover)?;
     }
     Ok(report)
 }
 
-/// A raw partition swept: its findings, the records evaluated and the files that
-/// could not be (file, reason).
-struct RawPartition {
-    found: PartitionFindings,
-    records: u64,
-    bad_files: Vec<(String, String)>,
+/// Finish a partition's findings, count them and hand them over.
+fn hand_over(
+    c: Collect,
+    report: &mut SweepReport,
+    handover: &mut Handover<'_>,
+) -> Result<(), SweepError> {
+    let p = c.finish()?;
+    report.partitions += 1;
+    report.findings.add(&p.levels);
+    (handover.found)(p)
 }
 
-/// A file's outcome in a raw sweep: its findings (when any) and their levels, and
-/// its records; or why it could not be decoded.
-type RawFile = Result<(Option<RecordBatch>, LevelCounts, u64), (String, String)>;
+/// A raw file swept: its findings, their levels and the records evaluated; or the
+/// file and why it could not be decoded.
+type RawFile = Result<(RecordBatch, LevelCounts, u64), (String, String)>;
 
-/// Decode and evaluate the files of a few partitions in parallel; per partition, in
-/// order: its findings (in file order), records evaluated and files not evaluated.
-fn sweep_raw_round(
+fn sweep_raw_file(
     source: &dyn Source,
     decoder: &Decoder,
     det: &Detector,
     progress: &Progress,
-    round: &[(PartitionKey, Vec<&InputFile>)],
-) -> Result<Vec<RawPartition>, SweepError> {
-    let files: Vec<&InputFile> = round.iter().flat_map(|(_, f)| f.iter().copied()).collect();
-    let outcomes: Vec<RawFile> = files
-        .par_iter()
-        .map(|file| -> Result<RawFile, SweepError> {
-            let bytes = source.read(file)?;
-            let decoded = decoder.decode(&bytes, RowFilter::All, &file.object);
-            progress.file_done(
-                file.size,
-                decoded.as_ref().map_or(0, |d| d.records),
-                decoded.as_ref().map_or(0, |d| d.content_bytes),
-            );
-            let decoded = match decoded {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(file = %file.location, "not evaluated: {e}");
-                    return Ok(Err((file.location.clone(), e.to_string())));
-                }
-            };
-            let (found, levels) = det.findings(&decoded.batch)?;
-            let rows = decoded.batch.num_rows() as u64;
-            Ok(Ok(((found.num_rows() > 0).then_some(found), levels, rows)))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut outcomes = outcomes.into_iter();
-    let mut out = Vec::with_capacity(round.len());
-    for (key, files) in round {
-        let mut p = PartitionFindings {
-            key: key.clone(),
-            batches: Vec::new(),
-            levels: LevelCounts::default(),
-        };
-        let (mut records, mut bad) = (0, Vec::new());
-        for outcome in outcomes.by_ref().take(files.len()) {
-            match outcome {
-                Ok((found, levels, rows)) => {
-                    p.batches.extend(found);
-                    p.levels.add(&levels);
-                    records += rows;
-                }
-                Err(b) => bad.push(b),
-            }
+    file: &InputFile,
+) -> Result<RawFile, SweepError> {
+    let bytes = source.read(file)?;
+    let decoded = decoder.decode(&bytes, RowFilter::All, &file.object);
+    progress.file_done(
+        file.size,
+        decoded.as_ref().map_or(0, |d| d.records),
+        decoded.as_ref().map_or(0, |d| d.content_bytes),
+    );
+    match decoded {
+        Ok(d) => {
+            let (found, levels) = det.findings(&d.batch)?;
+            Ok(Ok((found, levels, d.batch.num_rows() as u64)))
         }
-        out.push(RawPartition {
-            found: p,
-            records,
-            bad_files: bad,
-        });
+        Err(e) => {
+            tracing::warn!(file = %file.location, "not evaluated: {e}");
+            Ok(Err((file.location.clone(), e.to_string())))
+        }
     }
-    Ok(out)
 }

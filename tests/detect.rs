@@ -543,36 +543,30 @@ fn root_record(acct: &str, id: &str, time: &str) -> Value {
     })
 }
 
-/// `detect` hands each partition's findings over (written, printed, dropped) as soon
-/// as a few partitions are swept, instead of holding the whole run's: sweeping ten
-/// times as many partitions (each 8 raw files of 500 root-user records, every record
-/// a finding) peaks within 15 MiB of the small sweep, where holding the findings
-/// would add ≈ 290 bytes a finding (measured, debug build: 51 → 85 MiB when the
-/// sweep held them, 51 → 53 MiB handing them over). The findings written are counted
-/// by DuckDB.
+/// `detect --output` streams each partition's findings into its file as they are
+/// found and hands partitions over as soon as a few are swept, instead of holding
+/// the whole run's findings: ten times as many partitions (each 8 raw files of 500
+/// root-user records, every record a finding), or one partition of ten times the
+/// findings, peak within 15 MiB of the small sweep, where holding the findings
+/// would add ≈ 290 bytes a finding (measured, debug build: 4 → 40 partitions took
+/// 51 → 85 MiB when the sweep held the run's findings; one large partition 89 MiB
+/// when it held a partition's; streamed: 50, 52 and 54 MiB). The findings written
+/// are counted by DuckDB.
 #[test]
-fn detect_memory_does_not_grow_with_the_number_of_partitions() {
-    const FILES: u32 = 8;
+fn detect_memory_does_not_grow_with_the_findings() {
     const RECORDS: u32 = 500;
-    let sweep = |accounts: u32| -> (f64, u64) {
+    let sweep = |accounts: u32, files: u32| -> (f64, u64) {
         let mut t = Tree::new();
         for a in 0..accounts {
             let acct = format!("{}", 100_000_000_000u64 + u64::from(a));
-            for f in 0..FILES {
+            for f in 0..files {
                 let records: Vec<Value> = (0..RECORDS)
                     .map(|r| {
-                        let time = format!("2024-05-01T{f:02}:{:02}:{:02}Z", r / 60, r % 60);
+                        let time = format!("2024-05-01T{:02}:{:02}:{:02}Z", f % 24, r / 60, r % 60);
                         root_record(&acct, &format!("{a}-{f}-{r}"), &time)
                     })
                     .collect();
-                t.file(
-                    None,
-                    &acct,
-                    "us-east-1",
-                    "2024-05-01",
-                    &format!("{f:02}05"),
-                    &records,
-                );
+                t.file(None, &acct, "us-east-1", "2024-05-01", "0005", &records);
             }
         }
         let out = t.output();
@@ -595,17 +589,34 @@ fn detect_memory_does_not_grow_with_the_number_of_partitions() {
                 out.display()
             ),
         );
+        assert!(
+            !list_files(&out)
+                .iter()
+                .any(|f| f.contains(".findings.parquet.")),
+            "a staged file is left: {:?}",
+            list_files(&out)
+        );
         (rss, n.as_u64().unwrap())
     };
-    let (small_rss, small) = sweep(4);
-    let (large_rss, large) = sweep(40);
-    assert_eq!(small, u64::from(4 * FILES * RECORDS));
-    assert_eq!(large, u64::from(40 * FILES * RECORDS));
-    eprintln!("detect: 4 partitions peak {small_rss:.0} MiB, 40 partitions {large_rss:.0} MiB");
-    assert!(
-        large_rss < small_rss + 15.0,
-        "peak RSS grew from {small_rss:.0} to {large_rss:.0} MiB with the partitions"
+    let (small_rss, small) = sweep(4, 8);
+    let (many_rss, many) = sweep(40, 8);
+    let (large_rss, large) = sweep(1, 320);
+    assert_eq!(small, u64::from(4 * 8 * RECORDS));
+    assert_eq!(many, u64::from(40 * 8 * RECORDS));
+    assert_eq!(large, u64::from(320 * RECORDS));
+    eprintln!(
+        "detect: 4 partitions peak {small_rss:.0} MiB, 40 partitions {many_rss:.0} MiB, \
+         one partition of 160,000 findings {large_rss:.0} MiB"
     );
+    for (what, rss) in [
+        ("40 partitions", many_rss),
+        ("one large partition", large_rss),
+    ] {
+        assert!(
+            rss < small_rss + 15.0,
+            "peak RSS grew from {small_rss:.0} to {rss:.0} MiB with {what}"
+        );
+    }
 }
 
 /// A raw partition swept again and found clean loses its old findings file, as a
@@ -638,4 +649,47 @@ fn a_raw_partition_swept_again_without_findings_loses_its_findings_file() {
     .unwrap();
     sweep(&clean);
     assert!(!file.exists(), "{}", list_files(&out).join("\n"));
+}
+
+/// A sweep that fails (a curated data file is corrupt) leaves no staged findings
+/// file behind: a partition swept before the failure but not yet handed over has
+/// its staged file removed, and the error names the corrupt file.
+#[test]
+fn a_failed_sweep_leaves_no_staged_findings_file() {
+    let mut t = tree_with_records();
+    let text = std::fs::read_to_string(repo().join("tests/detect/records.json")).unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    t.file(
+        None,
+        "999988887777",
+        "us-east-1",
+        "2024-05-01",
+        "0105",
+        &records,
+    );
+    let (code, _, o) = convert(&t.input(), &t.output(), &[]);
+    assert_eq!(code, 0, "{}", stderr(&o));
+    let bad = t
+        .output()
+        .join("account=999988887777/region=us-east-1/day=2024-05-01/part-00000.parquet");
+    std::fs::write(&bad, b"not parquet").unwrap();
+    let found = t.dir.path().join("found");
+    let o = trailpack(&[
+        "detect",
+        "--rules",
+        rules_dir().to_str().unwrap(),
+        "--input",
+        t.output().to_str().unwrap(),
+        "--output",
+        found.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("part-00000.parquet"), "{}", stderr(&o));
+    let left = list_files(&found);
+    assert!(
+        !left.iter().any(|f| f.contains(".findings.parquet.")),
+        "staged files left: {left:?}"
+    );
 }

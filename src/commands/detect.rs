@@ -19,7 +19,7 @@ use crate::location::Location;
 use crate::progress::Progress;
 use crate::sink::local::LocalSink;
 use crate::sink::s3::{Encryption, S3Sink};
-use crate::sink::{FilePart, Sink, DATASET_NAME};
+use crate::sink::{Sink, DATASET_NAME};
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
 use crate::source::Source;
@@ -146,8 +146,9 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         .print
         .or((args.output.is_none() && !args.json).then_some(PrintFormat::Table));
     let mut printer = print.map(Printer::new);
-    // Each partition's findings are written and printed as the sweep hands them
-    // over, then dropped: memory holds a few partitions' findings, not the run's.
+    // Each partition's findings are streamed into a staged file as they are found,
+    // published and printed when the sweep hands the partition over, then dropped:
+    // they are kept in memory only to be printed.
     let publish = match &output {
         Some(Location::Local(out)) => Publish::Local(out.clone()),
         Some(Location::S3 { bucket, prefix }) => Publish::S3 {
@@ -166,33 +167,32 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let mut found = |p: PartitionFindings| -> Result<(), sweep::SweepError> {
         handle(p).map_err(|e| sweep::SweepError::Output(e.into()))
     };
+    let mut handover = sweep::Handover {
+        stage: publish.stage(),
+        keep: print.is_some(),
+        found: &mut found,
+    };
+    let handover = &mut handover;
     let swept = match &input {
         Location::Local(p) => {
             if is_curated_folder(p) {
                 let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::curated(&sink, &det, &filter, &progress, &mut found)
+                sweep::curated(&sink, &det, &filter, &progress, handover)
             } else {
                 let source =
                     LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::raw(
-                    &source,
-                    &det,
-                    &filter,
-                    max_file_bytes,
-                    &progress,
-                    &mut found,
-                )
+                sweep::raw(&source, &det, &filter, max_file_bytes, &progress, handover)
             }
         }
         Location::S3 { bucket, prefix } => {
             let aws = connect()?;
             let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, &temp);
             if sink.read_dataset()?.is_some() {
-                sweep::curated(&sink, &det, &filter, &progress, &mut found)
+                sweep::curated(&sink, &det, &filter, &progress, handover)
             } else {
                 let source: Box<dyn Source> = Box::new(S3Source::new(aws, bucket, prefix));
                 let source = source.as_ref();
-                sweep::raw(source, &det, &filter, max_file_bytes, &progress, &mut found)
+                sweep::raw(source, &det, &filter, max_file_bytes, &progress, handover)
             }
         }
     };
@@ -252,9 +252,9 @@ fn is_curated_folder(p: &Path) -> bool {
 }
 
 /// Where `--output` puts each partition's findings, as
-/// `account=…/region=…/day=…/findings.parquet`: written to a temporary file (in the
-/// output folder itself when local, so that a rename replaces the old file at once)
-/// and then published; a partition with no findings now loses its old file.
+/// `account=…/region=…/day=…/findings.parquet`: the sweep stages them in a file,
+/// published here when the partition is handed over; a partition with no findings
+/// now loses its old file.
 enum Publish {
     Nowhere,
     Local(PathBuf),
@@ -266,26 +266,25 @@ enum Publish {
 }
 
 impl Publish {
+    /// Where the sweep stages findings files: the output folder itself when local
+    /// (a rename then replaces the old file at once).
+    fn stage(&self) -> Option<&Path> {
+        match self {
+            Publish::Nowhere => None,
+            Publish::Local(out) => Some(out),
+            Publish::S3 { staging, .. } => Some(staging),
+        }
+    }
+
+    /// Publish a partition's staged findings file, or delete its old one when it has
+    /// no findings now.
     fn partition(&self, p: &PartitionFindings) -> anyhow::Result<()> {
         let rel = format!("{}/findings.parquet", p.key.rel_path());
-        let temp = match self {
-            Publish::Nowhere => return Ok(()),
-            Publish::Local(out) => out,
-            Publish::S3 { staging, .. } => staging,
-        };
-        let tmp = (!p.batches.is_empty()).then(|| {
-            temp.join(p.key.rel_path())
-                .join(format!(".findings.parquet.{}", std::process::id()))
-        });
-        if let Some(tmp) = &tmp {
-            let part = FilePart::create(tmp.clone(), true)?;
-            crate::detect::findings::write_parquet(Box::new(part), &p.batches)?;
-        }
         match self {
             Publish::Nowhere => Ok(()),
             Publish::Local(out) => {
                 let path = out.join(&rel);
-                match &tmp {
+                match &p.staged {
                     Some(tmp) => std::fs::rename(tmp, &path),
                     None => match std::fs::remove_file(&path) {
                         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -294,7 +293,7 @@ impl Publish {
                 }
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
             }
-            Publish::S3 { sink, .. } => match &tmp {
+            Publish::S3 { sink, .. } => match &p.staged {
                 Some(tmp) => {
                     sink.put_file(&rel, tmp)?;
                     std::fs::remove_file(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))
