@@ -12,18 +12,27 @@ fn glue_table(db: &str, table: &str) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// Schema columns as the Glue API takes them (the checked-in derivation).
-fn schema_columns() -> Vec<Value> {
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("schema/glue-columns.json")).unwrap(),
-    )
-    .unwrap();
+/// Columns of a checked-in Glue derivation (`schema/<file>`) as the API takes them.
+fn columns_of(file: &str) -> Vec<Value> {
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema").join(file)).unwrap())
+            .unwrap();
     g["Columns"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| json!([c["Name"], c["Type"]]))
         .collect()
+}
+
+/// Schema columns as the Glue API takes them (the checked-in derivation).
+fn schema_columns() -> Vec<Value> {
+    columns_of("glue-columns.json")
+}
+
+/// Findings schema columns as the Glue API takes them.
+fn findings_columns() -> Vec<Value> {
+    columns_of("findings-glue-columns.json")
 }
 
 fn day_tree(t: &mut Tree, accounts: &[&str]) {
@@ -437,20 +446,7 @@ fn a_lake_formation_denial_names_the_grants_to_add() {
 
 #[test]
 fn findings_table_is_registered_with_each_partition_and_follows_rebuilds() {
-    let mut t = Tree::new();
-    // Two records: one the rule finds (StopLogging), one it does not.
-    let mut stop = record("stop-1", "2024-03-05T09:00:00Z", "alice");
-    stop["eventSource"] = "cloudtrail.amazonaws.com".into();
-    stop["eventName"] = "StopLogging".into();
-    let other = record("other-1", "2024-03-05T09:01:00Z", "bob");
-    t.file(
-        None,
-        "111122223333",
-        "us-east-1",
-        "2024-03-05",
-        "1000",
-        &[stop, other],
-    );
+    let t = stop_logging_tree();
     let out = bucket("out");
     assert!(py_aws(&[
         "s3-put",
@@ -473,17 +469,7 @@ fn findings_table_is_registered_with_each_partition_and_follows_rebuilds() {
     assert_eq!(code, 0, "{e}");
     assert_eq!(r["detections"]["findings"], json!({"critical": 1}));
     let g = glue_table(&db, "cloudtrail_findings");
-    let want: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("schema/findings-glue-columns.json")).unwrap(),
-    )
-    .unwrap();
-    let want_cols: Vec<Value> = want["Columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| json!([c["Name"], c["Type"]]))
-        .collect();
-    assert_eq!(g["columns"].as_array().unwrap(), &want_cols);
+    assert_eq!(g["columns"].as_array().unwrap(), &findings_columns());
     let parts = g["partitions"].as_array().unwrap();
     assert_eq!(parts.len(), 1, "{g}");
     // The findings partition is the `_findings/` folder of the data version the
@@ -500,15 +486,7 @@ fn findings_table_is_registered_with_each_partition_and_follows_rebuilds() {
     assert_eq!(rows[0]["eventid"], "stop-1");
     assert_eq!(rows[0]["rule_level"], "critical");
     // Rebuilt with a rule that finds nothing: the findings partition goes away.
-    let none = repo().join("tests/detect/rules/t10_cased.yml");
-    std::fs::write(
-        t.dir.path().join("nothing.yml"),
-        std::fs::read_to_string(&none)
-            .unwrap()
-            .replace("StopLogging", "NeverHappens"),
-    )
-    .unwrap();
-    let nothing = t.dir.path().join("nothing.yml");
+    let nothing = clean_rule(t.dir.path());
     let (code, r, e) = run(
         input,
         &output,
@@ -519,5 +497,68 @@ fn findings_table_is_registered_with_each_partition_and_follows_rebuilds() {
     assert_eq!(
         glue_table(&db, "cloudtrail_findings")["partitions"],
         json!([])
+    );
+}
+
+/// `detect --output s3://… --glue-database` makes the findings queryable: a table
+/// of the findings schema, each swept partition's folder registered right after its
+/// file is written, dropped when the partition is found clean; without an S3 output
+/// it is a usage error.
+#[test]
+fn detect_registers_its_findings_in_glue() {
+    let t = stop_logging_tree();
+    let out = bucket("detectglue");
+    let none = t.dir.path().join("none");
+    assert!(py_aws(&["s3-put", &out, "x/", none.to_str().unwrap()])
+        .status
+        .success());
+    let db = bucket("detectdb").replace('-', "_");
+    let findings = format!("s3://{out}/findings");
+    let input = t.input();
+    let detect = |rule: &std::path::Path, output: &str| {
+        trailpack_aws(&[
+            "detect",
+            "--rules",
+            rule.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output,
+            "--glue-database",
+            &db,
+            "--json",
+        ])
+    };
+    let rule = repo().join("tests/detect/rules/t13_one_of_prefix.yml");
+    let o = detect(&rule, &findings);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["glue"]["partitions_registered"], 1, "{summary}");
+    let g = glue_table(&db, "detect_findings");
+    assert_eq!(g["columns"].as_array().unwrap(), &findings_columns());
+    let parts = g["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 1, "{g}");
+    let loc = parts[0]["location"].as_str().unwrap();
+    assert_eq!(
+        loc,
+        format!("{findings}/account=111122223333/region=us-east-1/day=2024-03-05/")
+    );
+    let rows: Value = serde_json::from_slice(&py_aws(&["s3-parquet-rows", loc]).stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["eventid"], "stop-1");
+    // Found clean: the partition is dropped with its file.
+    let nothing = clean_rule(t.dir.path());
+    let o = detect(&nothing, &findings);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(glue_table(&db, "detect_findings")["partitions"], json!([]));
+    // A local output cannot be registered.
+    let local = t.dir.path().join("local");
+    let o = detect(&rule, local.to_str().unwrap());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--glue-database needs an s3:// --output"),
+        "{}",
+        stderr(&o)
     );
 }

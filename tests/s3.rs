@@ -438,19 +438,7 @@ fn buckets_in_other_regions_are_read_and_written_there() {
 /// nothing, the partition's object is deleted (never a stale or doubled finding).
 #[test]
 fn detect_reads_curated_s3_and_writes_findings_to_s3() {
-    let mut t = Tree::new();
-    let mut stop = record("stop-1", "2024-03-05T09:00:00Z", "alice");
-    stop["eventSource"] = "cloudtrail.amazonaws.com".into();
-    stop["eventName"] = "StopLogging".into();
-    let other = record("other-1", "2024-03-05T09:01:00Z", "bob");
-    t.file(
-        None,
-        "111122223333",
-        "us-east-1",
-        "2024-03-05",
-        "1000",
-        &[stop, other],
-    );
+    let t = stop_logging_tree();
     let outb = bucket("detect");
     let mk = py_aws(&[
         "s3-put",
@@ -514,14 +502,7 @@ fn detect_reads_curated_s3_and_writes_findings_to_s3() {
         ["findings/account=111122223333/region=us-east-1/day=2024-03-05/findings.parquet"]
     );
     // A rule that finds nothing: the partition's findings object goes away.
-    let nothing = t.dir.path().join("nothing.yml");
-    std::fs::write(
-        &nothing,
-        std::fs::read_to_string(repo().join("tests/detect/rules/t10_cased.yml"))
-            .unwrap()
-            .replace("StopLogging", "NeverHappens"),
-    )
-    .unwrap();
+    let nothing = clean_rule(t.dir.path());
     detect(&nothing);
     let keys: Value =
         serde_json::from_slice(&py_aws(&["s3-keys", &outb, "findings/"]).stdout).unwrap();

@@ -204,6 +204,19 @@ impl GlueCatalog {
         }
     }
 
+    /// A findings table of its own at `location` (what `detect --output` writes):
+    /// partitions registered at `<location>/account=…/region=…/day=…/`.
+    pub fn findings_table(aws: &Aws, database: &str, table: &str, location: &str) -> GlueCatalog {
+        let mut f = GlueCatalog::new(aws, database, table, location, Mode::Register);
+        f.def = TableDef::findings(FindingsSchema::embedded());
+        f
+    }
+
+    /// The folder a partition is registered at.
+    pub fn partition_folder(&self, k: &PartitionKey) -> String {
+        self.partition_location(k)
+    }
+
     /// Also keep the findings table `table` (in the same database): each published
     /// partition's findings folder is registered as its partition there.
     pub fn with_findings(mut self, aws: &Aws, table: &str) -> GlueCatalog {

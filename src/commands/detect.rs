@@ -14,6 +14,8 @@ use clap::{Args, ValueEnum};
 
 use super::convert::AwsArgs;
 use super::{load_rules, parse_size, FilterArgs, LevelArg, UsageError, FINDINGS_EXIT};
+use crate::catalog::glue::GlueCatalog;
+use crate::catalog::{Catalog, CatalogReport, PartitionLocation};
 use crate::detect::event::rfc3339;
 use crate::location::Location;
 use crate::progress::Progress;
@@ -22,7 +24,6 @@ use crate::sink::s3::{Encryption, S3Sink};
 use crate::sink::{Sink, DATASET_NAME};
 use crate::source::local::LocalSource;
 use crate::source::s3::S3Source;
-use crate::source::Source;
 use crate::sweep::{self, PartitionFindings, SweepReport};
 
 pub const DETECT_AFTER_HELP: &str = "\
@@ -99,7 +100,32 @@ pub struct DetectArgs {
     pub max_file_bytes: String,
 
     #[command(flatten)]
+    pub glue: DetectGlueArgs,
+
+    #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// The Glue table that makes `--output`'s findings queryable in Athena.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Glue catalog (needs an s3:// --output)")]
+pub struct DetectGlueArgs {
+    /// Register the findings written to --output in this Glue database (created if
+    /// missing): each partition's folder as a partition of --glue-detect-table, right
+    /// after its file is written; a partition found clean is dropped.
+    #[arg(long, value_name = "DB", requires = "output")]
+    pub glue_database: Option<String>,
+
+    /// Glue table of these findings (created if missing). Not the findings table of
+    /// `convert --rules` (--glue-findings-table), which points at the curated
+    /// partitions' `_findings/` folders.
+    #[arg(
+        long,
+        value_name = "TABLE",
+        default_value = "detect_findings",
+        requires = "glue_database"
+    )]
+    pub glue_detect_table: String,
 }
 
 #[derive(serde::Serialize)]
@@ -110,6 +136,8 @@ struct Summary<'a> {
     sweep: &'a SweepReport,
     seconds: f64,
     records_per_second: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    glue: Option<DetectGlueReport>,
 }
 
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
@@ -132,6 +160,9 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let on_s3 = |l: &Location| matches!(l, Location::S3 { .. });
+    if args.glue.glue_database.is_some() && !output.as_ref().is_some_and(on_s3) {
+        return Err(UsageError("--glue-database needs an s3:// --output".into()).into());
+    }
     let aws = if on_s3(&input) || output.as_ref().is_some_and(on_s3) {
         Some(args.aws.connect()?)
     } else {
@@ -151,11 +182,16 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     // they are kept in memory only to be printed.
     let publish = match &output {
         Some(Location::Local(out)) => Publish::Local(out.clone()),
-        Some(Location::S3 { bucket, prefix }) => Publish::S3 {
+        Some(o @ Location::S3 { bucket, prefix }) => Publish::S3 {
             sink: S3Sink::new(connect()?, bucket, prefix, Encryption::S3, &temp),
             staging: temp.join(format!("trailpack-findings-{}", std::process::id())),
+            glue: FindingsGlue::new(connect()?, &args.glue, &o.to_string())?,
         },
         None => Publish::Nowhere,
+    };
+    let glue_report = || match &publish {
+        Publish::S3 { glue: Some(g), .. } => Some(g.report.borrow().clone()),
+        _ => None,
     };
     let mut handle = |p: PartitionFindings| -> anyhow::Result<()> {
         publish.partition(&p)?;
@@ -173,29 +209,17 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         found: &mut found,
     };
     let handover = &mut handover;
-    let swept = match &input {
-        Location::Local(p) => {
-            if is_curated_folder(p) {
-                let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::curated(&sink, &det, &filter, &progress, handover)
-            } else {
-                let source =
-                    LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::raw(&source, &det, &filter, max_file_bytes, &progress, handover)
-            }
-        }
-        Location::S3 { bucket, prefix } => {
-            let aws = connect()?;
-            let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, &temp);
-            if sink.read_dataset()?.is_some() {
-                sweep::curated(&sink, &det, &filter, &progress, handover)
-            } else {
-                let source: Box<dyn Source> = Box::new(S3Source::new(aws, bucket, prefix));
-                let source = source.as_ref();
-                sweep::raw(source, &det, &filter, max_file_bytes, &progress, handover)
-            }
-        }
-    };
+    let swept = sweep_input(
+        &input,
+        aws.as_ref(),
+        &temp,
+        &det,
+        &filter,
+        max_file_bytes,
+        &progress,
+        handover,
+    )?;
+    let glue = glue_report();
     drop(publish);
     let report = swept?;
     progress.finish();
@@ -209,24 +233,9 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         sweep: &report,
         seconds,
         records_per_second: report.records as f64 / seconds.max(1e-9),
+        glue,
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        eprintln!(
-            "trailpack: detect read {} records ({} input, {} files, {} partitions) in {:.2} s ({:.0} records/s)\n  rules    {}",
-            report.records,
-            report.input_kind,
-            report.files,
-            report.partitions,
-            seconds,
-            summary.records_per_second,
-            crate::detect::describe(det.report(), &report.findings)
-        );
-        for (file, reason) in &report.bad_files {
-            eprintln!("  not evaluated: {file}: {reason}");
-        }
-    }
+    print_summary(&summary, &det, args.json)?;
     let alarming = args
         .fail_on
         .is_some_and(|l| report.findings.at_least(l.rank()) > 0);
@@ -237,6 +246,78 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Sweep `input`: a curated dataset or raw logs, local or on S3.
+#[allow(clippy::too_many_arguments)]
+fn sweep_input(
+    input: &Location,
+    aws: Option<&crate::aws::Aws>,
+    temp: &Path,
+    det: &crate::detect::Detector,
+    filter: &crate::source::ListFilter,
+    max_file_bytes: usize,
+    progress: &Progress,
+    handover: &mut sweep::Handover<'_>,
+) -> anyhow::Result<Result<SweepReport, sweep::SweepError>> {
+    Ok(match input {
+        Location::Local(p) => {
+            if is_curated_folder(p) {
+                let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
+                sweep::curated(&sink, det, filter, progress, handover)
+            } else {
+                let source =
+                    LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
+                sweep::raw(&source, det, filter, max_file_bytes, progress, handover)
+            }
+        }
+        Location::S3 { bucket, prefix } => {
+            let aws = aws.ok_or_else(|| anyhow::anyhow!("no AWS configuration"))?;
+            let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, temp);
+            if sink.read_dataset()?.is_some() {
+                sweep::curated(&sink, det, filter, progress, handover)
+            } else {
+                let source = S3Source::new(aws, bucket, prefix);
+                sweep::raw(&source, det, filter, max_file_bytes, progress, handover)
+            }
+        }
+    })
+}
+
+/// The run summary: JSON on standard output, or text on standard error.
+fn print_summary(
+    summary: &Summary<'_>,
+    det: &crate::detect::Detector,
+    json: bool,
+) -> anyhow::Result<()> {
+    let report = summary.sweep;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "trailpack: detect read {} records ({} input, {} files, {} partitions) in {:.2} s ({:.0} records/s)\n  rules    {}",
+            report.records,
+            report.input_kind,
+            report.files,
+            report.partitions,
+            summary.seconds,
+            summary.records_per_second,
+            crate::detect::describe(det.report(), &report.findings)
+        );
+        if let Some(g) = &summary.glue {
+            eprintln!(
+                "  glue     {}{}: {} partitions registered, {} dropped",
+                g.table,
+                if g.table_created { " (created)" } else { "" },
+                g.partitions_registered,
+                g.partitions_dropped
+            );
+        }
+        for (file, reason) in &report.bad_files {
+            eprintln!("  not evaluated: {file}: {reason}");
+        }
+    }
+    Ok(())
 }
 
 /// A folder written by `convert`: it has the dataset file or partition folders.
@@ -258,11 +339,70 @@ fn is_curated_folder(p: &Path) -> bool {
 enum Publish {
     Nowhere,
     Local(PathBuf),
-    /// Uploaded from files staged in `staging` (removed when dropped).
+    /// Uploaded from files staged in `staging` (removed when dropped), and
+    /// registered in the Glue table when there is one.
     S3 {
         sink: S3Sink,
         staging: PathBuf,
+        glue: Option<Box<FindingsGlue>>,
     },
+}
+
+/// The Glue table of `detect --output`, and what was done to it.
+struct FindingsGlue {
+    catalog: GlueCatalog,
+    report: std::cell::RefCell<DetectGlueReport>,
+}
+
+/// What `detect` did to its Glue table.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct DetectGlueReport {
+    table: String,
+    table_created: bool,
+    partitions_registered: usize,
+    partitions_dropped: usize,
+}
+
+impl FindingsGlue {
+    fn new(
+        aws: &crate::aws::Aws,
+        args: &DetectGlueArgs,
+        output: &str,
+    ) -> anyhow::Result<Option<Box<Self>>> {
+        let Some(db) = &args.glue_database else {
+            return Ok(None);
+        };
+        let catalog = GlueCatalog::findings_table(aws, db, &args.glue_detect_table, output);
+        let mut r = CatalogReport::default();
+        catalog.ensure_table(&mut r)?;
+        Ok(Some(Box::new(FindingsGlue {
+            catalog,
+            report: std::cell::RefCell::new(DetectGlueReport {
+                table: format!("{db}.{}", args.glue_detect_table),
+                table_created: r.table_created,
+                ..Default::default()
+            }),
+        })))
+    }
+
+    /// Register a partition whose findings file was just written, or drop it (no
+    /// findings now).
+    fn partition(&self, key: &crate::partition::PartitionKey, written: bool) -> anyhow::Result<()> {
+        let mut report = self.report.borrow_mut();
+        if written {
+            let located = [PartitionLocation {
+                key: key.clone(),
+                location: self.catalog.partition_folder(key),
+            }];
+            self.catalog
+                .publish(&located, &mut CatalogReport::default())?;
+            report.partitions_registered += 1;
+        } else {
+            self.catalog.drop_partitions(std::slice::from_ref(key))?;
+            report.partitions_dropped += 1;
+        }
+        Ok(())
+    }
 }
 
 impl Publish {
@@ -293,13 +433,20 @@ impl Publish {
                 }
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
             }
-            Publish::S3 { sink, .. } => match &p.staged {
-                Some(tmp) => {
-                    sink.put_file(&rel, tmp)?;
-                    std::fs::remove_file(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))
+            Publish::S3 { sink, glue, .. } => {
+                match &p.staged {
+                    Some(tmp) => {
+                        sink.put_file(&rel, tmp)?;
+                        std::fs::remove_file(tmp)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+                    }
+                    None => sink.delete_file(&rel)?,
                 }
-                None => Ok(sink.delete_file(&rel)?),
-            },
+                match glue {
+                    Some(g) => g.partition(&p.key, p.staged.is_some()),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

@@ -318,6 +318,34 @@ pub fn record(id: &str, time: &str, name: &str) -> Value {
     })
 }
 
+/// One file of 2024-03-05 with two records: a StopLogging (found by the
+/// detection test rules) and a ListBuckets (not found).
+pub fn stop_logging_tree() -> Tree {
+    let mut t = Tree::new();
+    let mut stop = record("stop-1", "2024-03-05T09:00:00Z", "alice");
+    stop["eventSource"] = "cloudtrail.amazonaws.com".into();
+    stop["eventName"] = "StopLogging".into();
+    let other = record("other-1", "2024-03-05T09:01:00Z", "bob");
+    t.file(
+        None,
+        "111122223333",
+        "us-east-1",
+        "2024-03-05",
+        "1000",
+        &[stop, other],
+    );
+    t
+}
+
+/// A rule file in `dir` that finds nothing in `stop_logging_tree` (the detection
+/// test rule for StopLogging, asking for an event that never happens).
+pub fn clean_rule(dir: &Path) -> PathBuf {
+    let path = dir.join("nothing.yml");
+    let rule = std::fs::read_to_string(repo().join("tests/detect/rules/t10_cased.yml")).unwrap();
+    std::fs::write(&path, rule.replace("StopLogging", "NeverHappens")).unwrap();
+    path
+}
+
 /// Files below `dir` (recursive), relative, sorted; hidden staging included.
 pub fn list_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
