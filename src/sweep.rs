@@ -55,6 +55,9 @@ pub struct PartitionFindings {
     /// The findings file written below `Handover::stage`; `None` when the partition
     /// has no findings (or nothing is staged).
     pub staged: Option<PathBuf>,
+    /// Every file of the partition was evaluated (raw input: a file that could not
+    /// be decoded leaves its partition's findings incomplete).
+    pub complete: bool,
 }
 
 /// What a sweep does with each partition's findings.
@@ -86,6 +89,7 @@ impl Collect {
                 batches: Vec::new(),
                 levels: LevelCounts::default(),
                 staged: None,
+                complete: true,
             }),
             stage: stage.map(Path::to_path_buf),
             keep,
@@ -119,6 +123,13 @@ impl Collect {
             p.batches.push(found);
         }
         Ok(())
+    }
+
+    /// A file of the partition could not be evaluated.
+    fn incomplete(&mut self) {
+        if let Some(p) = self.p.as_mut() {
+            p.complete = false;
+        }
     }
 
     fn is_of(&self, key: &PartitionKey) -> bool {
@@ -330,7 +341,10 @@ pub fn raw(
                     report.records += rows;
                     c.add(found, &levels)?;
                 }
-                Err(bad) => report.bad_files.push(bad),
+                Err(bad) => {
+                    c.incomplete();
+                    report.bad_files.push(bad);
+                }
             }
         }
     }

@@ -693,3 +693,42 @@ fn a_failed_sweep_leaves_no_staged_findings_file() {
         "staged files left: {left:?}"
     );
 }
+
+/// A raw partition with a file that cannot be decoded keeps its old findings file:
+/// its findings now would be incomplete, so they replace nothing (the run names
+/// the file and exits 1).
+#[test]
+fn a_raw_partition_with_a_bad_file_keeps_its_old_findings_file() {
+    let mut t = tree_with_records();
+    let out = t.dir.path().join("found");
+    let file = out.join("account=111122223333/region=us-east-1/day=2024-05-01/findings.parquet");
+    let input = t.input();
+    let sweep = |rules: &Path| {
+        trailpack(&[
+            "detect",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = sweep(&rules_dir());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = std::fs::read(&file).unwrap();
+    let bad = t.log_path(None, "111122223333", "us-east-1", "2024-05-01", "0200");
+    std::fs::write(&bad, b"not gzip").unwrap();
+    let o = sweep(&clean_rule(t.dir.path()));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let name = bad.file_name().unwrap().to_str().unwrap();
+    assert!(stderr(&o).contains(name), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(
+        !list_files(&out)
+            .iter()
+            .any(|f| f.contains(".findings.parquet.")),
+        "{:?}",
+        list_files(&out)
+    );
+}

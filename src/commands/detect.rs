@@ -417,9 +417,16 @@ impl Publish {
     }
 
     /// Publish a partition's staged findings file, or delete its old one when it has
-    /// no findings now.
+    /// no findings now. A partition with a file that could not be evaluated keeps
+    /// its old file: its findings now are incomplete (the run exits 1).
     fn partition(&self, p: &PartitionFindings) -> anyhow::Result<()> {
         let rel = format!("{}/findings.parquet", p.key.rel_path());
+        if !p.complete {
+            if let Some(tmp) = &p.staged {
+                std::fs::remove_file(tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+            }
+            return Ok(());
+        }
         match self {
             Publish::Nowhere => Ok(()),
             Publish::Local(out) => {
