@@ -74,23 +74,64 @@ pub struct Handover<'a> {
 
 /// One partition's findings being collected (staged and/or kept).
 struct Collect {
-    /// `None` once handed over.
-    p: Option<PartitionFindings>,
+    p: PartitionFindings,
     stage: Option<PathBuf>,
     keep: bool,
-    file: Option<FindingsFile>,
+    file: Option<StagedFile>,
+}
+
+/// A findings file being written below the stage folder; removed if dropped before
+/// it is finished (the sweep failed before its partition was handed over).
+struct StagedFile {
+    path: PathBuf,
+    writer: Option<FindingsFile>,
+}
+
+impl StagedFile {
+    fn create(path: PathBuf) -> Result<Self, SweepError> {
+        let part = FilePart::create(path.clone(), true)?;
+        let writer = FindingsFile::new(Box::new(part), FindingsSchema::embedded())?;
+        Ok(StagedFile {
+            path,
+            writer: Some(writer),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SweepError> {
+        match self.writer.as_mut() {
+            Some(w) => Ok(w.write(batch)?),
+            None => Ok(()),
+        }
+    }
+
+    /// Complete the file; it stays.
+    fn finish(mut self) -> Result<(), SweepError> {
+        if let Some(w) = self.writer.take() {
+            w.finish()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if let Some(w) = self.writer.take() {
+            drop(w);
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Collect {
     fn new(key: PartitionKey, stage: Option<&Path>, keep: bool) -> Self {
         Collect {
-            p: Some(PartitionFindings {
+            p: PartitionFindings {
                 key,
                 batches: Vec::new(),
                 levels: LevelCounts::default(),
                 staged: None,
                 complete: true,
-            }),
+            },
             stage: stage.map(Path::to_path_buf),
             keep,
             file: None,
@@ -98,64 +139,37 @@ impl Collect {
     }
 
     fn add(&mut self, found: RecordBatch, levels: &LevelCounts) -> Result<(), SweepError> {
-        let Some(p) = self.p.as_mut() else {
-            return Ok(());
-        };
-        p.levels.add(levels);
+        self.p.levels.add(levels);
         if found.num_rows() == 0 {
             return Ok(());
         }
         if let (None, Some(stage)) = (&self.file, &self.stage) {
             let path = stage
-                .join(p.key.rel_path())
+                .join(self.p.key.rel_path())
                 .join(format!(".findings.parquet.{}", std::process::id()));
-            p.staged = Some(path.clone());
-            let part = FilePart::create(path, true)?;
-            self.file = Some(FindingsFile::new(
-                Box::new(part),
-                FindingsSchema::embedded(),
-            )?);
+            self.file = Some(StagedFile::create(path.clone())?);
+            self.p.staged = Some(path);
         }
         if let Some(f) = self.file.as_mut() {
             f.write(&found)?;
         }
         if self.keep {
-            p.batches.push(found);
+            self.p.batches.push(found);
         }
         Ok(())
     }
 
     /// A file of the partition could not be evaluated.
     fn incomplete(&mut self) {
-        if let Some(p) = self.p.as_mut() {
-            p.complete = false;
-        }
-    }
-
-    fn is_of(&self, key: &PartitionKey) -> bool {
-        self.p.as_ref().is_some_and(|p| p.key == *key)
+        self.p.complete = false;
     }
 
     /// The partition's findings, its staged file complete.
-    fn finish(mut self) -> Result<PartitionFindings, SweepError> {
-        if let Some(f) = self.file.take() {
+    fn finish(self) -> Result<PartitionFindings, SweepError> {
+        if let Some(f) = self.file {
             f.finish()?;
         }
-        // Taken only here, so always there.
-        self.p.take().ok_or_else(|| SweepError::Read {
-            file: "findings".into(),
-            reason: "partition handed over twice".into(),
-        })
-    }
-}
-
-impl Drop for Collect {
-    /// A partition not handed over (the sweep failed) leaves no staged file behind.
-    fn drop(&mut self) {
-        drop(self.file.take());
-        if let Some(path) = self.p.as_ref().and_then(|p| p.staged.as_ref()) {
-            let _ = std::fs::remove_file(path);
-        }
+        Ok(self.p)
     }
 }
 
@@ -329,7 +343,7 @@ pub fn raw(
             .map(|(_, file)| sweep_raw_file(source, &decoder, det, progress, file))
             .collect::<Result<_, _>>()?;
         for ((key, _), outcome) in round.iter().zip(outcomes) {
-            if open.as_ref().is_some_and(|c| !c.is_of(key)) {
+            if open.as_ref().is_some_and(|c| c.p.key != **key) {
                 if let Some(done) = open.take() {
                     hand_over(done, &mut report, handover)?;
                 }

@@ -524,6 +524,30 @@ fn real_corpus_findings_match_the_independent_evaluator() {
     );
 }
 
+/// `detect` of `input` with `rules`, its findings written to `out`.
+fn detect_into(rules: &Path, input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "detect",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    trailpack(&args)
+}
+
+/// No staged findings file (`.findings.parquet.<pid>`) is left below `out`.
+fn assert_nothing_staged(out: &Path) {
+    let left = list_files(out);
+    assert!(
+        !left.iter().any(|f| f.contains(".findings.parquet.")),
+        "staged files left: {left:?}"
+    );
+}
+
 /// A root-user record of account `acct` (every one a finding of the shipped
 /// "Root user activity" rule).
 fn root_record(acct: &str, id: &str, time: &str) -> Value {
@@ -589,13 +613,7 @@ fn detect_memory_does_not_grow_with_the_findings() {
                 out.display()
             ),
         );
-        assert!(
-            !list_files(&out)
-                .iter()
-                .any(|f| f.contains(".findings.parquet.")),
-            "a staged file is left: {:?}",
-            list_files(&out)
-        );
+        assert_nothing_staged(&out);
         (rss, n.as_u64().unwrap())
     };
     let (small_rss, small) = sweep(4, 8);
@@ -627,26 +645,12 @@ fn a_raw_partition_swept_again_without_findings_loses_its_findings_file() {
     let out = t.dir.path().join("found");
     let file = out.join("account=111122223333/region=us-east-1/day=2024-05-01/findings.parquet");
     let sweep = |rules: &Path| {
-        let o = trailpack(&[
-            "detect",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--input",
-            t.input().to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let o = detect_into(rules, &t.input(), &out, &[]);
         assert!(o.status.success(), "{}", stderr(&o));
     };
     sweep(&rules_dir());
     assert!(file.is_file(), "{}", list_files(&out).join("\n"));
-    let clean = t.dir.path().join("clean.yml");
-    std::fs::write(
-        &clean,
-        "title: Never seen\nid: 0b1e3a5c-0000-4000-8000-000000000001\nlogsource: {product: aws, service: cloudtrail}\n\
-         detection:\n  selection:\n    eventName: NoSuchEvent\n  condition: selection\nlevel: low\n",
-    )
-    .unwrap();
+    let clean = clean_rule(t.dir.path());
     sweep(&clean);
     assert!(!file.exists(), "{}", list_files(&out).join("\n"));
 }
@@ -674,24 +678,10 @@ fn a_failed_sweep_leaves_no_staged_findings_file() {
         .join("account=999988887777/region=us-east-1/day=2024-05-01/part-00000.parquet");
     std::fs::write(&bad, b"not parquet").unwrap();
     let found = t.dir.path().join("found");
-    let o = trailpack(&[
-        "detect",
-        "--rules",
-        rules_dir().to_str().unwrap(),
-        "--input",
-        t.output().to_str().unwrap(),
-        "--output",
-        found.to_str().unwrap(),
-        "--threads",
-        "1",
-    ]);
+    let o = detect_into(&rules_dir(), &t.output(), &found, &["--threads", "1"]);
     assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("part-00000.parquet"), "{}", stderr(&o));
-    let left = list_files(&found);
-    assert!(
-        !left.iter().any(|f| f.contains(".findings.parquet.")),
-        "staged files left: {left:?}"
-    );
+    assert_nothing_staged(&found);
 }
 
 /// A raw partition with a file that cannot be decoded keeps its old findings file:
@@ -703,32 +693,15 @@ fn a_raw_partition_with_a_bad_file_keeps_its_old_findings_file() {
     let out = t.dir.path().join("found");
     let file = out.join("account=111122223333/region=us-east-1/day=2024-05-01/findings.parquet");
     let input = t.input();
-    let sweep = |rules: &Path| {
-        trailpack(&[
-            "detect",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ])
-    };
-    let o = sweep(&rules_dir());
+    let o = detect_into(&rules_dir(), &input, &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let before = std::fs::read(&file).unwrap();
     let bad = t.log_path(None, "111122223333", "us-east-1", "2024-05-01", "0200");
     std::fs::write(&bad, b"not gzip").unwrap();
-    let o = sweep(&clean_rule(t.dir.path()));
+    let o = detect_into(&clean_rule(t.dir.path()), &input, &out, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let name = bad.file_name().unwrap().to_str().unwrap();
     assert!(stderr(&o).contains(name), "{}", stderr(&o));
     assert_eq!(std::fs::read(&file).unwrap(), before);
-    assert!(
-        !list_files(&out)
-            .iter()
-            .any(|f| f.contains(".findings.parquet.")),
-        "{:?}",
-        list_files(&out)
-    );
+    assert_nothing_staged(&out);
 }

@@ -212,11 +212,6 @@ impl GlueCatalog {
         f
     }
 
-    /// The folder a partition is registered at.
-    pub fn partition_folder(&self, k: &PartitionKey) -> String {
-        self.partition_location(k)
-    }
-
     /// Also keep the findings table `table` (in the same database): each published
     /// partition's findings folder is registered as its partition there.
     pub fn with_findings(mut self, aws: &Aws, table: &str) -> GlueCatalog {
@@ -256,7 +251,8 @@ impl GlueCatalog {
             .build()
     }
 
-    fn partition_location(&self, k: &PartitionKey) -> String {
+    /// The folder a partition is registered at: `<location>account=…/region=…/day=…/`.
+    pub fn partition_location(&self, k: &PartitionKey) -> String {
         format!("{}{}/", self.location, k.rel_path())
     }
 

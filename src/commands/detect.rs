@@ -168,10 +168,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let connect = || {
-        aws.as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no AWS configuration"))
-    };
+    let connect = || connected(aws.as_ref());
     let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let print = args
         .print
@@ -248,6 +245,11 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The AWS connection made for s3:// locations.
+fn connected(aws: Option<&crate::aws::Aws>) -> anyhow::Result<&crate::aws::Aws> {
+    aws.ok_or_else(|| anyhow::anyhow!("no AWS configuration"))
+}
+
 /// Sweep `input`: a curated dataset or raw logs, local or on S3.
 #[allow(clippy::too_many_arguments)]
 fn sweep_input(
@@ -272,7 +274,7 @@ fn sweep_input(
             }
         }
         Location::S3 { bucket, prefix } => {
-            let aws = aws.ok_or_else(|| anyhow::anyhow!("no AWS configuration"))?;
+            let aws = connected(aws)?;
             let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, temp);
             if sink.read_dataset()?.is_some() {
                 sweep::curated(&sink, det, filter, progress, handover)
@@ -392,7 +394,7 @@ impl FindingsGlue {
         if written {
             let located = [PartitionLocation {
                 key: key.clone(),
-                location: self.catalog.partition_folder(key),
+                location: self.catalog.partition_location(key),
             }];
             self.catalog
                 .publish(&located, &mut CatalogReport::default())?;
@@ -558,8 +560,8 @@ impl Printer {
         }
     }
 
-    /// Print a partition's findings, one row built at a time (a partition can
-    /// have hundreds of thousands).
+    /// Print a partition's findings (JSON lines: one row built at a time, as a
+    /// partition can have hundreds of thousands).
     fn partition(&mut self, p: &PartitionFindings, progress: &Progress) -> anyhow::Result<()> {
         let mut order: Vec<(usize, usize)> = Vec::new();
         for (bi, b) in p.batches.iter().enumerate() {
@@ -569,15 +571,20 @@ impl Printer {
             let b = &p.batches[bi];
             (text(p, b, i, "eventtime"), text(p, b, i, "rule_title"))
         });
-        let cells = |&(bi, i): &(usize, usize)| -> Vec<String> {
-            let b = &p.batches[bi];
-            TABLE_COLUMNS.iter().map(|k| text(p, b, i, k)).collect()
+        // The table's cells, computed once: they set the widths, then are printed.
+        let cells: Vec<Vec<String>> = match self.format {
+            PrintFormat::Jsonl => Vec::new(),
+            PrintFormat::Table => order
+                .iter()
+                .map(|&(bi, i)| {
+                    let b = &p.batches[bi];
+                    TABLE_COLUMNS.iter().map(|k| text(p, b, i, k)).collect()
+                })
+                .collect(),
         };
-        if self.format == PrintFormat::Table {
-            for at in &order {
-                for (w, c) in self.widths.iter_mut().zip(cells(at)) {
-                    *w = (*w).max(c.chars().count()).min(TABLE_CELL_MAX);
-                }
+        for row in &cells {
+            for (w, c) in self.widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count()).min(TABLE_CELL_MAX);
             }
         }
         progress.suspend(|| -> std::io::Result<()> {
@@ -591,12 +598,12 @@ impl Printer {
                     }
                 }
                 PrintFormat::Table => {
-                    if !self.header_done && !order.is_empty() {
+                    if !self.header_done && !cells.is_empty() {
                         writeln!(w, "{}", self.line(&TABLE_COLUMNS))?;
                         self.header_done = true;
                     }
-                    for at in &order {
-                        writeln!(w, "{}", self.line(&cells(at)))?;
+                    for row in &cells {
+                        writeln!(w, "{}", self.line(row))?;
                     }
                 }
             }
