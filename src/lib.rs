@@ -7,7 +7,7 @@
 //! - [`detect`]: Sigma rules evaluated on curated rows (pure CPU).
 //! - [`integrity`]: CloudTrail digest files, their signatures and chain, and the
 //!   status of each log file (pure).
-//! - [`location`], [`aws`], [`s3`]: folders or S3 prefixes; AWS configuration and the
+//! - [`location`], [`aws`], [`s3_client`]: folders or S3 prefixes; AWS configuration and the
 //!   IO runtime; the S3 client and its errors.
 //! - [`source`]: where input files come from (local folders, S3).
 //! - [`partition`]: partitions and the day rule.
@@ -41,7 +41,7 @@ pub mod partition;
 pub mod permissions;
 pub mod progress;
 pub mod queries;
-pub mod s3;
+pub mod s3_client;
 pub mod schema;
 pub mod sink;
 pub mod source;

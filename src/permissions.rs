@@ -74,7 +74,7 @@ const fn registered(module: &'static str, operation: &'static str, action: &'sta
 
 use Target::*;
 
-const S3: &str = "s3.rs";
+const S3_CLIENT: &str = "s3_client.rs";
 const SOURCE: &str = "source/s3.rs";
 const SINK: &str = "sink/s3.rs";
 const GLUE: &str = "catalog/glue.rs";
@@ -83,7 +83,7 @@ const KEYS: &str = "trail_keys.rs";
 /// Every S3 and Glue operation trailpack calls.
 pub const CALLS: &[Call] = &[
     // The region of each bucket (x-amz-bucket-region; answered even when denied).
-    call(S3, "head_bucket", "s3:ListBucket", SourceBucket),
+    call(S3_CLIENT, "head_bucket", "s3:ListBucket", SourceBucket),
     // Reading the trail: walk the layout, download files.
     call(SOURCE, "list_objects_v2", "s3:ListBucket", SourceBucket),
     call(SOURCE, "get_object", "s3:GetObject", SourceObjects),

@@ -34,7 +34,7 @@ pub enum SinkError {
     #[error("manifest {path} is not valid: {reason}")]
     BadManifest { path: String, reason: String },
     #[error(transparent)]
-    S3(crate::s3::S3Error),
+    S3(crate::s3_client::S3Error),
 }
 
 impl SinkError {

@@ -33,7 +33,7 @@ use super::{
 use crate::aws::Aws;
 use crate::manifest::{Dataset, Manifest, Retired, MANIFEST_NAME};
 use crate::partition::PartitionKey;
-use crate::s3::{client_for_bucket, S3Error};
+use crate::s3_client::{client_for_bucket, S3Error};
 
 /// Files larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 << 20;

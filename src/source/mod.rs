@@ -121,7 +121,7 @@ pub enum SourceError {
     #[error("input {path} is not a folder")]
     NotAFolder { path: String },
     #[error(transparent)]
-    S3(crate::s3::S3Error),
+    S3(crate::s3_client::S3Error),
 }
 
 impl Listing {

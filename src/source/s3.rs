@@ -27,7 +27,7 @@ use super::{
 };
 use crate::aws::Aws;
 use crate::layout::{day_folder, FileKind, LogPath};
-use crate::s3::{client_for_bucket, S3Error};
+use crate::s3_client::{client_for_bucket, S3Error};
 
 /// Attempts for a download whose body is cut short (the SDK retries failed
 /// requests itself; a body that ends early after a good response is ours to retry).
