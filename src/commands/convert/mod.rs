@@ -2,6 +2,7 @@
 //! conversion, print the summary.
 
 mod args;
+mod summary;
 
 pub use args::{
     AwsArgs, BackfillArgs, ConvertArgs, DailyArgs, GlueArgs, JsonPartitions, Metrics, RunArgs,
@@ -216,64 +217,10 @@ fn run(
     // signatures to check).
     opts.digests = digest_check(args, aws.as_ref().filter(|_| input.is_s3()))?;
     let source = super::open_source(&input, aws.as_ref())?;
-    let sink: Box<dyn Sink> = match (&output, &aws) {
-        (Location::S3 { bucket, prefix }, Some(aws)) => {
-            let encryption = match &args.aws.sse_kms_key_id {
-                Some(k) => Encryption::Kms(k.clone()),
-                None => Encryption::S3,
-            };
-            let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-            let threshold = parse_size(&args.aws.s3_multipart_threshold)?;
-            let grace = parse_duration(&args.gc_grace)?;
-            let retirement = Retirement {
-                // Registered partitions point readers at one build's folder.
-                pointed: args.glue.glue_database.is_some() && !args.glue.glue_projection,
-                grace: std::time::Duration::from_secs(grace.whole_seconds().max(0) as u64),
-            };
-            Box::new(
-                S3Sink::new(aws, bucket, prefix, encryption, &temp)
-                    .with_multipart_threshold(threshold)
-                    .with_retirement(retirement),
-            )
-        }
-        (Location::Local(p), _) => {
-            Box::new(LocalSink::new(p).map_err(|e| UsageError(format!("--output: {e}")))?)
-        }
-        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
-    };
+    let sink = open_sink(args, &output, aws.as_ref())?;
     sink.check()
         .map_err(|e| UsageError(format!("--output is not reachable: {e}")))?;
-    let catalog: Option<GlueCatalog> = match (&args.glue.glue_database, &output, &aws) {
-        (None, _, _) => None,
-        (Some(db), Location::S3 { .. }, Some(aws)) => {
-            let mode = if args.glue.glue_projection {
-                Mode::Projection {
-                    injected: args.glue.glue_projection_injected,
-                }
-            } else {
-                Mode::Register
-            };
-            let catalog =
-                GlueCatalog::new(aws, db, &args.glue.glue_table, &output.to_string(), mode);
-            Some(match &opts.detector {
-                Some(_) => {
-                    let table = args
-                        .glue
-                        .glue_findings_table
-                        .clone()
-                        .unwrap_or_else(|| format!("{}_findings", args.glue.glue_table));
-                    catalog.with_findings(aws, &table)
-                }
-                None => catalog,
-            })
-        }
-        (Some(_), _, _) => {
-            return Err(UsageError(
-                "--glue-database needs an s3:// --output (Athena reads from S3)".into(),
-            )
-            .into())
-        }
-    };
+    let catalog = open_catalog(args, &output, aws.as_ref(), opts.detector.is_some())?;
     let mut catalog_report = CatalogReport::default();
     if let (Some(c), false) = (&catalog, args.dry_run) {
         c.ensure_table(&mut catalog_report).map_err(|e| match e {
@@ -314,38 +261,121 @@ fn run(
         (_, n) => n,
     };
     if let (Some(n), false) = (retain_days, report.interrupted) {
-        report.retention = Some(retain(
-            sink.as_ref(),
-            catalog.as_ref(),
-            today,
-            n,
-            args.dry_run,
-        ));
+        let catalog = catalog.as_ref();
+        report.retention = Some(retain(sink.as_ref(), catalog, today, n, args.dry_run));
     }
-    if args.metrics == Metrics::Emf {
-        eprintln!("{}", emf_line(command, &report));
-    }
-    if args.json {
-        if args.json_partitions == JsonPartitions::Changed {
-            report
-                .partition_reports
-                .retain(|r| !matches!(r.status, Status::Unchanged));
+    print_report(command, args, &mut report, &output)?;
+    Ok(exit_code(args, &report))
+}
+
+/// The sink of `--output`: a local folder, or an S3 prefix (with its encryption,
+/// multipart threshold and retirement of replaced builds).
+fn open_sink(
+    args: &RunArgs,
+    output: &Location,
+    aws: Option<&Aws>,
+) -> anyhow::Result<Box<dyn Sink>> {
+    Ok(match (output, aws) {
+        (Location::S3 { bucket, prefix }, Some(aws)) => {
+            let encryption = match &args.aws.sse_kms_key_id {
+                Some(k) => Encryption::Kms(k.clone()),
+                None => Encryption::S3,
+            };
+            let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let threshold = parse_size(&args.aws.s3_multipart_threshold)?;
+            let grace = parse_duration(&args.gc_grace)?;
+            let retirement = Retirement {
+                // Registered partitions point readers at one build's folder.
+                pointed: args.glue.glue_database.is_some() && !args.glue.glue_projection,
+                grace: std::time::Duration::from_secs(grace.whole_seconds().max(0) as u64),
+            };
+            Box::new(
+                S3Sink::new(aws, bucket, prefix, encryption, &temp)
+                    .with_multipart_threshold(threshold)
+                    .with_retirement(retirement),
+            )
         }
-        let text = if std::io::stdout().is_terminal() {
-            serde_json::to_string_pretty(&report)?
-        } else {
-            serde_json::to_string(&report)?
-        };
-        println!("{text}");
+        (Location::Local(p), _) => {
+            Box::new(LocalSink::new(p).map_err(|e| UsageError(format!("--output: {e}")))?)
+        }
+        (Location::S3 { .. }, None) => unreachable!("AWS is configured for S3 locations"),
+    })
+}
+
+/// The Glue catalog of `--glue-database` (and its findings table when rules run),
+/// or `None`. Only an S3 output can be registered.
+fn open_catalog(
+    args: &RunArgs,
+    output: &Location,
+    aws: Option<&Aws>,
+    with_rules: bool,
+) -> Result<Option<GlueCatalog>, UsageError> {
+    let g = &args.glue;
+    let (db, aws) = match (&g.glue_database, output, aws) {
+        (None, _, _) => return Ok(None),
+        (Some(db), Location::S3 { .. }, Some(aws)) => (db, aws),
+        (Some(_), _, _) => {
+            return Err(UsageError(
+                "--glue-database needs an s3:// --output (Athena reads from S3)".into(),
+            ))
+        }
+    };
+    let mode = if g.glue_projection {
+        Mode::Projection {
+            injected: g.glue_projection_injected,
+        }
     } else {
-        print!("{}", human_summary(&report, &output));
+        Mode::Register
+    };
+    let catalog = GlueCatalog::new(aws, db, &g.glue_table, &output.to_string(), mode);
+    if !with_rules {
+        return Ok(Some(catalog));
     }
+    let table = g
+        .glue_findings_table
+        .clone()
+        .unwrap_or_else(|| format!("{}_findings", g.glue_table));
+    Ok(Some(catalog.with_findings(aws, &table)))
+}
+
+/// Print the run's report: the EMF record on standard error when asked, then the
+/// JSON report (`--json`) or the human summary on standard output.
+fn print_report(
+    command: &str,
+    args: &RunArgs,
+    report: &mut RunReport,
+    output: &Location,
+) -> anyhow::Result<()> {
+    if args.metrics == Metrics::Emf {
+        eprintln!("{}", summary::emf_line(command, report));
+    }
+    if !args.json {
+        print!("{}", summary::human_summary(report, output));
+        return Ok(());
+    }
+    if args.json_partitions == JsonPartitions::Changed {
+        report
+            .partition_reports
+            .retain(|r| !matches!(r.status, Status::Unchanged));
+    }
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(report)?
+    } else {
+        serde_json::to_string(report)?
+    };
+    println!("{text}");
+    Ok(())
+}
+
+/// 4 interrupted, 1 failed or tampered, the findings code for findings at
+/// `--fail-on`'s level, else 0.
+fn exit_code(args: &RunArgs, report: &RunReport) -> ExitCode {
     let alarming = match (args.fail_on, &report.detections) {
         (Some(level), Some(d)) => d.findings.at_least(level.rank()) > 0,
         _ => false,
     };
     let tampered = report.integrity.as_ref().is_some_and(|i| i.tampered());
-    Ok(if report.interrupted {
+    if report.interrupted {
         ExitCode::from(4)
     } else if report.failed() || tampered {
         ExitCode::from(1)
@@ -353,7 +383,7 @@ fn run(
         ExitCode::from(super::FINDINGS_EXIT)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// An endpoint URL must not carry credentials (`user:password@host`): they would be
@@ -421,301 +451,4 @@ fn retain(
         }
     }
     report
-}
-
-/// One CloudWatch Embedded Metric Format record of the run.
-pub fn emf_line(command: &str, r: &RunReport) -> String {
-    let metrics = [
-        ("Records", "Count", r.records.written as f64),
-        ("RecordsRead", "Count", r.records.read as f64),
-        ("RecordsCarried", "Count", r.records.carried as f64),
-        ("BytesIn", "Bytes", r.bytes_in as f64),
-        ("BytesOut", "Bytes", r.bytes_out as f64),
-        ("PartitionsWritten", "Count", r.partitions.written as f64),
-        (
-            "PartitionsUnchanged",
-            "Count",
-            r.partitions.unchanged as f64,
-        ),
-        ("PartitionsFailed", "Count", r.partitions.failed as f64),
-        (
-            "PartitionsBuiltElsewhere",
-            "Count",
-            r.partitions.built_elsewhere as f64,
-        ),
-        ("BadFiles", "Count", r.files.bad as f64),
-        ("DurationSeconds", "Seconds", r.seconds),
-    ];
-    let findings = r
-        .detections
-        .as_ref()
-        .map(|d| d.findings.clone())
-        .unwrap_or_default();
-    let level = |l: &str| findings.0.get(l).copied().unwrap_or(0) as f64;
-    let detections = [
-        ("Findings", "Count", findings.total() as f64),
-        ("FindingsCritical", "Count", level("critical")),
-        ("FindingsHigh", "Count", level("high")),
-        ("FindingsMedium", "Count", level("medium")),
-        ("FindingsLow", "Count", level("low")),
-    ];
-    let with_rules = r.detections.is_some();
-    let integrity = r.integrity.clone().unwrap_or_default();
-    let status = |s: &str| integrity.statuses.get(s).copied().unwrap_or(0) as f64;
-    let digests = [
-        (
-            "FilesModified",
-            "Count",
-            integrity.files_modified.len() as f64,
-        ),
-        ("FilesDeleted", "Count", integrity.files_deleted as f64),
-        (
-            "DigestChainBreaks",
-            "Count",
-            integrity.digest_chain_breaks as f64,
-        ),
-        (
-            "DigestBadSignatures",
-            "Count",
-            integrity.bad_signatures as f64,
-        ),
-        ("FilesNotCovered", "Count", status("not-covered")),
-        ("FilesValid", "Count", status("valid")),
-    ];
-    let with_digests = r.integrity.is_some();
-    let metrics: Vec<(&str, &str, f64)> = metrics
-        .into_iter()
-        .chain(detections.into_iter().filter(|_| with_rules))
-        .chain(digests.into_iter().filter(|_| with_digests))
-        .collect();
-    let mut doc = serde_json::json!({
-        "_aws": {
-            "Timestamp": OffsetDateTime::now_utc().unix_timestamp() * 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "trailpack",
-                "Dimensions": [["Command"]],
-                "Metrics": metrics.iter().map(|(n, u, _)| serde_json::json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
-            }],
-        },
-        "Command": command,
-    });
-    for &(name, _, value) in &metrics {
-        doc[name] = serde_json::json!(value);
-    }
-    doc.to_string()
-}
-
-fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-}
-
-/// The summary printed at the end of a run.
-pub fn human_summary(r: &RunReport, output: &Location) -> String {
-    let p = &r.partitions;
-    let mut s = String::new();
-    let verb = if r.interrupted {
-        "INTERRUPTED (SIGTERM/SIGINT) after converting"
-    } else if r.dry_run {
-        "planned"
-    } else {
-        "converted"
-    };
-    s.push_str(&format!(
-        "trailpack: {verb} {} partition(s) in {:.2} s: {} written, {} unchanged, {} empty, {} failed{}{}{}\n",
-        p.planned,
-        r.seconds,
-        p.written,
-        p.unchanged,
-        p.empty,
-        p.failed,
-        if p.built_elsewhere > 0 { format!(", {} published meanwhile by another run", p.built_elsewhere) } else { String::new() },
-        if p.kept > 0 { format!(", {} kept as they are (see below)", p.kept) } else { String::new() },
-        if r.dry_run {
-            format!(
-                ", {} would be built (dry run: nothing written)",
-                p.would_build
-            )
-        } else {
-            String::new()
-        }
-    ));
-    let f = &r.files;
-    s.push_str(&format!(
-        "  input    {} — {} event files listed, {} read ({} gz → {} JSON)",
-        r.input,
-        f.listed,
-        f.read,
-        mib(r.bytes_in),
-        mib(r.bytes_in_uncompressed)
-    ));
-    let mut skipped = Vec::new();
-    // With --verify-digests the digests are read (see the `digests` line), not skipped.
-    if f.digest_skipped > 0 && r.integrity.is_none() {
-        skipped.push(format!("{} digest", f.digest_skipped));
-    }
-    if f.writability_check_skipped > 0 {
-        skipped.push(format!("{} writability-check", f.writability_check_skipped));
-    }
-    if f.outside_layout_skipped > 0 {
-        skipped.push(format!("{} outside the layout", f.outside_layout_skipped));
-    }
-    if f.links_skipped > 0 {
-        skipped.push(format!("{} symbolic links (not followed)", f.links_skipped));
-    }
-    if f.unreadable > 0 {
-        skipped.push(format!("{} unreadable (see the log)", f.unreadable));
-    }
-    if !skipped.is_empty() {
-        s.push_str(&format!("; skipped: {}", skipped.join(", ")));
-    }
-    s.push('\n');
-    let c = &r.records;
-    s.push_str(&format!(
-        "  records  {} read, {} written, {} duplicates dropped, {} moved to the previous day by the day rule",
-        c.read, c.written, c.deduplicated, c.rerouted_out
-    ));
-    if c.carried > 0 {
-        s.push_str(&format!(
-            ", {} kept from earlier versions (inputs no longer listed)",
-            c.carried
-        ));
-    }
-    if c.eventid_conflicts > 0 {
-        s.push_str(&format!(
-            ", {} eventID conflicts (kept)",
-            c.eventid_conflicts
-        ));
-    }
-    s.push('\n');
-    s.push_str(&format!(
-        "  output   {} — {} Parquet written\n",
-        r.output,
-        mib(r.bytes_out)
-    ));
-    if let Some(d) = &r.detections {
-        s.push_str(&format!(
-            "  rules    {}\n",
-            crate::detect::describe(&d.rules, &d.findings)
-        ));
-    }
-    if let Some(i) = &r.integrity {
-        let statuses: Vec<String> = i.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        s.push_str(&format!(
-            "  digests  {}; {} modified, {} deleted, {} chain breaks, {} bad signatures{}\n",
-            if statuses.is_empty() {
-                "no input checked".to_string()
-            } else {
-                statuses.join(", ")
-            },
-            i.files_modified.len(),
-            i.files_deleted,
-            i.digest_chain_breaks,
-            i.bad_signatures,
-            if i.tampered() { " — TAMPERING" } else { "" }
-        ));
-    }
-    if let Some(c) = &r.catalog {
-        s.push_str(&format!(
-            "  catalog  table {}; {} partitions registered, {} updated, {} already current{}{}\n",
-            if c.table_created { "created" } else { "exists" },
-            c.partitions_created,
-            c.partitions_updated,
-            c.partitions_unchanged,
-            if c.columns_added.is_empty() {
-                String::new()
-            } else {
-                format!("; columns added: {}", c.columns_added.join(", "))
-            },
-            if c.projection_updated {
-                "; projection updated"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(e) = &r.catalog_error {
-        s.push_str(&format!("  FAILED   catalog: {e}\n"));
-    }
-    if let Some(ret) = &r.retention {
-        let verb = if ret.dry_run {
-            "would delete"
-        } else {
-            "deleted"
-        };
-        s.push_str(&format!(
-            "  retain   {verb} {} partition(s) before {}{}\n",
-            ret.deleted.len(),
-            ret.cutoff,
-            if ret.deleted.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", ret.deleted.join(", "))
-            }
-        ));
-        if let Some(e) = &ret.error {
-            s.push_str(&format!("  FAILED   retention: {e}\n"));
-        }
-    }
-    if r.added_for_day_rule > 0 {
-        s.push_str(&format!(
-            "  day rule {} earlier partition(s) also committed: the next day's early files were new to them\n",
-            r.added_for_day_rule
-        ));
-    }
-    for pr in &r.partition_reports {
-        if matches!(pr.status, Status::Kept) {
-            s.push_str(&format!(
-                "  KEPT     {}: {}\n",
-                pr.partition,
-                pr.error.as_deref().unwrap_or("")
-            ));
-        }
-        if let Some(e) = &pr.catalog_error {
-            s.push_str(&format!("  FAILED   catalog, {}: {e}\n", pr.partition));
-        }
-        if matches!(pr.status, Status::Failed) {
-            s.push_str(&format!(
-                "  FAILED   {}: {}\n",
-                pr.partition,
-                pr.error.as_deref().unwrap_or("unknown error")
-            ));
-        }
-        for b in &pr.bad_files {
-            s.push_str(&format!(
-                "  SKIPPED  {} ({}): {}\n",
-                b.path, pr.partition, b.reason
-            ));
-        }
-        for f in &pr.modified_files {
-            s.push_str(&format!(
-                "  MODIFIED {f} ({}): a digest lists it with another SHA-256\n",
-                pr.partition
-            ));
-        }
-        for p in pr.integrity.iter().flat_map(|i| &i.problems) {
-            s.push_str(&format!(
-                "  DIGEST   {} ({}): {} {}\n",
-                p.kind.name(),
-                pr.partition,
-                p.digest,
-                p.detail
-            ));
-        }
-    }
-    if p.written + p.unchanged > 0 && !r.dry_run {
-        if output.is_s3() {
-            s.push_str(&format!(
-                "\nQuery it in Athena: create the table with\n  trailpack schema --format athena-ddl --location {output}\n"
-            ));
-            return s;
-        }
-        let glob = format!(
-            "{}/account=*/region=*/day=*/*.parquet",
-            output.to_string().trim_end_matches('/')
-        );
-        s.push_str(&format!(
-            "\nQuery it, e.g. with DuckDB:\n  duckdb -c \"SELECT day, eventname, count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true, hive_types_autocast = false) GROUP BY ALL ORDER BY n DESC LIMIT 10\"\n"
-        ));
-    }
-    s
 }
