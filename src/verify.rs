@@ -15,7 +15,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::integrity::{
-    self, DigestFile, DigestProblem, LogFile, LogStatus, ProblemKind, PublicKeys,
+    self, DigestFile, DigestProblem, IntegrityError, LogFile, LogStatus, ProblemKind, PublicKeys,
 };
 use crate::layout::LogPath;
 use crate::partition::PartitionKey;
@@ -322,7 +322,13 @@ fn parse_digest(o: DigestObject, max: usize) -> Result<DigestFile, DigestProblem
         DigestFile::parse(&o.object, c, o.signature.clone())
     })
     .map_err(|e| unreadable(e.to_string()))?
-    .map_err(|e| unreadable(e.to_string()))
+    // The problem names the digest file already: the detail is the reason alone.
+    .map_err(|e| match e {
+        IntegrityError::BadDigest { reason, .. } => {
+            unreadable(format!("not a digest file: {reason}"))
+        }
+        other => unreadable(other.to_string()),
+    })
 }
 
 /// A file's identity as a manifest records it: object, size, version.
@@ -443,4 +449,38 @@ fn tally(report: &mut VerifyReport, files: &[InputFile], statuses: &[LogStatus])
         })
         .collect();
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A digest that is not one is reported once by name, with the reason as the
+    /// detail (the name is not repeated in it).
+    #[test]
+    fn an_unreadable_digest_names_its_file_once() {
+        let key = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/05/\
+                   111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240305T010000Z.json.gz";
+        let log = LogPath::parse(key).expect("a digest key");
+        let object = DigestObject {
+            object: key.to_string(),
+            log,
+            bytes: Ok(b"{\"awsAccountId\": \"111122223333\"}".to_vec()),
+            signature: None,
+        };
+        let problem = match parse_digest(object, 1 << 20) {
+            Err(p) => p,
+            Ok(_) => panic!("parsed a digest without its fields"),
+        };
+        assert_eq!(problem.kind, ProblemKind::Unreadable);
+        assert_eq!(problem.digest, key);
+        assert!(
+            problem
+                .detail
+                .starts_with("not a digest file: missing field"),
+            "{}",
+            problem.detail
+        );
+        assert!(!problem.detail.contains("AWSLogs/"), "{}", problem.detail);
+    }
 }
