@@ -144,14 +144,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let det = load_rules(&args.rules)?.ok_or_else(|| UsageError("--rules is required".into()))?;
     let filter = args.filter.list_filter()?;
-    if let Some(n) = args.threads {
-        if n == 0 {
-            return Err(UsageError("--threads is at least 1".into()).into());
-        }
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
-    }
+    set_threads(args.threads)?;
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let max_file_bytes = usize::try_from(parse_size(&args.max_file_bytes)?).unwrap_or(usize::MAX);
     let progress = Progress::new(!args.no_progress && std::io::stderr().is_terminal());
@@ -168,7 +161,6 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let connect = || connected(aws.as_ref());
     let temp = args.aws.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let print = args
         .print
@@ -177,19 +169,7 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     // Each partition's findings are streamed into a staged file as they are found,
     // published and printed when the sweep hands the partition over, then dropped:
     // they are kept in memory only to be printed.
-    let publish = match &output {
-        Some(Location::Local(out)) => Publish::Local(out.clone()),
-        Some(o @ Location::S3 { bucket, prefix }) => Publish::S3 {
-            sink: S3Sink::new(connect()?, bucket, prefix, Encryption::S3, &temp),
-            staging: temp.join(format!("trailpack-findings-{}", std::process::id())),
-            glue: FindingsGlue::new(connect()?, &args.glue, &o.to_string())?,
-        },
-        None => Publish::Nowhere,
-    };
-    let glue_report = || match &publish {
-        Publish::S3 { glue: Some(g), .. } => Some(g.report.borrow().clone()),
-        _ => None,
-    };
+    let publish = Publish::open(output.as_ref(), aws.as_ref(), &args.glue, &temp)?;
     let mut handle = |p: PartitionFindings| -> anyhow::Result<()> {
         publish.partition(&p)?;
         if let Some(printer) = printer.as_mut() {
@@ -205,18 +185,16 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         keep: print.is_some(),
         found: &mut found,
     };
-    let handover = &mut handover;
-    let swept = sweep_input(
-        &input,
-        aws.as_ref(),
-        &temp,
-        &det,
-        &filter,
+    let sweep = Sweep {
+        aws: aws.as_ref(),
+        temp: &temp,
+        det: &det,
+        filter: &filter,
         max_file_bytes,
-        &progress,
-        handover,
-    )?;
-    let glue = glue_report();
+        progress: &progress,
+    };
+    let swept = sweep.input(&input, &mut handover)?;
+    let glue = publish.glue_report();
     drop(publish);
     let report = swept?;
     progress.finish();
@@ -233,16 +211,34 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         glue,
     };
     print_summary(&summary, &det, args.json)?;
-    let alarming = args
-        .fail_on
-        .is_some_and(|l| report.findings.at_least(l.rank()) > 0);
-    Ok(if !report.bad_files.is_empty() {
+    Ok(exit_code(&report, args.fail_on))
+}
+
+/// `--threads`: the size of the worker pool (default: all cores).
+fn set_threads(threads: Option<usize>) -> Result<(), UsageError> {
+    match threads {
+        Some(0) => Err(UsageError("--threads is at least 1".into())),
+        Some(n) => {
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global();
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// 1 when a file could not be evaluated, the findings code for findings at
+/// `--fail-on`'s level, else 0.
+fn exit_code(report: &SweepReport, fail_on: Option<LevelArg>) -> ExitCode {
+    let alarming = fail_on.is_some_and(|l| report.findings.at_least(l.rank()) > 0);
+    if !report.bad_files.is_empty() {
         ExitCode::from(1)
     } else if alarming {
         ExitCode::from(FINDINGS_EXIT)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// The AWS connection made for s3:// locations.
@@ -250,40 +246,64 @@ fn connected(aws: Option<&crate::aws::Aws>) -> anyhow::Result<&crate::aws::Aws> 
     aws.ok_or_else(|| anyhow::anyhow!("no AWS configuration"))
 }
 
-/// Sweep `input`: a curated dataset or raw logs, local or on S3.
-#[allow(clippy::too_many_arguments)]
-fn sweep_input(
-    input: &Location,
-    aws: Option<&crate::aws::Aws>,
-    temp: &Path,
-    det: &crate::detect::Detector,
-    filter: &crate::source::ListFilter,
+fn bad_input(e: impl std::fmt::Display) -> UsageError {
+    UsageError(format!("--input: {e}"))
+}
+
+/// What a sweep reads with: the rules, the listing filter and the run's settings.
+struct Sweep<'a> {
+    aws: Option<&'a crate::aws::Aws>,
+    temp: &'a Path,
+    det: &'a crate::detect::Detector,
+    filter: &'a crate::source::ListFilter,
     max_file_bytes: usize,
-    progress: &Progress,
-    handover: &mut sweep::Handover<'_>,
-) -> anyhow::Result<Result<SweepReport, sweep::SweepError>> {
-    Ok(match input {
-        Location::Local(p) => {
-            if is_curated_folder(p) {
-                let sink = LocalSink::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::curated(&sink, det, filter, progress, handover)
-            } else {
-                let source =
-                    LocalSource::new(p).map_err(|e| UsageError(format!("--input: {e}")))?;
-                sweep::raw(&source, det, filter, max_file_bytes, progress, handover)
+    progress: &'a Progress,
+}
+
+impl Sweep<'_> {
+    /// Sweep `input`: a curated dataset or raw logs, local or on S3.
+    fn input(
+        &self,
+        input: &Location,
+        handover: &mut sweep::Handover<'_>,
+    ) -> anyhow::Result<Result<SweepReport, sweep::SweepError>> {
+        let (det, filter, progress) = (self.det, self.filter, self.progress);
+        Ok(match input {
+            Location::Local(p) => {
+                if is_curated_folder(p) {
+                    let sink = LocalSink::new(p).map_err(bad_input)?;
+                    sweep::curated(&sink, det, filter, progress, handover)
+                } else {
+                    let source = LocalSource::new(p).map_err(bad_input)?;
+                    sweep::raw(
+                        &source,
+                        det,
+                        filter,
+                        self.max_file_bytes,
+                        progress,
+                        handover,
+                    )
+                }
             }
-        }
-        Location::S3 { bucket, prefix } => {
-            let aws = connected(aws)?;
-            let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, temp);
-            if sink.read_dataset()?.is_some() {
-                sweep::curated(&sink, det, filter, progress, handover)
-            } else {
-                let source = S3Source::new(aws, bucket, prefix);
-                sweep::raw(&source, det, filter, max_file_bytes, progress, handover)
+            Location::S3 { bucket, prefix } => {
+                let aws = connected(self.aws)?;
+                let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, self.temp);
+                if sink.read_dataset()?.is_some() {
+                    sweep::curated(&sink, det, filter, progress, handover)
+                } else {
+                    let source = S3Source::new(aws, bucket, prefix);
+                    sweep::raw(
+                        &source,
+                        det,
+                        filter,
+                        self.max_file_bytes,
+                        progress,
+                        handover,
+                    )
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 /// The run summary: JSON on standard output, or text on standard error.
@@ -408,6 +428,33 @@ impl FindingsGlue {
 }
 
 impl Publish {
+    /// Where `--output` (if any) takes the findings; on S3, with the Glue table of
+    /// `--glue-database` when given.
+    fn open(
+        output: Option<&Location>,
+        aws: Option<&crate::aws::Aws>,
+        glue: &DetectGlueArgs,
+        temp: &Path,
+    ) -> anyhow::Result<Publish> {
+        Ok(match output {
+            Some(Location::Local(out)) => Publish::Local(out.clone()),
+            Some(o @ Location::S3 { bucket, prefix }) => Publish::S3 {
+                sink: S3Sink::new(connected(aws)?, bucket, prefix, Encryption::S3, temp),
+                staging: temp.join(format!("trailpack-findings-{}", std::process::id())),
+                glue: FindingsGlue::new(connected(aws)?, glue, &o.to_string())?,
+            },
+            None => Publish::Nowhere,
+        })
+    }
+
+    /// What was done to the Glue table, when there is one.
+    fn glue_report(&self) -> Option<DetectGlueReport> {
+        match self {
+            Publish::S3 { glue: Some(g), .. } => Some(g.report.borrow().clone()),
+            _ => None,
+        }
+    }
+
     /// Where the sweep stages findings files: the output folder itself when local
     /// (a rename then replaces the old file at once).
     fn stage(&self) -> Option<&Path> {
