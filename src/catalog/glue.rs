@@ -280,10 +280,20 @@ impl GlueCatalog {
         )
     }
 
+    /// Create the database and table if missing, or add the schema's new columns to
+    /// an existing table (never dropping or retyping one).
     async fn ensure(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
+        self.ensure_database().await?;
+        match self.get_table().await? {
+            Some(table) => self.evolve(&table, report).await,
+            None => self.create_table(report).await,
+        }
+    }
+
+    async fn ensure_database(&self) -> Result<(), CatalogError> {
         let c = &self.client;
         match c.get_database().name(&self.database).send().await {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
@@ -297,72 +307,86 @@ impl GlueCatalog {
                     // Another run created it meanwhile: fine.
                     Err(e)
                         if e.as_service_error()
-                            .is_some_and(|s| s.is_already_exists_exception()) => {}
-                    other => {
-                        other.map_err(|e| service_err("CreateDatabase", &self.database, &e))?;
+                            .is_some_and(|s| s.is_already_exists_exception()) =>
+                    {
+                        Ok(())
                     }
+                    other => other
+                        .map(|_| ())
+                        .map_err(|e| service_err("CreateDatabase", &self.database, &e)),
                 }
             }
-            Err(e) => return Err(service_err("GetDatabase", &self.database, &e)),
+            Err(e) => Err(service_err("GetDatabase", &self.database, &e)),
         }
-        let existing = match c
+    }
+
+    /// The table, or `None` when it does not exist.
+    async fn get_table(&self) -> Result<Option<aws_sdk_glue::types::Table>, CatalogError> {
+        let got = self
+            .client
             .get_table()
             .database_name(&self.database)
             .name(&self.table)
             .send()
-            .await
-        {
-            Ok(out) => out.table,
+            .await;
+        match got {
+            Ok(out) => Ok(out.table),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
             {
-                None
+                Ok(None)
             }
-            Err(e) => return Err(service_err("GetTable", &self.target(), &e)),
-        };
-        let Some(table) = existing else {
-            let created = c
-                .create_table()
-                .database_name(&self.database)
-                .table_input(self.table_input(self.columns(), HashMap::new()))
-                .send()
-                .await;
-            return match created {
-                Ok(_) => {
-                    report.table_created = true;
-                    Ok(())
-                }
-                // Another run created it meanwhile: look again (it may need columns).
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_already_exists_exception()) =>
-                {
-                    Err(CatalogError::Service {
-                        action: "CreateTable",
-                        target: self.target(),
-                        code: " (ConcurrentModificationException)".into(),
-                        detail: "created by another run meanwhile".into(),
-                    })
-                }
-                Err(e) => Err(service_err("CreateTable", &self.target(), &e)),
-            };
-        };
-        // Evolve: add missing columns, never drop or retype.
+            Err(e) => Err(service_err("GetTable", &self.target(), &e)),
+        }
+    }
+
+    async fn create_table(&self, report: &mut CatalogReport) -> Result<(), CatalogError> {
+        let created = self
+            .client
+            .create_table()
+            .database_name(&self.database)
+            .table_input(self.table_input(self.columns(), HashMap::new()))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {
+                report.table_created = true;
+                Ok(())
+            }
+            // Another run created it meanwhile: look again (it may need columns).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) =>
+            {
+                Err(CatalogError::Service {
+                    action: "CreateTable",
+                    target: self.target(),
+                    code: " (ConcurrentModificationException)".into(),
+                    detail: "created by another run meanwhile".into(),
+                })
+            }
+            Err(e) => Err(service_err("CreateTable", &self.target(), &e)),
+        }
+    }
+
+    /// Add the schema's columns the table lacks; a column of another type, or other
+    /// partition keys, is a conflict for the user to resolve.
+    async fn evolve(
+        &self,
+        table: &aws_sdk_glue::types::Table,
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
         let have: Vec<Column> = table
             .storage_descriptor()
             .map(|sd| sd.columns().to_vec())
             .unwrap_or_default();
+        let lower = |t: Option<&str>| t.map(str::to_ascii_lowercase);
         let mut columns = have.clone();
         for want in self.columns() {
-            match have
-                .iter()
-                .find(|h| h.name().eq_ignore_ascii_case(want.name()))
-            {
-                Some(h)
-                    if h.r#type().map(str::to_ascii_lowercase)
-                        != want.r#type().map(str::to_ascii_lowercase) =>
-                {
+            let same_name = |h: &&Column| h.name().eq_ignore_ascii_case(want.name());
+            match have.iter().find(same_name) {
+                Some(h) if lower(h.r#type()) != lower(want.r#type()) => {
                     return Err(CatalogError::Conflict(format!(
                         "Glue table {}: column {} is {} there but {} in trailpack's schema; \
                          change the column's type in Glue (or drop and let trailpack recreate the table), then run again",
@@ -390,7 +414,7 @@ impl GlueCatalog {
         }
         if !report.columns_added.is_empty() {
             let params = table.parameters().cloned().unwrap_or_default();
-            self.update_table(&table, columns, params).await?;
+            self.update_table(table, columns, params).await?;
         }
         Ok(())
     }
@@ -415,29 +439,60 @@ impl GlueCatalog {
             .map_err(|e| service_err("UpdateTable", &self.target(), &e))
     }
 
+    /// Create the partitions Glue lacks and update those whose location or columns
+    /// differ; count those already current.
     async fn register(
         &self,
         located: &[PartitionLocation],
         report: &mut CatalogReport,
     ) -> Result<(), CatalogError> {
-        let c = &self.client;
         let columns = self.columns();
-        let partitions: Vec<PartitionKey> = located.iter().map(|p| p.key.clone()).collect();
-        let location_of = |k: &PartitionKey| -> String {
-            located
-                .iter()
-                .find(|p| &p.key == k)
-                .map(|p| with_slash(&p.location))
-                .unwrap_or_else(|| self.partition_location(k))
+        let existing = self.existing_partitions(located).await?;
+        let (mut to_create, mut to_update) = (Vec::new(), Vec::new());
+        for p in located {
+            let location = with_slash(&p.location);
+            match existing.get(&partition_values(&p.key)) {
+                None => to_create.push((&p.key, location)),
+                Some((loc, cols))
+                    if loc.as_deref() != Some(location.as_str()) || cols != &columns =>
+                {
+                    to_update.push((&p.key, location))
+                }
+                Some(_) => report.partitions_unchanged += 1,
+            }
+        }
+        let input = |(k, location): &(&PartitionKey, String)| {
+            PartitionInput::builder()
+                .set_values(Some(partition_values(k)))
+                .storage_descriptor(self.storage(location, columns.clone()))
+                .build()
         };
-        // What exists, in chunks of 1,000 (BatchGetPartition's limit).
-        let mut existing: HashMap<Vec<String>, (Option<String>, Vec<Column>)> = HashMap::new();
-        for chunk in partitions.chunks(1000) {
-            let out = c
+        for chunk in to_create.chunks(100) {
+            let inputs: Vec<_> = chunk.iter().map(|p| (p.0, input(p))).collect();
+            self.create_partitions(inputs, report).await?;
+        }
+        for chunk in to_update.chunks(100) {
+            let inputs = chunk.iter().map(|p| (p.0, input(p))).collect();
+            self.update_partitions(inputs).await?;
+            report.partitions_updated += chunk.len();
+        }
+        Ok(())
+    }
+
+    /// The location and columns of those of the partitions that exist, in chunks of
+    /// 1,000 (BatchGetPartition's limit).
+    async fn existing_partitions(
+        &self,
+        located: &[PartitionLocation],
+    ) -> Result<HashMap<Vec<String>, (Option<String>, Vec<Column>)>, CatalogError> {
+        let mut existing = HashMap::new();
+        for chunk in located.chunks(1000) {
+            let out = self
+                .client
                 .batch_get_partition()
                 .database_name(&self.database)
                 .table_name(&self.table)
-                .set_partitions_to_get(Some(chunk.iter().map(value_list).collect()))
+                .set_partitions_to_get(Some(chunk.iter().map(|p| value_list(&p.key)).collect()))
                 .send()
                 .await
                 .map_err(|e| service_err("BatchGetPartition", &self.target(), &e))?;
@@ -452,115 +507,110 @@ impl GlueCatalog {
                 );
             }
         }
-        let input = |k: &PartitionKey| {
-            PartitionInput::builder()
-                .set_values(Some(partition_values(k)))
-                .storage_descriptor(self.storage(&location_of(k), columns.clone()))
-                .build()
-        };
-        let mut to_create = Vec::new();
-        let mut to_update = Vec::new();
-        for k in &partitions {
-            match existing.get(&partition_values(k)) {
-                None => to_create.push(k),
-                Some((loc, cols))
-                    if loc.as_deref() != Some(location_of(k).as_str()) || cols != &columns =>
-                {
-                    to_update.push(k)
-                }
-                Some(_) => report.partitions_unchanged += 1,
-            }
-        }
-        for chunk in to_create.chunks(100) {
-            let mut pending: Vec<&PartitionKey> = chunk.to_vec();
-            for attempt in 1..=5 {
-                let out = c
-                    .batch_create_partition()
-                    .database_name(&self.database)
-                    .table_name(&self.table)
-                    .set_partition_input_list(Some(pending.iter().map(|k| input(k)).collect()))
-                    .send()
-                    .await
-                    .map_err(|e| service_err("BatchCreatePartition", &self.target(), &e))?;
-                let mut retry = Vec::new();
-                let mut failed = Vec::new();
-                let errors = out.errors();
-                for k in &pending {
-                    let err = errors
-                        .iter()
-                        .find(|e| e.partition_values() == partition_values(k).as_slice());
-                    match err.and_then(|e| e.error_detail()) {
-                        None => report.partitions_created += 1,
-                        Some(d) if d.error_code() == Some("AlreadyExistsException") => {
-                            report.partitions_unchanged += 1
-                        }
-                        Some(d)
-                            if TRANSIENT.contains(&d.error_code().unwrap_or("")) && attempt < 5 =>
-                        {
-                            retry.push(*k)
-                        }
-                        Some(d) => failed.push(format!(
-                            "{}: {} {}",
-                            k,
-                            d.error_code().unwrap_or("?"),
-                            d.error_message().unwrap_or("")
-                        )),
-                    }
-                }
-                if !failed.is_empty() {
-                    return Err(CatalogError::Service {
-                        action: "BatchCreatePartition",
-                        target: self.target(),
-                        code: String::new(),
-                        detail: failed.join("; "),
-                    });
-                }
-                if retry.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                pending = retry;
-            }
-        }
-        for chunk in to_update.chunks(100) {
-            let entries = chunk
-                .iter()
-                .map(|k| {
-                    built(
-                        BatchUpdatePartitionRequestEntry::builder()
-                            .set_partition_value_list(Some(partition_values(k)))
-                            .partition_input(input(k))
-                            .build(),
-                    )
-                })
-                .collect();
-            let out = c
-                .batch_update_partition()
+        Ok(existing)
+    }
+
+    /// Create up to 100 partitions (BatchCreatePartition's limit), retrying those
+    /// refused for a transient reason; one that exists already (another run made it)
+    /// counts as unchanged.
+    async fn create_partitions(
+        &self,
+        mut pending: Vec<(&PartitionKey, PartitionInput)>,
+        report: &mut CatalogReport,
+    ) -> Result<(), CatalogError> {
+        for attempt in 1..=5 {
+            let out = self
+                .client
+                .batch_create_partition()
                 .database_name(&self.database)
                 .table_name(&self.table)
-                .set_entries(Some(entries))
+                .set_partition_input_list(Some(pending.iter().map(|p| p.1.clone()).collect()))
                 .send()
                 .await
-                .map_err(|e| service_err("BatchUpdatePartition", &self.target(), &e))?;
-            if let Some(e) = out.errors().first() {
+                .map_err(|e| service_err("BatchCreatePartition", &self.target(), &e))?;
+            let mut retry = Vec::new();
+            let mut failed = Vec::new();
+            let errors = out.errors();
+            for (k, input) in pending {
+                let err = errors
+                    .iter()
+                    .find(|e| e.partition_values() == partition_values(k).as_slice());
+                match err.and_then(|e| e.error_detail()) {
+                    None => report.partitions_created += 1,
+                    Some(d) if d.error_code() == Some("AlreadyExistsException") => {
+                        report.partitions_unchanged += 1
+                    }
+                    Some(d) if TRANSIENT.contains(&d.error_code().unwrap_or("")) && attempt < 5 => {
+                        retry.push((k, input))
+                    }
+                    Some(d) => failed.push(format!(
+                        "{}: {} {}",
+                        k,
+                        d.error_code().unwrap_or("?"),
+                        d.error_message().unwrap_or("")
+                    )),
+                }
+            }
+            if !failed.is_empty() {
                 return Err(CatalogError::Service {
-                    action: "BatchUpdatePartition",
+                    action: "BatchCreatePartition",
                     target: self.target(),
-                    code: e
-                        .error_detail()
-                        .and_then(|d| d.error_code())
-                        .map(|c| format!(" ({c})"))
-                        .unwrap_or_default(),
-                    detail: e
-                        .error_detail()
-                        .and_then(|d| d.error_message())
-                        .unwrap_or("")
-                        .to_string(),
+                    code: String::new(),
+                    detail: failed.join("; "),
                 });
             }
-            report.partitions_updated += chunk.len();
+            if retry.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            pending = retry;
         }
         Ok(())
+    }
+
+    /// Point up to 100 existing partitions (BatchUpdatePartition's limit) at their
+    /// new location and columns.
+    async fn update_partitions(
+        &self,
+        inputs: Vec<(&PartitionKey, PartitionInput)>,
+    ) -> Result<(), CatalogError> {
+        let entries = inputs
+            .into_iter()
+            .map(|(k, input)| {
+                built(
+                    BatchUpdatePartitionRequestEntry::builder()
+                        .set_partition_value_list(Some(partition_values(k)))
+                        .partition_input(input)
+                        .build(),
+                )
+            })
+            .collect();
+        let out = self
+            .client
+            .batch_update_partition()
+            .database_name(&self.database)
+            .table_name(&self.table)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| service_err("BatchUpdatePartition", &self.target(), &e))?;
+        match out.errors().first() {
+            None => Ok(()),
+            Some(e) => Err(CatalogError::Service {
+                action: "BatchUpdatePartition",
+                target: self.target(),
+                code: e
+                    .error_detail()
+                    .and_then(|d| d.error_code())
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                detail: e
+                    .error_detail()
+                    .and_then(|d| d.error_message())
+                    .unwrap_or("")
+                    .to_string(),
+            }),
+        }
     }
 
     /// Add the partitions' accounts, regions and days to the table's projection.
