@@ -75,7 +75,10 @@ class Proxy(BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(payload)
+        # A HEAD response has no body (its Content-Length is the GET's): bytes sent
+        # anyway would be read as the start of the next response on the connection.
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     def handle_any(self):
         data = self.body()
