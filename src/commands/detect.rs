@@ -267,42 +267,48 @@ impl Sweep<'_> {
         input: &Location,
         handover: &mut sweep::Handover<'_>,
     ) -> anyhow::Result<Result<SweepReport, sweep::SweepError>> {
-        let (det, filter, progress) = (self.det, self.filter, self.progress);
         Ok(match input {
             Location::Local(p) => {
                 if is_curated_folder(p) {
-                    let sink = LocalSink::new(p).map_err(bad_input)?;
-                    sweep::curated(&sink, det, filter, progress, handover)
+                    self.curated(&LocalSink::new(p).map_err(bad_input)?, handover)
                 } else {
-                    let source = LocalSource::new(p).map_err(bad_input)?;
-                    sweep::raw(
-                        &source,
-                        det,
-                        filter,
-                        self.max_file_bytes,
-                        progress,
-                        handover,
-                    )
+                    self.raw(&LocalSource::new(p).map_err(bad_input)?, handover)
                 }
             }
             Location::S3 { bucket, prefix } => {
                 let aws = connected(self.aws)?;
                 let sink = S3Sink::new(aws, bucket, prefix, Encryption::S3, self.temp);
                 if sink.read_dataset()?.is_some() {
-                    sweep::curated(&sink, det, filter, progress, handover)
+                    self.curated(&sink, handover)
                 } else {
-                    let source = S3Source::new(aws, bucket, prefix);
-                    sweep::raw(
-                        &source,
-                        det,
-                        filter,
-                        self.max_file_bytes,
-                        progress,
-                        handover,
-                    )
+                    self.raw(&S3Source::new(aws, bucket, prefix), handover)
                 }
             }
         })
+    }
+
+    fn curated(
+        &self,
+        sink: &dyn Sink,
+        handover: &mut sweep::Handover<'_>,
+    ) -> Result<SweepReport, sweep::SweepError> {
+        sweep::curated(sink, self.det, self.filter, self.progress, handover)
+    }
+
+    fn raw(
+        &self,
+        source: &dyn crate::source::Source,
+        handover: &mut sweep::Handover<'_>,
+    ) -> Result<SweepReport, sweep::SweepError> {
+        let (det, filter) = (self.det, self.filter);
+        sweep::raw(
+            source,
+            det,
+            filter,
+            self.max_file_bytes,
+            self.progress,
+            handover,
+        )
     }
 }
 
