@@ -194,54 +194,7 @@ impl TableSchema {
     pub fn parse(text: &str) -> Result<Self, SchemaError> {
         let file: SchemaFile = toml::from_str(text)?;
         let columns = file.column;
-        let invalid = |m: String| Err(SchemaError::Invalid(m));
-        let mut names = std::collections::HashSet::new();
-        let mut paths = std::collections::HashSet::new();
-        for c in &columns {
-            let ok_name = !c.name.is_empty()
-                && c.name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !ok_name {
-                return invalid(format!(
-                    "column name {:?} must be lowercase [a-z0-9_]",
-                    c.name
-                ));
-            }
-            if PARTITION_KEYS.contains(&c.name.as_str()) {
-                return invalid(format!("column {:?} clashes with a partition key", c.name));
-            }
-            if !names.insert(c.name.clone()) {
-                return invalid(format!("duplicate column name {:?}", c.name));
-            }
-            if c.role.is_none() {
-                if c.path.is_empty() {
-                    return invalid(format!("column {:?} has an empty path", c.name));
-                }
-                if !paths.insert(c.path.clone()) {
-                    return invalid(format!("duplicate path {:?}", c.path));
-                }
-            }
-            if (c.ty == ColumnType::StructList) == c.fields.is_empty() {
-                return invalid(format!(
-                    "column {:?}: `fields` goes with type struct_list, and only with it",
-                    c.name
-                ));
-            }
-            if c.fields.iter().any(|f| f.ty != ColumnType::String) {
-                return invalid(format!(
-                    "column {:?}: struct fields must be strings",
-                    c.name
-                ));
-            }
-        }
-        // A path must not be both a leaf and a prefix of another path.
-        for p in &paths {
-            let prefix = format!("{p}.");
-            if let Some(q) = paths.iter().find(|q| q.starts_with(&prefix)) {
-                return invalid(format!("path {p:?} is a leaf and also the parent of {q:?}"));
-            }
-        }
+        check_columns(&columns)?;
         let find = |pred: &dyn Fn(&Column) -> bool, what: &str| {
             columns
                 .iter()
@@ -272,37 +225,7 @@ impl TableSchema {
             &|c| c.path == "eventID" && c.ty == ColumnType::String,
             "eventID",
         )?;
-        let mut extracts: Vec<Extract> = Vec::new();
-        for (i, c) in columns.iter().enumerate() {
-            if c.role != Some(Role::Derived) {
-                continue;
-            }
-            let source = c.path.rsplit_once('.').and_then(|(parent, key)| {
-                columns
-                    .iter()
-                    .position(|p| p.role.is_none() && p.ty == ColumnType::Json && p.path == parent)
-                    .map(|s| (s, key))
-            });
-            let Some((source, key)) = source else {
-                return invalid(format!(
-                    "derived column {:?}: its path must be a json column's path plus one key",
-                    c.name
-                ));
-            };
-            if c.ty != ColumnType::String {
-                return invalid(format!("derived column {:?} must have type string", c.name));
-            }
-            match extracts.iter_mut().find(|e| e.source == source) {
-                Some(e) if e.members.iter().any(|(k, _)| k == key) => {
-                    return invalid(format!("duplicate path {:?}", c.path));
-                }
-                Some(e) => e.members.push((key.to_string(), i)),
-                None => extracts.push(Extract {
-                    source,
-                    members: vec![(key.to_string(), i)],
-                }),
-            }
-        }
+        let extracts = derived_extracts(&columns)?;
         let arrow = Arc::new(Schema::new(
             columns
                 .iter()
@@ -342,6 +265,99 @@ impl TableSchema {
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
+}
+
+fn invalid<T>(m: String) -> Result<T, SchemaError> {
+    Err(SchemaError::Invalid(m))
+}
+
+/// Each column on its own: a lowercase name, unique, not a partition key; a unique
+/// path (but for role columns); `fields` with struct_list only, all strings. And no
+/// path both a leaf and the parent of another.
+fn check_columns(columns: &[Column]) -> Result<(), SchemaError> {
+    let mut names = std::collections::HashSet::new();
+    let mut paths = std::collections::HashSet::new();
+    for c in columns {
+        let ok_name = !c.name.is_empty()
+            && c.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok_name {
+            return invalid(format!(
+                "column name {:?} must be lowercase [a-z0-9_]",
+                c.name
+            ));
+        }
+        if PARTITION_KEYS.contains(&c.name.as_str()) {
+            return invalid(format!("column {:?} clashes with a partition key", c.name));
+        }
+        if !names.insert(c.name.clone()) {
+            return invalid(format!("duplicate column name {:?}", c.name));
+        }
+        if c.role.is_none() {
+            if c.path.is_empty() {
+                return invalid(format!("column {:?} has an empty path", c.name));
+            }
+            if !paths.insert(c.path.clone()) {
+                return invalid(format!("duplicate path {:?}", c.path));
+            }
+        }
+        if (c.ty == ColumnType::StructList) == c.fields.is_empty() {
+            return invalid(format!(
+                "column {:?}: `fields` goes with type struct_list, and only with it",
+                c.name
+            ));
+        }
+        if c.fields.iter().any(|f| f.ty != ColumnType::String) {
+            return invalid(format!(
+                "column {:?}: struct fields must be strings",
+                c.name
+            ));
+        }
+    }
+    for p in &paths {
+        let prefix = format!("{p}.");
+        if let Some(q) = paths.iter().find(|q| q.starts_with(&prefix)) {
+            return invalid(format!("path {p:?} is a leaf and also the parent of {q:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The derived columns, grouped by the json column they copy a member of.
+fn derived_extracts(columns: &[Column]) -> Result<Vec<Extract>, SchemaError> {
+    let mut extracts: Vec<Extract> = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        if c.role != Some(Role::Derived) {
+            continue;
+        }
+        let source = c.path.rsplit_once('.').and_then(|(parent, key)| {
+            columns
+                .iter()
+                .position(|p| p.role.is_none() && p.ty == ColumnType::Json && p.path == parent)
+                .map(|s| (s, key))
+        });
+        let Some((source, key)) = source else {
+            return invalid(format!(
+                "derived column {:?}: its path must be a json column's path plus one key",
+                c.name
+            ));
+        };
+        if c.ty != ColumnType::String {
+            return invalid(format!("derived column {:?} must have type string", c.name));
+        }
+        match extracts.iter_mut().find(|e| e.source == source) {
+            Some(e) if e.members.iter().any(|(k, _)| k == key) => {
+                return invalid(format!("duplicate path {:?}", c.path));
+            }
+            Some(e) => e.members.push((key.to_string(), i)),
+            None => extracts.push(Extract {
+                source,
+                members: vec![(key.to_string(), i)],
+            }),
+        }
+    }
+    Ok(extracts)
 }
 
 #[cfg(test)]

@@ -154,14 +154,13 @@ impl Source for LocalSource {
 }
 
 impl LocalSource {
+    /// The event files and the digest files below the root.
+    ///
     /// Walks the tree without following symbolic links (a link is reported and
     /// skipped: it could lead outside the input, or in a loop). A folder that
-    /// cannot be read is reported and skipped, not fatal. A path is taken as its
-    /// components, never re-parsed from text: a `\\` in a file name is part of the
-    /// name. A name that is not UTF-8 is reported and skipped. Every event file is
-    /// kept (a run may need the day before its range); digest files are counted
-    /// when `filter` accepts them.
-    /// The event files and the digest files below the root.
+    /// cannot be read is reported and skipped, not fatal. Every event file is kept
+    /// (a run may need the day before its range); digest files are counted when
+    /// `filter` accepts them.
     fn walk(&self, filter: &ListFilter) -> Result<(Listing, DigestIndex), SourceError> {
         let mut listing = Listing::default();
         let mut digests = DigestIndex::new();
@@ -183,42 +182,7 @@ impl LocalSource {
                     continue;
                 }
             };
-            if entry.path_is_symlink() {
-                tracing::warn!(path = %entry.path().display(), "symbolic link not followed");
-                listing
-                    .links_skipped
-                    .push(entry.path().display().to_string());
-                continue;
-            }
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let path = entry.path();
-            let Some(parts) = path
-                .components()
-                .filter(|c| matches!(c, std::path::Component::Normal(_)))
-                .map(|c| c.as_os_str().to_str())
-                .collect::<Option<Vec<&str>>>()
-            else {
-                let shown = path.to_string_lossy().into_owned();
-                tracing::warn!(path = %shown, "file name is not UTF-8: skipped");
-                listing.outside_layout.push(shown);
-                continue;
-            };
-            // Components joined with `/` (a component never holds one on Unix).
-            let Some(log) = LogPath::from_parts(&parts) else {
-                // Only files that look like logs are worth a warning; a README or
-                // a checksum file next to the logs is not input.
-                let text = path.to_string_lossy().into_owned();
-                if looks_like_log(&text) {
-                    listing.outside_layout.push(text);
-                }
-                continue;
-            };
-            let Some(location) = path.to_str().map(str::to_string) else {
-                listing
-                    .outside_layout
-                    .push(path.to_string_lossy().into_owned());
+            let Some((log, location)) = log_file(&entry, &mut listing) else {
                 continue;
             };
             match log.kind {
@@ -232,36 +196,84 @@ impl LocalSource {
                             .or_default()
                             .push((location, log));
                     }
-                    continue;
                 }
-                FileKind::WritabilityCheck => {
-                    listing.writability_checks += 1;
-                    continue;
-                }
-                FileKind::Events => {}
+                FileKind::WritabilityCheck => listing.writability_checks += 1,
+                FileKind::Events => listing.files.push(event_file(&entry, log, location)?),
             }
-            let meta = entry.metadata().map_err(|e| SourceError::Io {
-                path: location.clone(),
-                source: e.into(),
-            })?;
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            let key = log.canonical_key();
-            listing.files.push(InputFile {
-                location,
-                object: key.clone(),
-                key,
-                size: meta.len(),
-                version: format!("mtime:{mtime}"),
-                log,
-            });
         }
         listing.files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok((listing, digests))
     }
+}
+
+/// A walked entry as a file of CloudTrail's layout and its path, or `None` (noted
+/// in `listing` when worth reporting): a symbolic link, a folder, a name that is
+/// not UTF-8, a file outside the layout. A path is taken as its components, never
+/// re-parsed from text: a `\\` in a file name is part of the name.
+fn log_file(entry: &walkdir::DirEntry, listing: &mut Listing) -> Option<(LogPath, String)> {
+    let path = entry.path();
+    if entry.path_is_symlink() {
+        tracing::warn!(path = %path.display(), "symbolic link not followed");
+        listing.links_skipped.push(path.display().to_string());
+        return None;
+    }
+    if !entry.file_type().is_file() {
+        return None;
+    }
+    let Some(parts) = path
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<Vec<&str>>>()
+    else {
+        let shown = path.to_string_lossy().into_owned();
+        tracing::warn!(path = %shown, "file name is not UTF-8: skipped");
+        listing.outside_layout.push(shown);
+        return None;
+    };
+    // Components joined with `/` (a component never holds one on Unix).
+    let Some(log) = LogPath::from_parts(&parts) else {
+        // Only files that look like logs are worth a warning; a README or a
+        // checksum file next to the logs is not input.
+        let text = path.to_string_lossy().into_owned();
+        if looks_like_log(&text) {
+            listing.outside_layout.push(text);
+        }
+        return None;
+    };
+    let Some(location) = path.to_str().map(str::to_string) else {
+        listing
+            .outside_layout
+            .push(path.to_string_lossy().into_owned());
+        return None;
+    };
+    Some((log, location))
+}
+
+/// An event file, versioned by its modification time.
+fn event_file(
+    entry: &walkdir::DirEntry,
+    log: LogPath,
+    location: String,
+) -> Result<InputFile, SourceError> {
+    let meta = entry.metadata().map_err(|e| SourceError::Io {
+        path: location.clone(),
+        source: e.into(),
+    })?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let key = log.canonical_key();
+    Ok(InputFile {
+        location,
+        object: key.clone(),
+        key,
+        size: meta.len(),
+        version: format!("mtime:{mtime}"),
+        log,
+    })
 }
 
 /// Whether a file name looks like a CloudTrail log file (`.json` or `.json.gz`).
