@@ -12,12 +12,13 @@
 //! pieces, not copied into order: see `encode`) plus the de-duplication table.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use super::carry::{for_each_carried, CarryError};
-use super::dedup::{expected_records, Dedup, InOrder, Turn};
+use super::dedup::{expected_records, Dedup, InOrder, Taken, Turn};
 use super::spill::KeySpill;
 use super::{BadFile, Builder, PartitionFailure, PartitionReport};
 use crate::decode::{DecodedFile, RowKey};
@@ -36,6 +37,29 @@ struct Announced {
     announced: usize,
     read: usize,
     large_unread: Vec<usize>,
+}
+
+/// A chunk's file as decoded (`None`: a large file, decoded later in steps), and its
+/// rows to keep when de-duplicated while decoding.
+type ChunkResult = Taken<Option<Result<DecodedFile, PartitionFailure>>>;
+
+/// Let a remote source fetch the chunk `range` and as much again after it while the
+/// build works; each file is announced once.
+fn announce(
+    builder: &Builder<'_>,
+    plan: &PartitionPlan,
+    range: Range<usize>,
+    reads: &mut Announced,
+) {
+    let ahead = (range.end + range.len())
+        .min(plan.inputs.len())
+        .max(reads.announced);
+    let upcoming: Vec<_> = plan.inputs[reads.announced..ahead]
+        .iter()
+        .map(|p| &p.file)
+        .collect();
+    builder.source.prefetch(&upcoming);
+    reads.announced = ahead;
 }
 
 /// The data file being written and the files finished so far.
@@ -230,74 +254,19 @@ impl Build<'_, '_> {
         plan: &PartitionPlan,
         reads: &mut Announced,
     ) -> Result<(), PartitionFailure> {
-        let opts = self.builder.opts;
+        let row_group_bytes = self.builder.opts.row_group_bytes;
         let mut pending: Option<Vec<Piece>> = None;
         // Arrow bytes per compressed input byte, learnt as files are decoded.
         let mut expansion = 8.0f64;
-        let min_chunk = rayon::current_num_threads() * 2;
         let mut i = 0;
         while i < plan.inputs.len() || pending.is_some() {
             if crate::interrupt::requested() {
                 return Err(PartitionFailure::Interrupted);
             }
-            let budget = opts.row_group_bytes.saturating_sub(self.pieces_mem) as f64 / expansion;
-            let mut j = i;
-            let mut chunk_bytes = 0f64;
-            while j < plan.inputs.len()
-                && (j - i < min_chunk || chunk_bytes < budget)
-                && j - i < 1024
-            {
-                chunk_bytes += plan.inputs[j].file.size as f64;
-                j += 1;
-            }
+            let j = self.chunk_end(plan, i, expansion);
+            announce(self.builder, plan, i..j, reads);
             let chunk = &plan.inputs[i..j];
-            // Let a remote source fetch this chunk and the next while we work.
-            let ahead = (j + (j - i)).min(plan.inputs.len()).max(reads.announced);
-            let upcoming: Vec<_> = plan.inputs[reads.announced..ahead]
-                .iter()
-                .map(|p| &p.file)
-                .collect();
-            self.builder.source.prefetch(&upcoming);
-            reads.announced = ahead;
-            let to_encode = pending.take();
-            let builder = self.builder;
-            // Files whose decoded rows would not fit in half a row group are
-            // decoded on their own, in steps (below).
-            let large = |input: &PlannedInput| {
-                input.file.size as f64 * expansion > (opts.row_group_bytes / 2) as f64
-            };
-            let mut dedup = std::mem::take(&mut self.dedup);
-            let taking = std::sync::Mutex::new(InOrder::new(
-                self.dedups_while_decoding().then_some(&mut dedup),
-                chunk.len(),
-            ));
-            let (encoded, ()) = rayon::join(
-                || match to_encode {
-                    Some(pieces) => self.write_row_group(pieces),
-                    None => Ok(()),
-                },
-                || {
-                    chunk.par_iter().enumerate().for_each(|(k, input)| {
-                        let result = (!large(input)).then(|| builder.decode(input));
-                        let mut taking = taking.lock().unwrap_or_else(|e| e.into_inner());
-                        taking.put(k, result, |r| match r {
-                            Some(Ok(df)) => Turn::Take(&df.batch, &df.keys),
-                            Some(Err(_)) => Turn::Pass,
-                            None => Turn::Stop,
-                        });
-                    })
-                },
-            );
-            let (decoded, counts) = taking
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .finish();
-            self.dedup = dedup;
-            self.counts.add(&counts);
-            // The chunk's files were read by now, but for large ones (read below).
-            reads.read = j;
-            reads.large_unread = (i..j).filter(|&k| decoded[k - i].0.is_none()).collect();
-            encoded?;
+            let decoded = self.decode_chunk(chunk, pending.take(), expansion, reads, i)?;
             for (input, (result, kept)) in chunk.iter().zip(decoded) {
                 match result {
                     Some(result) => self.take_decoded(input, result, &mut expansion, kept)?,
@@ -308,11 +277,81 @@ impl Build<'_, '_> {
                 }
             }
             i = j;
-            if self.pieces_mem >= opts.row_group_bytes || (i == plan.inputs.len()) {
+            if self.pieces_mem >= row_group_bytes || (i == plan.inputs.len()) {
                 pending = self.take_row_group();
             }
         }
         Ok(())
+    }
+
+    /// Where the chunk starting at input `i` ends: enough files to fill what the row
+    /// group lacks (at `expansion` Arrow bytes per input byte), at least two per
+    /// thread, at most 1,024.
+    fn chunk_end(&self, plan: &PartitionPlan, i: usize, expansion: f64) -> usize {
+        let row_group_bytes = self.builder.opts.row_group_bytes;
+        let budget = row_group_bytes.saturating_sub(self.pieces_mem) as f64 / expansion;
+        let min_chunk = rayon::current_num_threads() * 2;
+        let mut j = i;
+        let mut chunk_bytes = 0f64;
+        while j < plan.inputs.len() && (j - i < min_chunk || chunk_bytes < budget) && j - i < 1024 {
+            chunk_bytes += plan.inputs[j].file.size as f64;
+            j += 1;
+        }
+        j
+    }
+
+    /// Decode a chunk's files in parallel (de-duplicating them in order as they
+    /// finish, when `dedups_while_decoding`) while `to_encode` is written as a row
+    /// group. Per file: its result (`None` for a large file, decoded on its own in
+    /// steps later) and its rows to keep, when de-duplicated here. The chunk starts
+    /// at input `first`; its files are marked read in `reads`, but for large ones.
+    fn decode_chunk(
+        &mut self,
+        chunk: &[PlannedInput],
+        to_encode: Option<Vec<Piece>>,
+        expansion: f64,
+        reads: &mut Announced,
+        first: usize,
+    ) -> Result<Vec<ChunkResult>, PartitionFailure> {
+        let builder = self.builder;
+        // Files whose decoded rows would not fit in half a row group.
+        let half_row_group = (builder.opts.row_group_bytes / 2) as f64;
+        let large = |input: &PlannedInput| input.file.size as f64 * expansion > half_row_group;
+        let mut dedup = std::mem::take(&mut self.dedup);
+        let taking = std::sync::Mutex::new(InOrder::new(
+            self.dedups_while_decoding().then_some(&mut dedup),
+            chunk.len(),
+        ));
+        let (encoded, ()) = rayon::join(
+            || match to_encode {
+                Some(pieces) => self.write_row_group(pieces),
+                None => Ok(()),
+            },
+            || {
+                chunk.par_iter().enumerate().for_each(|(k, input)| {
+                    let result = (!large(input)).then(|| builder.decode(input));
+                    let mut taking = taking.lock().unwrap_or_else(|e| e.into_inner());
+                    taking.put(k, result, |r| match r {
+                        Some(Ok(df)) => Turn::Take(&df.batch, &df.keys),
+                        Some(Err(_)) => Turn::Pass,
+                        None => Turn::Stop,
+                    });
+                })
+            },
+        );
+        let (decoded, counts) = taking
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish();
+        self.dedup = dedup;
+        self.counts.add(&counts);
+        reads.read = first + chunk.len();
+        reads.large_unread = (0..chunk.len())
+            .filter(|&k| decoded[k].0.is_none())
+            .map(|k| first + k)
+            .collect();
+        encoded?;
+        Ok(decoded)
     }
 
     /// Whether a chunk's files are de-duplicated as they decode (`InOrder`): not when
