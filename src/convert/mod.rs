@@ -326,6 +326,40 @@ pub struct FileCounts {
 }
 
 impl RunReport {
+    /// Count a partition's report into the run's, and keep it.
+    fn add_partition(&mut self, r: PartitionReport) {
+        let p = &mut self.partitions;
+        match r.status {
+            Status::Written => p.written += 1,
+            Status::Unchanged => p.unchanged += 1,
+            Status::WouldBuild => p.would_build += 1,
+            Status::Empty => p.empty += 1,
+            Status::BuiltElsewhere => p.built_elsewhere += 1,
+            Status::Kept => p.kept += 1,
+            Status::Failed => p.failed += 1,
+        }
+        if matches!(r.status, Status::Written | Status::Empty | Status::Failed) {
+            self.files.read += r.inputs;
+            self.records.add(&r.records);
+        } else if matches!(
+            r.status,
+            Status::Unchanged | Status::BuiltElsewhere | Status::Kept
+        ) {
+            // Current from before: counted as what the partition holds.
+            self.records.written += r.records.written;
+        }
+        self.files.bad += r.bad_files.len();
+        if let (Some(d), Some(f)) = (self.detections.as_mut(), &r.findings) {
+            d.findings.add(f);
+        }
+        if let Some(i) = self.integrity.as_mut() {
+            i.add(&r);
+        }
+        self.bytes_in += r.bytes_in;
+        self.bytes_out += r.bytes_out;
+        self.partition_reports.push(r);
+    }
+
     pub fn failed(&self) -> bool {
         self.interrupted
             || self.partitions.failed > 0
@@ -536,36 +570,7 @@ fn summarise(
         partition_reports: Vec::new(),
     };
     for r in reports {
-        let p = &mut report.partitions;
-        match r.status {
-            Status::Written => p.written += 1,
-            Status::Unchanged => p.unchanged += 1,
-            Status::WouldBuild => p.would_build += 1,
-            Status::Empty => p.empty += 1,
-            Status::BuiltElsewhere => p.built_elsewhere += 1,
-            Status::Kept => p.kept += 1,
-            Status::Failed => p.failed += 1,
-        }
-        if matches!(r.status, Status::Written | Status::Empty | Status::Failed) {
-            report.files.read += r.inputs;
-            report.records.add(&r.records);
-        } else if matches!(
-            r.status,
-            Status::Unchanged | Status::BuiltElsewhere | Status::Kept
-        ) {
-            // Current from before: counted as what the partition holds.
-            report.records.written += r.records.written;
-        }
-        report.files.bad += r.bad_files.len();
-        if let (Some(d), Some(f)) = (report.detections.as_mut(), &r.findings) {
-            d.findings.add(f);
-        }
-        if let Some(i) = report.integrity.as_mut() {
-            i.add(&r);
-        }
-        report.bytes_in += r.bytes_in;
-        report.bytes_out += r.bytes_out;
-        report.partition_reports.push(r);
+        report.add_partition(r);
     }
     if !listing.outside_layout.is_empty() {
         tracing::warn!(
