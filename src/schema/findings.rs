@@ -91,49 +91,56 @@ pub struct FindingsSchema {
     fingerprint: String,
 }
 
+fn invalid(m: String) -> SchemaError {
+    SchemaError::Invalid(format!("findings.toml: {m}"))
+}
+
+/// Where a findings column's values come from: a rule's field, or (`event.<name>`) a
+/// string or timestamp column of the curated table, with the same type.
+fn source_of(c: &RawColumn, table: &TableSchema) -> Result<FindingSource, SchemaError> {
+    Ok(match c.from.as_str() {
+        "rule.id" => FindingSource::RuleId,
+        "rule.title" => FindingSource::RuleTitle,
+        "rule.level" => FindingSource::RuleLevel,
+        "rule.status" => FindingSource::RuleStatus,
+        "rule.tags" => FindingSource::RuleTags,
+        other => {
+            let name = other
+                .strip_prefix("event.")
+                .ok_or_else(|| invalid(format!("column {}: unknown `from` {other:?}", c.name)))?;
+            let i = table
+                .columns
+                .iter()
+                .position(|t| t.name == name)
+                .ok_or_else(|| invalid(format!("column {}: no curated column {name:?}", c.name)))?;
+            let want = match table.columns[i].ty {
+                super::ColumnType::Timestamp => FindingType::Timestamp,
+                super::ColumnType::String => FindingType::String,
+                _ => {
+                    return Err(invalid(format!(
+                        "column {}: {name} is not a string or timestamp column",
+                        c.name
+                    )))
+                }
+            };
+            if want != c.ty {
+                return Err(invalid(format!(
+                    "column {}: type differs from {name}'s",
+                    c.name
+                )));
+            }
+            FindingSource::Event(i)
+        }
+    })
+}
+
 impl FindingsSchema {
     /// Parse and check `text` against the curated table it copies event columns from.
     pub fn parse(text: &str, table: &TableSchema) -> Result<Self, SchemaError> {
         let file: RawFile = toml::from_str(text)?;
-        let invalid = |m: String| SchemaError::Invalid(format!("findings.toml: {m}"));
-        let mut columns = Vec::with_capacity(file.column.len());
+        let mut columns: Vec<FindingColumn> = Vec::with_capacity(file.column.len());
         for c in file.column {
-            let from = match c.from.as_str() {
-                "rule.id" => FindingSource::RuleId,
-                "rule.title" => FindingSource::RuleTitle,
-                "rule.level" => FindingSource::RuleLevel,
-                "rule.status" => FindingSource::RuleStatus,
-                "rule.tags" => FindingSource::RuleTags,
-                other => {
-                    let name = other.strip_prefix("event.").ok_or_else(|| {
-                        invalid(format!("column {}: unknown `from` {other:?}", c.name))
-                    })?;
-                    let i = table
-                        .columns
-                        .iter()
-                        .position(|t| t.name == name)
-                        .ok_or_else(|| {
-                            invalid(format!("column {}: no curated column {name:?}", c.name))
-                        })?;
-                    let want = match table.columns[i].ty {
-                        super::ColumnType::Timestamp => FindingType::Timestamp,
-                        super::ColumnType::String => FindingType::String,
-                        _ => {
-                            return Err(invalid(format!(
-                                "column {}: {name} is not a string or timestamp column",
-                                c.name
-                            )))
-                        }
-                    };
-                    if want != c.ty {
-                        return Err(invalid(format!(
-                            "column {}: type differs from {name}'s",
-                            c.name
-                        )));
-                    }
-                    FindingSource::Event(i)
-                }
-            };
+            let from = source_of(&c, table)?;
             let fits = match from {
                 FindingSource::RuleTags => c.ty == FindingType::StringList,
                 FindingSource::Event(_) => true,
@@ -145,7 +152,7 @@ impl FindingsSchema {
                     c.name, c.from
                 )));
             }
-            if columns.iter().any(|o: &FindingColumn| o.name == c.name) {
+            if columns.iter().any(|o| o.name == c.name) {
                 return Err(invalid(format!("duplicate column {}", c.name)));
             }
             let arrow = match (from, c.ty) {
