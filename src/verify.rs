@@ -198,32 +198,10 @@ pub fn run(
     progress.planned(files.len() as u64, files.iter().map(|f| f.size).sum());
     let (logs, hashes_reused) = hash_logs(source, &files, max_file_bytes, &known, progress)?;
     progress.finish();
-    // What is checked: each account/region's own days (and, for digests, the day
-    // after); the day before only anchors the chain.
-    let mut ranges: HashMap<(&str, &str), Span> = HashMap::new();
-    for (f, span) in folders.iter().zip(&spans) {
-        if let Some((a, b)) = *span {
-            let r = ranges.entry((&f.account, &f.region)).or_insert((a, b));
-            *r = (r.0.min(a), r.1.max(b));
-        }
-    }
-    let range_of = |p: &LogPath| {
-        ranges
-            .get(&(p.account.as_str(), p.region.as_str()))
-            .copied()
-    };
+    let days = CheckedDays::new(&folders, &spans);
     let scope = integrity::Scope {
-        log: &|id| {
-            LogPath::parse(id)
-                .is_some_and(|p| range_of(&p).is_some_and(|(a, b)| (a..=b).contains(&p.folder_day)))
-        },
-        digest: &|d| {
-            LogPath::parse(d).is_some_and(|p| {
-                range_of(&p).is_some_and(|(a, b)| {
-                    p.folder_day >= a && p.folder_day <= b.next_day().unwrap_or(b)
-                })
-            })
-        },
+        log: &|id| days.log(id),
+        digest: &|d| days.digest(d),
     };
     let checked = integrity::check(&digests, &logs, keys.as_ref(), &scope);
     let mut report = VerifyReport {
@@ -250,6 +228,46 @@ pub fn run(
 
 /// First and last day, inclusive.
 type Span = (Date, Date);
+
+/// What is checked: each account/region's own days (and, for digests, the day
+/// after); the day before only anchors the chain.
+struct CheckedDays<'f>(HashMap<(&'f str, &'f str), Span>);
+
+impl<'f> CheckedDays<'f> {
+    fn new(folders: &'f [TrailFolder], spans: &[Option<Span>]) -> Self {
+        let mut ranges: HashMap<(&str, &str), Span> = HashMap::new();
+        for (f, span) in folders.iter().zip(spans) {
+            if let Some((a, b)) = *span {
+                let r = ranges.entry((&f.account, &f.region)).or_insert((a, b));
+                *r = (r.0.min(a), r.1.max(b));
+            }
+        }
+        CheckedDays(ranges)
+    }
+
+    fn range_of(&self, p: &LogPath) -> Option<Span> {
+        self.0
+            .get(&(p.account.as_str(), p.region.as_str()))
+            .copied()
+    }
+
+    /// Whether the log file `id` lies in a checked day.
+    fn log(&self, id: &str) -> bool {
+        LogPath::parse(id).is_some_and(|p| {
+            self.range_of(&p)
+                .is_some_and(|(a, b)| (a..=b).contains(&p.folder_day))
+        })
+    }
+
+    /// Whether the digest file `d` lies in a checked day or the day after.
+    fn digest(&self, d: &str) -> bool {
+        LogPath::parse(d).is_some_and(|p| {
+            self.range_of(&p).is_some_and(|(a, b)| {
+                p.folder_day >= a && p.folder_day <= b.next_day().unwrap_or(b)
+            })
+        })
+    }
+}
 
 /// The days to check: the filter's range for every folder when it is given
 /// whole; otherwise each folder's own first and last day folder within it (so
