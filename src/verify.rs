@@ -253,18 +253,20 @@ impl<'f> CheckedDays<'f> {
 
     /// Whether the log file `id` lies in a checked day.
     fn log(&self, id: &str) -> bool {
-        LogPath::parse(id).is_some_and(|p| {
-            self.range_of(&p)
-                .is_some_and(|(a, b)| (a..=b).contains(&p.folder_day))
-        })
+        self.within(id, |last| last)
     }
 
     /// Whether the digest file `d` lies in a checked day or the day after.
     fn digest(&self, d: &str) -> bool {
-        LogPath::parse(d).is_some_and(|p| {
-            self.range_of(&p).is_some_and(|(a, b)| {
-                p.folder_day >= a && p.folder_day <= b.next_day().unwrap_or(b)
-            })
+        self.within(d, |last| last.next_day().unwrap_or(last))
+    }
+
+    /// Whether `path`'s day folder lies between its account/region's first checked
+    /// day and `end` of its last.
+    fn within(&self, path: &str, end: impl Fn(Date) -> Date) -> bool {
+        LogPath::parse(path).is_some_and(|p| {
+            self.range_of(&p)
+                .is_some_and(|(a, b)| (a..=end(b)).contains(&p.folder_day))
         })
     }
 }

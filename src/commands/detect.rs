@@ -300,11 +300,10 @@ impl Sweep<'_> {
         source: &dyn crate::source::Source,
         handover: &mut sweep::Handover<'_>,
     ) -> Result<SweepReport, sweep::SweepError> {
-        let (det, filter) = (self.det, self.filter);
         sweep::raw(
             source,
-            det,
-            filter,
+            self.det,
+            self.filter,
             self.max_file_bytes,
             self.progress,
             handover,

@@ -265,9 +265,8 @@ impl Build<'_, '_> {
             }
             let j = self.chunk_end(plan, i, expansion);
             announce(self.builder, plan, i..j, reads);
-            let chunk = &plan.inputs[i..j];
-            let decoded = self.decode_chunk(chunk, pending.take(), expansion, reads, i)?;
-            for (input, (result, kept)) in chunk.iter().zip(decoded) {
+            let decoded = self.decode_chunk(plan, i..j, pending.take(), expansion, reads)?;
+            for (input, (result, kept)) in plan.inputs[i..j].iter().zip(decoded) {
                 match result {
                     Some(result) => self.take_decoded(input, result, &mut expansion, kept)?,
                     None => {
@@ -303,16 +302,17 @@ impl Build<'_, '_> {
     /// Decode a chunk's files in parallel (de-duplicating them in order as they
     /// finish, when `dedups_while_decoding`) while `to_encode` is written as a row
     /// group. Per file: its result (`None` for a large file, decoded on its own in
-    /// steps later) and its rows to keep, when de-duplicated here. The chunk starts
-    /// at input `first`; its files are marked read in `reads`, but for large ones.
+    /// steps later) and its rows to keep, when de-duplicated here. The chunk's files
+    /// are marked read in `reads`, but for large ones.
     fn decode_chunk(
         &mut self,
-        chunk: &[PlannedInput],
+        plan: &PartitionPlan,
+        range: Range<usize>,
         to_encode: Option<Vec<Piece>>,
         expansion: f64,
         reads: &mut Announced,
-        first: usize,
     ) -> Result<Vec<ChunkResult>, PartitionFailure> {
+        let chunk = &plan.inputs[range.clone()];
         let builder = self.builder;
         // Files whose decoded rows would not fit in half a row group.
         let half_row_group = (builder.opts.row_group_bytes / 2) as f64;
@@ -345,11 +345,11 @@ impl Build<'_, '_> {
             .finish();
         self.dedup = dedup;
         self.counts.add(&counts);
-        reads.read = first + chunk.len();
-        reads.large_unread = (0..chunk.len())
-            .filter(|&k| decoded[k].0.is_none())
-            .map(|k| first + k)
+        reads.large_unread = range
+            .clone()
+            .filter(|&k| decoded[k - range.start].0.is_none())
             .collect();
+        reads.read = range.end;
         encoded?;
         Ok(decoded)
     }
