@@ -122,7 +122,7 @@ pub struct BadFile {
 }
 
 /// Outcome of one partition.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Built and published.
