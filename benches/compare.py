@@ -5,6 +5,8 @@ wall time, CPU time (user + system) and peak RSS come from wait4.
 
 Rows (full mode):
   - decode floor: inflate + parse into borrowed structs, no Arrow (trailpack-floor)
+  - encode floor: W1's curated output written again with trailpack's Parquet
+    settings, no decode (trailpack-floor --encode; its own timing, not the reading)
   - trailpack convert on W1 (288 files x 1,500 records), 2 threads and 1 thread
   - the reference DuckDB job, ../shared/peers/duckdb_convert.py (the plain job a
     DuckDB user writes: flattened columns, JSON text, zstd), 2 threads
@@ -25,6 +27,7 @@ usage: SIGMA_RULES=<sigma>/rules/cloud/aws/cloudtrail compare.py [--smoke] [--wo
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -83,6 +86,16 @@ def generate(out, files, records, *extra):
     subprocess.run([os.path.join(BIN, "trailpack-gen"), "--out", out, "--files", str(files),
                     "--records", str(records), "--seed", "1", *extra], check=True)
     open(stamp, "w").write(want)
+
+
+def encode_floor(curated):
+    """trailpack-floor --encode over a converted output: the encoding's own wall and
+    CPU (it prints them; reading the files first is not counted), the process's RSS."""
+    r = measure([os.path.join(BIN, "trailpack-floor"), "--encode", curated, "--threads", "2"])
+    m = re.search(r"in ([0-9.]+) s, cpu ([0-9.]+) s", r["out"])
+    if not m:
+        sys.exit(f"trailpack-floor --encode printed no timing: {r['out']}")
+    return {"wall": float(m.group(1)), "cpu": float(m.group(2)), "rss": r["rss"]}
 
 
 def s3_run(day, out, runs):
@@ -172,16 +185,17 @@ def main():
         return r
 
     # Alternate the jobs so drifts of the host spread over all of them.
-    series = {"floor": [], "t2": [], "t1": [], "peer": [], "rules": [], "digests": []}
+    series = {"floor": [], "encode": [], "t2": [], "t1": [], "peer": [], "rules": [], "digests": []}
     for _ in range(runs):
         series["floor"].append(measure([os.path.join(BIN, "trailpack-floor"), day, "--threads", "2"]))
         series["t2"].append(trailpack(2))
+        series["encode"].append(encode_floor(out))
         series["rules"].append(trailpack(2, extra=rules))
         series["digests"].append(trailpack(2, extra=["--verify-digests", "--json"]))
         series["t1"].append(trailpack(1))
         series["peer"].append(peer())
-    floor, t2, t1, ref, with_rules, with_digests = (
-        median(series[k]) for k in ("floor", "t2", "t1", "peer", "rules", "digests"))
+    floor, encode, t2, t1, ref, with_rules, with_digests = (
+        median(series[k]) for k in ("floor", "encode", "t2", "t1", "peer", "rules", "digests"))
     statuses = json.loads(with_digests["out"])["integrity"]["statuses"]
     if statuses != {"hash-chained": files}:
         sys.exit(f"--verify-digests on {day}: expected {files} hash-chained files, got {statuses}")
@@ -206,6 +220,7 @@ def main():
     print("|---|---|---|---|---|")
     rows = [
         ("decode floor (inflate + borrowed parse), 2 threads", floor),
+        (f"encode floor ({label}'s output written again: Parquet + zstd, no decode), 2 threads", encode),
         ("trailpack, 2 threads", t2),
         ("trailpack, 1 thread", t1),
         ("reference DuckDB job (duckdb_convert.py), 2 threads", ref),
@@ -230,6 +245,9 @@ def main():
     print(f"\ntrailpack: {recs / t2['wall'] / 1e3:.0f}k records/s on 2 threads, "
           f"{recs / t1['wall'] / 1e3:.0f}k records/s on 1; from S3: {files_s:,.0f} files/s, "
           f"{s3['records'] / s3['wall'] / 1e3:.0f}k records/s per task")
+    least = floor["cpu"] + encode["cpu"]
+    print(f"least CPU for this output: decode floor + encode floor = {least:.2f} s, "
+          f"{least / floor['cpu']:.2f}x the decode floor (trailpack: {t2['cpu'] / floor['cpu']:.2f}x)")
     print(f"detect: {recs / det_curated['wall'] / 1e3:.0f}k records/s over curated output, "
           f"{recs / det_raw['wall'] / 1e3:.0f}k records/s over raw files ({nrules} rules; findings {found})")
     checks = [

@@ -3,11 +3,23 @@
 //! slices), without building Arrow or writing anything. trailpack's conversion
 //! time is compared with this floor in `benches/compare.sh`.
 //!
+//! With `--encode`, the encode floor instead: the CPU to write the rows of a
+//! converted output's Parquet files again with trailpack's writer settings
+//! (dictionaries, page statistics, zstd), each row group as it is, already sorted,
+//! to nowhere. The files are read into memory first, untimed. Any converter that
+//! writes this output pays at least the decode floor plus this.
+//!
 //! usage: trailpack-floor DIR [--threads N]
+//!        trailpack-floor --encode CURATED_DIR [--threads N]
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use trailpack::encode::{writer_properties, EncodeOptions, PartFile};
+use trailpack::schema::TableSchema;
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -101,14 +113,16 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let mut threads = None;
+    let mut encode = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threads" => threads = args.next().and_then(|v| v.parse().ok()),
+            "--encode" => encode = true,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
     let Some(dir) = dir else {
-        eprintln!("usage: trailpack-floor DIR [--threads N]");
+        eprintln!("usage: trailpack-floor [--encode] DIR [--threads N]");
         std::process::exit(2);
     };
     if let Some(n) = threads {
@@ -116,6 +130,9 @@ fn main() {
             .num_threads(n)
             .build_global()
             .ok();
+    }
+    if encode {
+        return encode_floor(&dir);
     }
     let files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
         .into_iter()
@@ -151,4 +168,77 @@ fn main() {
         bytes as f64 / 1e6,
         start.elapsed().as_secs_f64()
     );
+}
+
+/// The encode floor of the curated output under `dir` (see the module comment).
+fn encode_floor(dir: &Path) {
+    let schema = TableSchema::embedded();
+    let groups = read_row_groups(dir, schema);
+    let rows: usize = groups.iter().map(|g| g.num_rows()).sum();
+    let props = writer_properties(schema, &EncodeOptions::default()).expect("writer settings");
+    let (cpu, start) = (cpu_seconds(), Instant::now());
+    let mut file =
+        PartFile::new(std::io::sink(), schema.arrow_schema(), props).expect("parquet writer");
+    for g in &groups {
+        file.write_row_group(g).expect("encode");
+    }
+    let bytes = file.bytes_written();
+    file.finish().expect("footer");
+    println!(
+        "encode floor: {} row groups, {rows} rows, {:.1} MB before the footer, in {:.3} s, cpu {:.3} s",
+        groups.len(),
+        bytes as f64 / 1e6,
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu
+    );
+}
+
+/// Every row group of the data files under `dir` (not findings), one batch each, in
+/// trailpack's Arrow schema.
+fn read_row_groups(dir: &Path, schema: &TableSchema) -> Vec<RecordBatch> {
+    let options = ArrowReaderOptions::new().with_schema(schema.arrow_schema());
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "parquet")
+                && !p.to_string_lossy().contains("/_findings/")
+        })
+        .collect();
+    files.sort();
+    let mut groups = Vec::new();
+    for p in files {
+        let open = || std::fs::File::open(&p).expect("open a data file");
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new_with_options(open(), options.clone())
+                .expect("read a data file");
+        for (rg, meta) in builder.metadata().row_groups().iter().enumerate() {
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new_with_options(open(), options.clone())
+                    .expect("read a data file")
+                    .with_row_groups(vec![rg])
+                    .with_batch_size(meta.num_rows() as usize)
+                    .build()
+                    .expect("read a row group");
+            let batches: Vec<RecordBatch> = reader.map(|b| b.expect("row group")).collect();
+            groups.push(
+                arrow_select::concat::concat_batches(&schema.arrow_schema(), &batches)
+                    .expect("one batch"),
+            );
+        }
+    }
+    groups
+}
+
+/// CPU time of this process so far (user and system).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }
