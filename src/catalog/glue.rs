@@ -672,53 +672,8 @@ impl GlueCatalog {
             .ok_or_else(|| {
                 CatalogError::Conflict(format!("Glue table {} vanished", self.target()))
             })?;
-        let mut params = table.parameters().cloned().unwrap_or_default();
-        let before = params.clone();
-        let mut accounts = projection_values(&params, "projection.account.values");
-        let mut regions = projection_values(&params, "projection.region.values");
-        accounts.extend(partitions.iter().map(|k| k.account.clone()));
-        regions.extend(partitions.iter().map(|k| k.region.clone()));
-        let earliest_written = partitions.iter().map(|k| day_string(k.day)).min();
-        let earliest_known = params
-            .get("projection.day.range")
-            .and_then(|r| r.split(',').next())
-            .map(str::to_string);
-        let earliest = match (earliest_written, earliest_known) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        params.insert("projection.enabled".into(), "true".into());
-        if let Some(e) = earliest.clone() {
-            params.insert("projection.day.type".into(), "date".into());
-            params.insert("projection.day.format".into(), "yyyy-MM-dd".into());
-            params.insert("projection.day.range".into(), format!("{e},NOW"));
-            params.insert("projection.day.interval".into(), "1".into());
-            params.insert("projection.day.interval.unit".into(), "DAYS".into());
-        }
-        for (key, values) in [("account", accounts), ("region", regions)] {
-            if injected {
-                params.insert(format!("projection.{key}.type"), "injected".into());
-                params.remove(&format!("projection.{key}.values"));
-            } else {
-                params.insert(format!("projection.{key}.type"), "enum".into());
-                params.insert(
-                    format!("projection.{key}.values"),
-                    values.into_iter().collect::<Vec<_>>().join(","),
-                );
-            }
-        }
-        params.insert(
-            "storage.location.template".into(),
-            format!(
-                "{}account=${{account}}/region=${{region}}/day=${{day}}/",
-                self.location
-            ),
-        );
-        let seen = (
-            projection_values(&params, "projection.account.values"),
-            projection_values(&params, "projection.region.values"),
-            earliest.clone().unwrap_or_default(),
-        );
+        let before = table.parameters().cloned().unwrap_or_default();
+        let (params, seen) = projection_parameters(&before, partitions, injected, &self.location);
         if params != before {
             let columns = table
                 .storage_descriptor()
@@ -732,6 +687,62 @@ impl GlueCatalog {
         }
         Ok(())
     }
+}
+
+/// A table's parameters `before`, with a partition projection that also covers
+/// `partitions` (accounts and regions listed, or `injected` into queries; days from
+/// the earliest one known), and the accounts, regions and earliest day it holds.
+/// Data at `location` (`s3://bucket/prefix/`).
+fn projection_parameters(
+    before: &HashMap<String, String>,
+    partitions: &[PartitionKey],
+    injected: bool,
+    location: &str,
+) -> (HashMap<String, String>, Projected) {
+    let mut params = before.clone();
+    let mut accounts = projection_values(&params, "projection.account.values");
+    let mut regions = projection_values(&params, "projection.region.values");
+    accounts.extend(partitions.iter().map(|k| k.account.clone()));
+    regions.extend(partitions.iter().map(|k| k.region.clone()));
+    let earliest_written = partitions.iter().map(|k| day_string(k.day)).min();
+    let earliest_known = params
+        .get("projection.day.range")
+        .and_then(|r| r.split(',').next())
+        .map(str::to_string);
+    let earliest = match (earliest_written, earliest_known) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    params.insert("projection.enabled".into(), "true".into());
+    if let Some(e) = &earliest {
+        params.insert("projection.day.type".into(), "date".into());
+        params.insert("projection.day.format".into(), "yyyy-MM-dd".into());
+        params.insert("projection.day.range".into(), format!("{e},NOW"));
+        params.insert("projection.day.interval".into(), "1".into());
+        params.insert("projection.day.interval.unit".into(), "DAYS".into());
+    }
+    for (key, values) in [("account", accounts), ("region", regions)] {
+        if injected {
+            params.insert(format!("projection.{key}.type"), "injected".into());
+            params.remove(&format!("projection.{key}.values"));
+        } else {
+            params.insert(format!("projection.{key}.type"), "enum".into());
+            params.insert(
+                format!("projection.{key}.values"),
+                values.into_iter().collect::<Vec<_>>().join(","),
+            );
+        }
+    }
+    params.insert(
+        "storage.location.template".into(),
+        format!("{location}account=${{account}}/region=${{region}}/day=${{day}}/"),
+    );
+    let seen = (
+        projection_values(&params, "projection.account.values"),
+        projection_values(&params, "projection.region.values"),
+        earliest.unwrap_or_default(),
+    );
+    (params, seen)
 }
 
 impl GlueCatalog {
@@ -871,5 +882,75 @@ impl Catalog for GlueCatalog {
                 .and_then(|sd| sd.location())
                 .map(str::to_string))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn key(account: &str, region: &str, day: time::Date) -> PartitionKey {
+        PartitionKey {
+            account: account.into(),
+            region: region.into(),
+            day,
+        }
+    }
+
+    /// New accounts, regions and an earlier day widen the projection; what it held
+    /// stays, other parameters are kept, and a second pass changes nothing (no
+    /// UpdateTable when the partitions are covered).
+    #[test]
+    fn projection_widens_to_new_partitions_and_is_stable() {
+        let before: HashMap<String, String> = [
+            ("classification", "parquet"),
+            ("projection.account.values", "111122223333"),
+            ("projection.region.values", "us-east-1"),
+            ("projection.day.range", "2024-03-01,NOW"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let parts = [
+            key("222233334444", "eu-west-1", date!(2024 - 02 - 28)),
+            key("111122223333", "us-east-1", date!(2024 - 03 - 05)),
+        ];
+        let (params, seen) = projection_parameters(&before, &parts, false, "s3://lake/cur/");
+        let get = |k: &str| params.get(k).map(String::as_str);
+        assert_eq!(get("classification"), Some("parquet"));
+        assert_eq!(get("projection.enabled"), Some("true"));
+        assert_eq!(
+            get("projection.account.values"),
+            Some("111122223333,222233334444")
+        );
+        assert_eq!(get("projection.account.type"), Some("enum"));
+        assert_eq!(get("projection.region.values"), Some("eu-west-1,us-east-1"));
+        assert_eq!(get("projection.day.range"), Some("2024-02-28,NOW"));
+        assert_eq!(get("projection.day.format"), Some("yyyy-MM-dd"));
+        assert_eq!(
+            get("storage.location.template"),
+            Some("s3://lake/cur/account=${account}/region=${region}/day=${day}/")
+        );
+        assert_eq!(seen.2, "2024-02-28");
+        assert!(seen.0.contains("222233334444") && seen.1.contains("eu-west-1"));
+
+        let (again, _) = projection_parameters(&params, &parts[1..], false, "s3://lake/cur/");
+        assert_eq!(again, params);
+    }
+
+    /// Injected account and region: their types say so and no value list is kept.
+    #[test]
+    fn injected_projection_lists_no_values() {
+        let before: HashMap<String, String> =
+            [("projection.account.values".to_string(), "1".to_string())].into();
+        let parts = [key("111122223333", "us-east-1", date!(2024 - 03 - 05))];
+        let (params, seen) = projection_parameters(&before, &parts, true, "s3://lake/");
+        assert_eq!(params["projection.account.type"], "injected");
+        assert_eq!(params["projection.region.type"], "injected");
+        assert!(!params.contains_key("projection.account.values"));
+        assert!(!params.contains_key("projection.region.values"));
+        assert_eq!(params["projection.day.range"], "2024-03-05,NOW");
+        assert!(seen.0.is_empty() && seen.1.is_empty());
     }
 }
