@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use time::OffsetDateTime;
 
-use crate::convert::{PartitionReport, RunReport, Status};
+use crate::catalog::CatalogReport;
+use crate::convert::{IntegrityReport, PartitionReport, RetentionReport, RunReport, Status};
 use crate::location::Location;
 
 /// A metric: name, CloudWatch unit, value.
@@ -233,65 +234,16 @@ fn sections(s: &mut String, r: &RunReport) {
         );
     }
     if let Some(i) = &r.integrity {
-        let statuses: Vec<String> = i.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let _ = writeln!(
-            s,
-            "  digests  {}; {} modified, {} deleted, {} chain breaks, {} bad signatures{}",
-            if statuses.is_empty() {
-                "no input checked".to_string()
-            } else {
-                statuses.join(", ")
-            },
-            i.files_modified.len(),
-            i.files_deleted,
-            i.digest_chain_breaks,
-            i.bad_signatures,
-            if i.tampered() { " — TAMPERING" } else { "" }
-        );
+        digests_line(s, i);
     }
     if let Some(c) = &r.catalog {
-        let added = if c.columns_added.is_empty() {
-            String::new()
-        } else {
-            format!("; columns added: {}", c.columns_added.join(", "))
-        };
-        let _ = writeln!(
-            s,
-            "  catalog  table {}; {} partitions registered, {} updated, {} already current{added}{}",
-            if c.table_created { "created" } else { "exists" },
-            c.partitions_created,
-            c.partitions_updated,
-            c.partitions_unchanged,
-            if c.projection_updated {
-                "; projection updated"
-            } else {
-                ""
-            }
-        );
+        catalog_line(s, c);
     }
     if let Some(e) = &r.catalog_error {
         let _ = writeln!(s, "  FAILED   catalog: {e}");
     }
     if let Some(ret) = &r.retention {
-        let verb = if ret.dry_run {
-            "would delete"
-        } else {
-            "deleted"
-        };
-        let list = if ret.deleted.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", ret.deleted.join(", "))
-        };
-        let _ = writeln!(
-            s,
-            "  retain   {verb} {} partition(s) before {}{list}",
-            ret.deleted.len(),
-            ret.cutoff
-        );
-        if let Some(e) = &ret.error {
-            let _ = writeln!(s, "  FAILED   retention: {e}");
-        }
+        retention_lines(s, ret);
     }
     if r.added_for_day_rule > 0 {
         let _ = writeln!(
@@ -299,6 +251,70 @@ fn sections(s: &mut String, r: &RunReport) {
             "  day rule {} earlier partition(s) also committed: the next day's early files were new to them",
             r.added_for_day_rule
         );
+    }
+}
+
+/// The inputs' statuses against their digests, and the problems found.
+fn digests_line(s: &mut String, i: &IntegrityReport) {
+    let statuses: Vec<String> = i.statuses.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(
+        s,
+        "  digests  {}; {} modified, {} deleted, {} chain breaks, {} bad signatures{}",
+        if statuses.is_empty() {
+            "no input checked".to_string()
+        } else {
+            statuses.join(", ")
+        },
+        i.files_modified.len(),
+        i.files_deleted,
+        i.digest_chain_breaks,
+        i.bad_signatures,
+        if i.tampered() { " — TAMPERING" } else { "" }
+    );
+}
+
+/// What the catalog sync did to the table and its partitions.
+fn catalog_line(s: &mut String, c: &CatalogReport) {
+    let added = if c.columns_added.is_empty() {
+        String::new()
+    } else {
+        format!("; columns added: {}", c.columns_added.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "  catalog  table {}; {} partitions registered, {} updated, {} already current{added}{}",
+        if c.table_created { "created" } else { "exists" },
+        c.partitions_created,
+        c.partitions_updated,
+        c.partitions_unchanged,
+        if c.projection_updated {
+            "; projection updated"
+        } else {
+            ""
+        }
+    );
+}
+
+/// What `--retain-days` deleted (or would), and its failure.
+fn retention_lines(s: &mut String, ret: &RetentionReport) {
+    let verb = if ret.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    let list = if ret.deleted.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", ret.deleted.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "  retain   {verb} {} partition(s) before {}{list}",
+        ret.deleted.len(),
+        ret.cutoff
+    );
+    if let Some(e) = &ret.error {
+        let _ = writeln!(s, "  FAILED   retention: {e}");
     }
 }
 
