@@ -120,7 +120,6 @@ pub fn command() -> clap::Command {
 /// Parse `argv`, folding in the `--config` file: its values are added as options
 /// unless the same option came from the command line or the environment.
 pub fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, UsageError> {
-    use clap::parser::ValueSource;
     use clap::FromArgMatches;
     let full = |argv: &[std::ffi::OsString]| {
         let matches = command()
@@ -138,7 +137,23 @@ pub fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, UsageError> {
     let Some(path) = sub.get_one::<PathBuf>("config").cloned() else {
         return full(&argv);
     };
-    let text = std::fs::read_to_string(&path)
+    let extra = config_arguments(&path, sub_name, sub)?;
+    let mut all = argv;
+    all.extend(extra);
+    full(&all)
+}
+
+/// The options the `--config` file at `path` gives `trailpack <sub_name>`, as
+/// command-line arguments to append; an option already set on the command line or
+/// in the environment (`sub`) keeps that value. An unknown key is an error that
+/// lists the accepted ones.
+fn config_arguments(
+    path: &std::path::Path,
+    sub_name: &str,
+    sub: &clap::ArgMatches,
+) -> Result<Vec<std::ffi::OsString>, UsageError> {
+    use clap::parser::ValueSource;
+    let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
@@ -151,7 +166,7 @@ pub fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, UsageError> {
         .filter_map(|a| a.get_long().map(|l| (a, l)))
         .filter(|(_, l)| !matches!(*l, "help" | "config"))
         .collect();
-    let mut extra: Vec<std::ffi::OsString> = Vec::new();
+    let mut extra = Vec::new();
     for (key, value) in &table {
         let long = key.replace('_', "-");
         let Some((arg, long)) = accepted.iter().find(|(_, l)| *l == long) else {
@@ -169,33 +184,38 @@ pub fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, UsageError> {
         ) {
             continue;
         }
-        let scalar = |v: &toml::Value| -> Result<Option<String>, UsageError> {
-            match v {
-                toml::Value::String(s) => Ok(Some(s.clone())),
-                toml::Value::Integer(i) => Ok(Some(i.to_string())),
-                toml::Value::Float(f) => Ok(Some(f.to_string())),
-                toml::Value::Boolean(true) => Ok(None),
-                _ => Err(UsageError(format!(
-                    "--config {}: {key:?} has an unsupported value",
-                    path.display()
-                ))),
-            }
-        };
-        let values: Vec<&toml::Value> = match value {
-            toml::Value::Array(items) => items.iter().collect(),
-            toml::Value::Boolean(false) => Vec::new(),
-            v => vec![v],
-        };
-        for v in values {
-            match scalar(v)? {
-                Some(s) => extra.push(format!("--{long}={s}").into()),
-                None => extra.push(format!("--{long}").into()),
-            }
-        }
+        extra.extend(option_arguments(long, value).ok_or_else(|| {
+            UsageError(format!(
+                "--config {}: {key:?} has an unsupported value",
+                path.display()
+            ))
+        })?);
     }
-    let mut all = argv;
-    all.extend(extra);
-    full(&all)
+    Ok(extra)
+}
+
+/// A config entry as arguments: `--long=value` per value (an array repeats the
+/// option), `true` the bare flag, `false` nothing. `None` for a value that is not a
+/// string, number or boolean.
+fn option_arguments(long: &str, value: &toml::Value) -> Option<Vec<std::ffi::OsString>> {
+    let values: Vec<&toml::Value> = match value {
+        toml::Value::Array(items) => items.iter().collect(),
+        toml::Value::Boolean(false) => Vec::new(),
+        v => vec![v],
+    };
+    values
+        .into_iter()
+        .map(|v| {
+            let arg = match v {
+                toml::Value::String(s) => format!("--{long}={s}"),
+                toml::Value::Integer(i) => format!("--{long}={i}"),
+                toml::Value::Float(f) => format!("--{long}={f}"),
+                toml::Value::Boolean(true) => format!("--{long}"),
+                _ => return None,
+            };
+            Some(arg.into())
+        })
+        .collect()
 }
 
 /// Parse the command line, run it, and map the outcome to an exit code.
@@ -253,6 +273,32 @@ fn init_logging(format: LogFormat, verbose: u8) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// Config values as arguments: scalars as `--key=value`, arrays repeated, `true`
+    /// the bare flag, `false` nothing; anything else is refused.
+    #[test]
+    fn config_values_become_arguments() {
+        let args = |v: toml::Value| {
+            option_arguments("k", &v).map(|a| {
+                a.into_iter()
+                    .map(|s| s.into_string().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let v = |text: &str| text.parse::<toml::Table>().unwrap()["v"].clone();
+        assert_eq!(args(v("v = \"1h\"")), Some(vec!["--k=1h".into()]));
+        assert_eq!(args(v("v = 4")), Some(vec!["--k=4".into()]));
+        assert_eq!(args(v("v = 0.5")), Some(vec!["--k=0.5".into()]));
+        assert_eq!(args(v("v = true")), Some(vec!["--k".into()]));
+        assert_eq!(args(v("v = false")), Some(vec![]));
+        assert_eq!(
+            args(v("v = [\"a\", \"b\"]")),
+            Some(vec!["--k=a".into(), "--k=b".into()])
+        );
+        assert_eq!(args(v("v = { a = 1 }")), None);
+        assert_eq!(args(v("v = [[1]]")), None);
+        assert_eq!(args(v("v = 2024-03-05")), None);
+    }
 
     #[test]
     fn cli_is_consistent() {
