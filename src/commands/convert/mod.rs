@@ -202,17 +202,7 @@ fn run(
 ) -> anyhow::Result<ExitCode> {
     let input = Location::parse(&args.input).map_err(|e| UsageError(format!("--input: {e}")))?;
     let output = Location::parse(&args.output).map_err(|e| UsageError(format!("--output: {e}")))?;
-    if let Some(url) = &args.aws.endpoint_url {
-        check_endpoint(url)?;
-    }
-    if args.aws.max_concurrent_requests == 0 {
-        return Err(UsageError("--max-concurrent-requests is at least 1".into()).into());
-    }
-    let aws = if input.is_s3() || output.is_s3() {
-        Some(Aws::connect(args.aws.options()).map_err(|e| UsageError(e.to_string()))?)
-    } else {
-        None
-    };
+    let aws = connect_aws(args, &input, &output)?;
     // Keys are asked of CloudTrail only for an S3 input (a local copy has no
     // signatures to check).
     opts.digests = digest_check(args, aws.as_ref().filter(|_| input.is_s3()))?;
@@ -251,21 +241,42 @@ fn run(
     if let Some(c) = report.catalog.as_mut() {
         c.add(&catalog_report);
     }
-    // Retention belongs to the nightly run: backfill shards run many at once and
-    // would each delete the same partitions.
-    let retain_days = match (command, args.retain_days) {
-        ("backfill", Some(_)) => {
-            tracing::info!("--retain-days is applied by daily and convert runs, not by backfill");
-            None
-        }
-        (_, n) => n,
-    };
-    if let (Some(n), false) = (retain_days, report.interrupted) {
+    if let (Some(n), false) = (retain_days(command, args), report.interrupted) {
         let catalog = catalog.as_ref();
         report.retention = Some(retain(sink.as_ref(), catalog, today, n, args.dry_run));
     }
     print_report(command, args, &mut report, &output)?;
     Ok(exit_code(args, &report))
+}
+
+/// The AWS configuration, when the input or the output is on S3 (after checking
+/// the endpoint and request options).
+fn connect_aws(args: &RunArgs, input: &Location, output: &Location) -> anyhow::Result<Option<Aws>> {
+    if let Some(url) = &args.aws.endpoint_url {
+        check_endpoint(url)?;
+    }
+    if args.aws.max_concurrent_requests == 0 {
+        return Err(UsageError("--max-concurrent-requests is at least 1".into()).into());
+    }
+    if !(input.is_s3() || output.is_s3()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        Aws::connect(args.aws.options()).map_err(|e| UsageError(e.to_string()))?,
+    ))
+}
+
+/// `--retain-days`, unless the command is `backfill`: retention belongs to the
+/// nightly run, and backfill shards run many at once and would each delete the
+/// same partitions.
+fn retain_days(command: &str, args: &RunArgs) -> Option<u32> {
+    match (command, args.retain_days) {
+        ("backfill", Some(_)) => {
+            tracing::info!("--retain-days is applied by daily and convert runs, not by backfill");
+            None
+        }
+        (_, n) => n,
+    }
 }
 
 /// The sink of `--output`: a local folder, or an S3 prefix (with its encryption,
