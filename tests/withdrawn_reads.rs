@@ -8,8 +8,8 @@
 //!
 //! The run is the library's own `convert::run` over a real local source and sink;
 //! the source is wrapped to count each file's announcements, reads and withdrawals,
-//! and the sink to fail the writes of day D's data files once its first row group
-//! is written, while later chunks are announced.
+//! and the sink to fail every write of day D's data files from its first row group
+//! on, which comes while later chunks are announced.
 
 mod common;
 
