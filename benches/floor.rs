@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use trailpack::encode::{writer_properties, EncodeOptions, PartFile};
 use trailpack::schema::TableSchema;
 
@@ -196,7 +195,6 @@ fn encode_floor(dir: &Path) {
 /// Every row group of the data files under `dir` (not findings), one batch each, in
 /// trailpack's Arrow schema.
 fn read_row_groups(dir: &Path, schema: &TableSchema) -> Vec<RecordBatch> {
-    let options = ArrowReaderOptions::new().with_schema(schema.arrow_schema());
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
         .flatten()
@@ -207,28 +205,13 @@ fn read_row_groups(dir: &Path, schema: &TableSchema) -> Vec<RecordBatch> {
         })
         .collect();
     files.sort();
-    let mut groups = Vec::new();
-    for p in files {
-        let open = || std::fs::File::open(&p).expect("open a data file");
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new_with_options(open(), options.clone())
-                .expect("read a data file");
-        for (rg, meta) in builder.metadata().row_groups().iter().enumerate() {
-            let reader =
-                ParquetRecordBatchReaderBuilder::try_new_with_options(open(), options.clone())
-                    .expect("read a data file")
-                    .with_row_groups(vec![rg])
-                    .with_batch_size(meta.num_rows() as usize)
-                    .build()
-                    .expect("read a row group");
-            let batches: Vec<RecordBatch> = reader.map(|b| b.expect("row group")).collect();
-            groups.push(
-                arrow_select::concat::concat_batches(&schema.arrow_schema(), &batches)
-                    .expect("one batch"),
-            );
-        }
-    }
-    groups
+    files
+        .iter()
+        .flat_map(|p| {
+            trailpack::convert::data_file_row_groups(p, schema)
+                .unwrap_or_else(|e| panic!("read a data file: {e}"))
+        })
+        .collect()
 }
 
 /// CPU time of this process so far (user and system).

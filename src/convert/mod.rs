@@ -19,6 +19,19 @@ mod spill;
 
 pub use carry::to_schema;
 
+/// The row groups of a data file trailpack wrote, one batch each, in `schema`'s
+/// current form (as a rebuild reads them back to carry rows over): for tools and
+/// benchmarks outside the pipeline. The error names the file.
+pub fn data_file_row_groups(
+    path: &std::path::Path,
+    schema: &TableSchema,
+) -> Result<Vec<arrow_array::RecordBatch>, String> {
+    carry::read_row_groups(path, schema)
+        .map_err(|e| e.to_string())?
+        .map(|batch| batch.map_err(|e| e.to_string()))
+        .collect()
+}
+
 use std::sync::Mutex;
 use std::time::Instant;
 
